@@ -1,0 +1,3 @@
+//! Recipe front-ends → the resource collection.
+
+pub mod decl;

@@ -1,0 +1,1 @@
+//! Files on the host: atomic writes, backups, metadata. Never a half-written file.

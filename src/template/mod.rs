@@ -1,0 +1,15 @@
+//! Template engines behind the `template` resource: ERB (Chef's) and Handlebars.
+//!
+//! A template is compiled once at compile time (so a syntax error stops the run before the host
+//! is touched) and rendered at converge time with the final node attributes.
+
+use crate::error::Result;
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// A compiled template, ready to render.
+pub trait TemplateEngine: fmt::Debug + Send + Sync {
+    /// Renders with the resource's `variables` (`@name` in ERB, `{{name}}` in Handlebars) and
+    /// the node's merged attributes (`node['a']` in ERB, `{{node.a}}` in Handlebars).
+    fn render(&self, variables: &Map<String, Value>, node: &Value) -> Result<String>;
+}
