@@ -1,6 +1,124 @@
 //! The command line: `skillet solo`, `skillet check`, and `chef-solo` through argv[0].
 
+mod check;
+mod prepare;
+mod solo;
+
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// skillet: a Chef-compatible convergence agent.
+#[derive(Debug, Parser)]
+#[command(name = "skillet", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Converge this host from a local chef-repo, as chef-solo does.
+    Solo(SoloArgs),
+    /// Compile every cookbook, role, environment and data bag; change nothing.
+    Check(CheckArgs),
+}
+
+/// chef-solo's flags.
+#[derive(Debug, Args, Clone)]
+pub struct SoloArgs {
+    /// The configuration file (solo.json or solo.rb).
+    #[arg(short = 'c', long = "config", value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Node attributes and run list from a JSON file.
+    #[arg(short = 'j', long = "json-attributes", value_name = "JSON_ATTRIBS")]
+    pub json_attributes: Option<PathBuf>,
+    /// Run these items instead of the node's run list, for this run only (comma-separated).
+    #[arg(short = 'o', long = "override-runlist", value_name = "RUN_LIST_ITEM")]
+    pub override_runlist: Option<String>,
+    /// The environment of the node.
+    #[arg(short = 'E', long = "environment", value_name = "ENVIRONMENT")]
+    pub environment: Option<String>,
+    /// The node's name (default: the host's FQDN).
+    #[arg(short = 'N', long = "node-name", value_name = "NODE_NAME")]
+    pub node_name: Option<String>,
+    /// Show what would change; change nothing.
+    #[arg(short = 'W', long = "why-run")]
+    pub why_run: bool,
+    /// Log level: auto, trace, debug, info, warn, error, fatal.
+    #[arg(short = 'l', long = "log_level", alias = "log-level", value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Write output to this file instead of standard output.
+    #[arg(short = 'L', long = "logfile", value_name = "LOGLOCATION")]
+    pub logfile: Option<PathBuf>,
+    /// Output format: doc (default), min(imal), json, null.
+    #[arg(short = 'F', long = "format", value_name = "FORMATTER")]
+    pub format: Option<String>,
+    /// Use the formatter even when logging to a file.
+    #[arg(long = "force-formatter")]
+    pub force_formatter: bool,
+    /// Print log lines instead of formatter output.
+    #[arg(long = "force-logger")]
+    pub force_logger: bool,
+    /// Write a JSON report of the run to this file (whatever the formatter).
+    #[arg(long = "report-file", value_name = "PATH")]
+    pub report_file: Option<PathBuf>,
+    /// The run lock file (default: <file_cache_path>/chef-client-running.pid).
+    #[arg(long = "lockfile", value_name = "LOCKFILE")]
+    pub lockfile: Option<PathBuf>,
+    /// Seconds to wait for another run's lock (0: do not wait).
+    #[arg(long = "run-lock-timeout", value_name = "SECONDS")]
+    pub run_lock_timeout: Option<u64>,
+    /// Colour in output.
+    #[arg(long = "color", overrides_with = "no_color")]
+    pub color: bool,
+    /// No colour in output.
+    #[arg(long = "no-color")]
+    pub no_color: bool,
+    /// Gather only the minimal automatic attributes.
+    #[arg(long = "minimal-ohai")]
+    pub minimal_ohai: bool,
+    /// Read roles and environments straight from their paths and never save the node.
+    #[arg(long = "legacy-mode")]
+    pub legacy_mode: bool,
+    /// Accepted for compatibility with chef-solo; skillet needs no license.
+    #[arg(long = "chef-license", value_name = "ACCEPTANCE", hide = true)]
+    pub chef_license: Option<String>,
+}
+
+/// `skillet check`'s flags.
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// The configuration file (solo.json or solo.rb).
+    #[arg(short = 'c', long = "config", value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
-    0
+    let args: Vec<OsString> = std::env::args_os().collect();
+    run(args)
+}
+
+/// Runs with explicit arguments (argv[0] first); a link named `chef-solo` means `skillet solo`.
+pub fn run(mut args: Vec<OsString>) -> i32 {
+    let invoked_as = args
+        .first()
+        .map(PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    if invoked_as == "chef-solo" {
+        args.insert(1, OsString::from("solo"));
+    }
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 1 } else { 0 };
+        }
+    };
+    match cli.command {
+        Command::Solo(args) => solo::run(&args),
+        Command::Check(args) => check::run(&args),
+    }
 }

@@ -1,3 +1,292 @@
-//! Recipe front-ends → the resource collection.
+//! The compile phase: cookbooks in dependency order, attribute files, then recipes into the
+//! resource collection. Nothing on the host changes here; any error stops the run before the
+//! converge starts.
+//!
+//! Recipe front-ends plug in through [`RecipeLoader`]: [`FileRecipeLoader`] reads Chef's YAML and
+//! JSON recipes from the cookbook; the Ruby DSL will be another front-end producing the same
+//! [`RecipeStep`]s.
 
 pub mod decl;
+mod node_access;
+pub mod order;
+pub mod recipe;
+mod sources;
+
+pub use recipe::RecipeStep;
+pub use sources::RepoSources;
+
+use crate::error::{Error, Result, SourceLocation};
+use crate::node::{Environment, Expansion, Level, Node};
+use crate::repo::cookbook::{Cookbook, RecipeFile};
+use crate::repo::version::{Constraint, Version};
+use crate::repo::Repository;
+use crate::resource::ResourceCollection;
+use std::collections::HashSet;
+
+/// Reads a recipe into its steps.
+pub trait RecipeLoader {
+    /// The steps of `cookbook::recipe`; `Ok(None)` when the cookbook has no such recipe.
+    fn load(&self, cookbook: &Cookbook, recipe: &str) -> Result<Option<Vec<RecipeStep>>>;
+}
+
+/// Loads recipes from the cookbook's files (YAML and JSON; Ruby recipes are refused with a
+/// clear message until the Ruby front-end exists).
+#[derive(Debug, Default)]
+pub struct FileRecipeLoader;
+
+impl RecipeLoader for FileRecipeLoader {
+    fn load(&self, cookbook: &Cookbook, recipe: &str) -> Result<Option<Vec<RecipeStep>>> {
+        let Some(file) = cookbook.recipe_file(recipe)? else {
+            return Ok(None);
+        };
+        let path = file.path();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let steps = match &file {
+            RecipeFile::Yaml(_) => recipe::parse(&text, path, false, cookbook.name(), recipe)?,
+            RecipeFile::Json(_) => recipe::parse(&text, path, true, cookbook.name(), recipe)?,
+            RecipeFile::Ruby(_) => {
+                return Err(Error::compile_as(
+                    "Chef::Exceptions::RecipeNotFound",
+                    SourceLocation::new(path, 1, 1),
+                    format!(
+                        "recipes written in Ruby are not supported yet: write `{}::{recipe}` as recipes/{recipe}.yml (Chef's YAML recipe format)",
+                        cookbook.name()
+                    ),
+                ))
+            }
+        };
+        Ok(Some(steps))
+    }
+}
+
+/// What the compile phase produced.
+#[derive(Debug)]
+pub struct Compiled {
+    pub collection: ResourceCollection,
+    /// Cookbooks in load order.
+    pub cookbook_order: Vec<String>,
+    /// Attribute files evaluated, as `cookbook::file`, in order.
+    pub attribute_files: Vec<String>,
+    /// Recipes evaluated, as `cookbook::recipe`, in order.
+    pub recipes: Vec<String>,
+    /// Things the operator should hear about (`WARN:` lines).
+    pub warnings: Vec<String>,
+}
+
+/// Compiles the run: the expansion must already be applied to `node`.
+pub fn compile(
+    repo: &Repository,
+    node: &mut Node,
+    expansion: &Expansion,
+    environment: &Environment,
+    loader: &dyn RecipeLoader,
+    sources: &RepoSources<'_>,
+) -> Result<Compiled> {
+    let order = order::cookbook_order(repo, expansion.recipes.iter().map(|r| r.cookbook()))?;
+    check_versions(repo, &order, expansion, environment)?;
+
+    let mut loaded_attributes = HashSet::new();
+    let mut attribute_files = Vec::new();
+    for name in &order {
+        let Some(cookbook) = repo.cookbook(name) else {
+            continue;
+        };
+        for file in cookbook.attribute_files()? {
+            node_access::load_attribute_file(
+                repo,
+                node,
+                cookbook,
+                &file,
+                &mut loaded_attributes,
+                &mut attribute_files,
+            )?;
+        }
+    }
+
+    let mut state = RecipeState {
+        repo,
+        loader,
+        sources,
+        in_order: order.iter().cloned().collect(),
+        loaded: HashSet::new(),
+        recipes: Vec::new(),
+        collection: ResourceCollection::new(),
+        warnings: Vec::new(),
+        included: Vec::new(),
+    };
+    for entry in &expansion.recipes {
+        state.load_recipe(entry.cookbook(), entry.recipe(), None)?;
+    }
+    if !state.included.is_empty() {
+        add_automatic_recipes(node, &state.included);
+    }
+    Ok(Compiled {
+        collection: state.collection,
+        cookbook_order: order,
+        attribute_files,
+        recipes: state.recipes,
+        warnings: state.warnings,
+    })
+}
+
+struct RecipeState<'a> {
+    repo: &'a Repository,
+    loader: &'a dyn RecipeLoader,
+    sources: &'a RepoSources<'a>,
+    in_order: HashSet<String>,
+    loaded: HashSet<String>,
+    recipes: Vec<String>,
+    collection: ResourceCollection,
+    warnings: Vec<String>,
+    /// Recipes pulled in by `include_recipe`, for `automatic['recipes']`.
+    included: Vec<String>,
+}
+
+impl RecipeState<'_> {
+    fn load_recipe(
+        &mut self,
+        cookbook_name: &str,
+        recipe: &str,
+        included_at: Option<&SourceLocation>,
+    ) -> Result<()> {
+        let qualified = format!("{cookbook_name}::{recipe}");
+        if self.loaded.contains(&qualified) {
+            return Ok(());
+        }
+        let Some(cookbook) = self.repo.cookbook(cookbook_name) else {
+            let message = format!(
+                "Cookbook {cookbook_name} not found. If you're loading {cookbook_name} from another cookbook, make sure you configure the dependency in your metadata"
+            );
+            return Err(match included_at {
+                Some(at) => {
+                    Error::compile_as("Chef::Exceptions::CookbookNotFound", at.clone(), message)
+                }
+                None => Error::input("Chef::Exceptions::CookbookNotFound", message),
+            });
+        };
+        if included_at.is_some() && !self.in_order.contains(cookbook_name) {
+            self.warnings.push(format!(
+                "MissingCookbookDependency: recipe {qualified} is included, but cookbook {cookbook_name} is not a dependency of the run list's cookbooks (its attribute files were not loaded); add `depends '{cookbook_name}'` to the including cookbook's metadata"
+            ));
+        }
+        let Some(steps) = self.loader.load(cookbook, recipe)? else {
+            let message = format!("could not find recipe {recipe} for cookbook {cookbook_name}");
+            return Err(match included_at {
+                Some(at) => {
+                    Error::compile_as("Chef::Exceptions::RecipeNotFound", at.clone(), message)
+                }
+                None => Error::input("Chef::Exceptions::RecipeNotFound", message),
+            });
+        };
+        self.loaded.insert(qualified.clone());
+        self.recipes.push(qualified.clone());
+        if included_at.is_some() {
+            self.included.push(qualified);
+        }
+        for step in steps {
+            match step {
+                RecipeStep::Declare(decl) => {
+                    let resource = crate::resource::build::build(&decl, self.sources)?;
+                    self.collection.push(resource);
+                }
+                RecipeStep::Include { recipe: name, location } => {
+                    let (cb, r) = split_recipe_name(&name, cookbook_name);
+                    self.load_recipe(&cb, &r, Some(&location))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `"cb"` → (cb, default), `"cb::r"` → (cb, r), `"::r"` → (current, r).
+pub fn split_recipe_name(name: &str, current: &str) -> (String, String) {
+    match name.split_once("::") {
+        Some(("", r)) => (current.to_string(), r.to_string()),
+        Some((cb, r)) => (cb.to_string(), r.to_string()),
+        None => (name.to_string(), "default".to_string()),
+    }
+}
+
+fn add_automatic_recipes(node: &mut Node, included: &[String]) {
+    let automatic = node.attributes.component_mut(Level::Automatic);
+    let entry = automatic
+        .entry("recipes")
+        .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    if let serde_json::Value::Array(list) = entry {
+        for name in included {
+            let v = serde_json::Value::String(name.clone());
+            if !list.contains(&v) {
+                list.push(v);
+            }
+        }
+    }
+}
+
+/// Run-list pins, environment constraints and `depends` constraints against the one version of
+/// each cookbook on disk.
+fn check_versions(
+    repo: &Repository,
+    order: &[String],
+    expansion: &Expansion,
+    environment: &Environment,
+) -> Result<()> {
+    for entry in &expansion.recipes {
+        let (Some(pin), Some(cookbook)) = (&entry.version, repo.cookbook(entry.cookbook())) else {
+            continue;
+        };
+        let wanted = Version::parse(pin).map_err(|why| Error::input("ArgumentError", why))?;
+        if wanted != cookbook.metadata.version {
+            return Err(Error::input(
+                "Chef::Exceptions::CookbookVersionSelectionError",
+                format!(
+                    "run list requires {} at version {wanted}, but {} has version {}",
+                    entry.cookbook(),
+                    cookbook.metadata.file.display(),
+                    cookbook.metadata.version
+                ),
+            ));
+        }
+    }
+    for (name, constraint) in &environment.cookbook_versions {
+        let Some(cookbook) = repo.cookbook(name) else {
+            continue;
+        };
+        let parsed = Constraint::parse(constraint).map_err(|why| {
+            Error::input(
+                "Chef::Exceptions::InvalidVersionConstraint",
+                format!("environment {}: cookbook {name}: {why}", environment.name),
+            )
+        })?;
+        if order.contains(name) && !parsed.matches(&cookbook.metadata.version) {
+            return Err(Error::input(
+                "Chef::Exceptions::CookbookVersionSelectionError",
+                format!(
+                    "environment {} requires cookbook {name} {parsed}, but the cookbook path has {}",
+                    environment.name, cookbook.metadata.version
+                ),
+            ));
+        }
+    }
+    for name in order {
+        let Some(cookbook) = repo.cookbook(name) else {
+            continue;
+        };
+        for (dep, constraint) in &cookbook.metadata.dependencies {
+            let Some(found) = repo.cookbook(dep) else {
+                continue;
+            };
+            if !constraint.matches(&found.metadata.version) {
+                return Err(Error::compile_as(
+                    "Chef::Exceptions::CookbookVersionSelectionError",
+                    cookbook.metadata.dependency_locations[dep].clone(),
+                    format!(
+                        "cookbook {name} depends on {dep} {constraint}, but the cookbook path has {dep} {}",
+                        found.metadata.version
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,251 @@
-//! (module repo)
+//! The chef-repo on disk: cookbooks (from several cookbook paths), roles, environments and data
+//! bags, found and read the way chef-solo's local mode does.
+
+pub mod config;
+pub mod cookbook;
+pub mod data_bag;
+pub mod specificity;
+pub mod version;
+pub mod yaml;
+
+pub use config::Config;
+pub use cookbook::{Cookbook, RecipeFile};
+
+use crate::error::{Error, Result, SourceLocation};
+use crate::node::{Environment, Role};
+use indexmap::IndexMap;
+use std::path::{Path, PathBuf};
+
+/// Everything a run can read from the repository.
+#[derive(Debug)]
+pub struct Repository {
+    cookbooks: IndexMap<String, Cookbook>,
+    /// Same-named cookbooks found later in the cookbook path, shadowed by the first.
+    pub shadowed: Vec<PathBuf>,
+    pub role_path: PathBuf,
+    pub environment_path: PathBuf,
+    pub data_bags: data_bag::DataBags,
+}
+
+impl Repository {
+    /// Scans the configured paths. Cookbook metadata is read now (it is small and every run
+    /// needs the dependency graph); roles, environments and data bags are read when asked for.
+    pub fn open(config: &Config) -> Result<Repository> {
+        let mut cookbooks = IndexMap::new();
+        let mut shadowed = Vec::new();
+        for dir in &config.cookbook_path {
+            let entries = match std::fs::read_dir(dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(dir, e)),
+            };
+            let mut roots: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_dir())
+                .collect();
+            roots.sort();
+            for root in roots {
+                if let Some(cb) = Cookbook::load(&root)? {
+                    if cookbooks.contains_key(cb.name()) {
+                        shadowed.push(root);
+                    } else {
+                        cookbooks.insert(cb.name().to_string(), cb);
+                    }
+                }
+            }
+        }
+        Ok(Repository {
+            cookbooks,
+            shadowed,
+            role_path: config.role_path.clone(),
+            environment_path: config.environment_path.clone(),
+            data_bags: data_bag::DataBags::new(&config.data_bag_path),
+        })
+    }
+
+    /// The cookbook named `name`.
+    pub fn cookbook(&self, name: &str) -> Option<&Cookbook> {
+        self.cookbooks.get(name)
+    }
+
+    /// Every cookbook, by name.
+    pub fn cookbooks(&self) -> impl Iterator<Item = &Cookbook> {
+        self.cookbooks.values()
+    }
+
+    /// Loads environment `name` (`_default` is built in and empty).
+    pub fn environment(&self, name: &str) -> Result<Environment> {
+        if name == "_default" {
+            return Ok(Environment::default_env());
+        }
+        match find_named(&self.environment_path, name)? {
+            Some(NamedFile::Json(path)) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+                Environment::from_json(&text, &path)
+            }
+            Some(NamedFile::Ruby(path)) => {
+                let json = dsl_file_as_json(&path)?;
+                Environment::from_json(&json, &path)
+            }
+            None => Err(Error::input(
+                "Chef::Exceptions::EnvironmentNotFound",
+                format!(
+                    "environment `{name}` not found: no {name}.json or {name}.rb in {}",
+                    self.environment_path.display()
+                ),
+            )),
+        }
+    }
+
+    /// Names of every role file in the role path, sorted.
+    pub fn role_names(&self) -> Result<Vec<String>> {
+        names_in(&self.role_path)
+    }
+
+    /// Names of every environment file, sorted.
+    pub fn environment_names(&self) -> Result<Vec<String>> {
+        names_in(&self.environment_path)
+    }
+}
+
+impl crate::node::RoleSource for Repository {
+    fn role(&self, name: &str) -> Result<Option<Role>> {
+        match find_named(&self.role_path, name)? {
+            Some(NamedFile::Json(path)) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+                Role::from_json(&text, &path).map(Some)
+            }
+            Some(NamedFile::Ruby(path)) => {
+                let json = dsl_file_as_json(&path)?;
+                Role::from_json(&json, &path).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+enum NamedFile {
+    Json(PathBuf),
+    Ruby(PathBuf),
+}
+
+/// `<dir>/<name>.json` (preferred) or `.rb`, else the same anywhere below `dir`; two matches
+/// below `dir` are ambiguous.
+fn find_named(dir: &Path, name: &str) -> Result<Option<NamedFile>> {
+    if name.is_empty() || name.contains('/') || name.contains("..") {
+        return Ok(None);
+    }
+    let json = dir.join(format!("{name}.json"));
+    if json.is_file() {
+        return Ok(Some(NamedFile::Json(json)));
+    }
+    let rb = dir.join(format!("{name}.rb"));
+    if rb.is_file() {
+        return Ok(Some(NamedFile::Ruby(rb)));
+    }
+    let mut found = Vec::new();
+    collect_named(dir, name, &mut found, 0);
+    match found.len() {
+        0 => Ok(None),
+        1 => {
+            let p = found.remove(0);
+            Ok(Some(if p.extension().is_some_and(|e| e == "rb") {
+                NamedFile::Ruby(p)
+            } else {
+                NamedFile::Json(p)
+            }))
+        }
+        _ => Err(Error::compile_as(
+            "Chef::Exceptions::DuplicateRole",
+            SourceLocation::file(&found[1]),
+            format!(
+                "`{name}` is defined twice: {} and {}",
+                found[0].display(),
+                found[1].display()
+            ),
+        )),
+    }
+}
+
+fn collect_named(dir: &Path, name: &str, found: &mut Vec<PathBuf>, depth: usize) {
+    if depth > 8 {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            collect_named(&p, name, found, depth + 1);
+        } else if depth > 0
+            && p.file_stem().is_some_and(|s| s == name)
+            && p.extension().is_some_and(|e| e == "json" || e == "rb")
+        {
+            found.push(p);
+        }
+    }
+}
+
+fn names_in(dir: &Path) -> Result<Vec<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json" || e == "rb"))
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Reads a role or environment written in Ruby's DSL (`name`, `run_list "a", "b"`,
+/// `default_attributes(...)`) into the JSON form, so one reader checks both.
+fn dsl_file_as_json(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut object = serde_json::Map::new();
+    for call in crate::ruby::eval_dsl_calls(path, &text)? {
+        let value = match call.method.as_str() {
+            "run_list" => serde_json::Value::Array(flatten_args(call.args)),
+            "cookbook" => {
+                let mut args = call.args.into_iter();
+                let (Some(name), constraint) = (args.next(), args.next()) else {
+                    return Err(Error::compile(call.location, "`cookbook` needs a name"));
+                };
+                let name = name.as_str().unwrap_or_default().to_string();
+                let versions = object
+                    .entry("cookbook_versions")
+                    .or_insert_with(|| serde_json::Value::Object(Default::default()));
+                if let serde_json::Value::Object(map) = versions {
+                    map.insert(
+                        name,
+                        constraint.unwrap_or(serde_json::Value::String(">= 0.0.0".into())),
+                    );
+                }
+                continue;
+            }
+            _ => match <[serde_json::Value; 1]>::try_from(call.args) {
+                Ok([one]) => one,
+                Err(args) => serde_json::Value::Array(args),
+            },
+        };
+        object.insert(call.method, value);
+    }
+    Ok(serde_json::Value::Object(object).to_string())
+}
+
+fn flatten_args(args: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for a in args {
+        match a {
+            serde_json::Value::Array(items) => out.extend(items),
+            other => out.push(other),
+        }
+    }
+    out
+}

@@ -1,0 +1,147 @@
+//! `skillet check`: compile everything the repository holds, report every problem, change
+//! nothing on the host.
+
+use super::prepare::load_config;
+use super::CheckArgs;
+use crate::compile::{compile, FileRecipeLoader, RepoSources};
+use crate::error::Error;
+use crate::node::{Expansion, Node, RecipeEntry, RoleSource};
+use crate::repo::Repository;
+
+/// Runs the check; exit code 0 when everything compiles, 1 otherwise.
+pub fn run(args: &CheckArgs) -> i32 {
+    let mut warnings = Vec::new();
+    let config = match load_config(args.config.as_deref(), &mut warnings) {
+        Ok(c) => c,
+        Err(e) => return fail(&[e]),
+    };
+    for w in &warnings {
+        eprintln!("WARN: {w}");
+    }
+    let repo = match Repository::open(&config) {
+        Ok(r) => r,
+        Err(e) => return fail(&[e]),
+    };
+    let mut errors = Vec::new();
+    let mut counts = Counts::default();
+
+    match repo.role_names() {
+        Ok(names) => {
+            for name in names {
+                counts.roles += 1;
+                if let Err(e) = repo.role(&name) {
+                    errors.push(e);
+                }
+            }
+        }
+        Err(e) => errors.push(e),
+    }
+    match repo.environment_names() {
+        Ok(names) => {
+            for name in names {
+                counts.environments += 1;
+                if let Err(e) = repo.environment(&name) {
+                    errors.push(e);
+                }
+            }
+        }
+        Err(e) => errors.push(e),
+    }
+    match repo.data_bags.bags() {
+        Ok(bags) => {
+            for bag in bags {
+                match repo.data_bags.items(&bag) {
+                    Ok(items) => {
+                        for item in items {
+                            counts.items += 1;
+                            if let Err(e) = repo.data_bags.item(&bag, &item) {
+                                errors.push(e);
+                            }
+                        }
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        Err(e) => errors.push(e),
+    }
+
+    let automatic = crate::node::minimal_automatic();
+    let host = crate::repo::specificity::HostFacts {
+        fqdn: text(&automatic, "fqdn"),
+        platform: text(&automatic, "platform"),
+        platform_version: text(&automatic, "platform_version"),
+    };
+    for cookbook in repo.cookbooks() {
+        counts.cookbooks += 1;
+        let recipes = match cookbook.recipe_names() {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        counts.recipes += recipes.len();
+        let expansion = Expansion {
+            recipes: recipes
+                .iter()
+                .map(|r| RecipeEntry {
+                    name: format!("{}::{r}", cookbook.name()),
+                    version: None,
+                })
+                .collect(),
+            roles: Vec::new(),
+            default_attributes: Default::default(),
+            override_attributes: Default::default(),
+        };
+        let mut node = Node::new("check");
+        node.set_automatic(automatic.clone());
+        node.apply_expansion(&expansion);
+        let sources = RepoSources::new(&repo, host.clone());
+        let environment = crate::node::Environment::default_env();
+        if let Err(e) = compile(
+            &repo,
+            &mut node,
+            &expansion,
+            &environment,
+            &FileRecipeLoader,
+            &sources,
+        ) {
+            errors.push(e);
+        }
+    }
+
+    if errors.is_empty() {
+        println!(
+            "ok: {} cookbooks ({} recipes), {} roles, {} environments, {} data bag items",
+            counts.cookbooks, counts.recipes, counts.roles, counts.environments, counts.items
+        );
+        0
+    } else {
+        fail(&errors)
+    }
+}
+
+#[derive(Default)]
+struct Counts {
+    cookbooks: usize,
+    recipes: usize,
+    roles: usize,
+    environments: usize,
+    items: usize,
+}
+
+fn text(map: &serde_json::Map<String, serde_json::Value>, key: &str) -> String {
+    map.get(key)
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+fn fail(errors: &[Error]) -> i32 {
+    for e in errors {
+        eprintln!("ERROR: {e}");
+    }
+    eprintln!("{} problem(s) found", errors.len());
+    1
+}

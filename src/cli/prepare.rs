@@ -1,0 +1,116 @@
+//! What `solo` and `check` share: finding the config, building the node, expanding the run list.
+
+use crate::error::{Error, Result};
+use crate::node::{expand, Environment, Expansion, Node, RunList};
+use crate::repo::specificity::HostFacts;
+use crate::repo::{Config, Repository};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The config file to use: the one given, else `./solo.json`, `./solo.rb`, `/etc/chef/solo.rb`.
+/// A given file that does not exist is only a warning, as in chef-solo.
+pub fn load_config(given: Option<&Path>, warnings: &mut Vec<String>) -> Result<Config> {
+    let chosen: Option<PathBuf> = match given {
+        Some(p) if p.is_file() => Some(p.to_path_buf()),
+        Some(p) => {
+            warnings.push(format!(
+                "Did not find config file: {}. Using command line options instead.",
+                p.display()
+            ));
+            None
+        }
+        None => ["solo.json", "solo.rb", "/etc/chef/solo.rb"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file()),
+    };
+    let config = Config::load(chosen.as_deref())?;
+    for (key, at) in &config.ignored_keys {
+        warnings.push(format!("{at}: unknown configuration key `{key}` ignored"));
+    }
+    Ok(config)
+}
+
+/// The node, its environment and the expansion of the run list for this run.
+#[derive(Debug)]
+pub struct Prepared {
+    pub node: Node,
+    pub environment: Environment,
+    pub expansion: Expansion,
+    /// The run list this run converges (the override when `-o` was given).
+    pub run_list: RunList,
+    /// `-o` was given: the node is not saved.
+    pub overridden: bool,
+    pub host: HostFacts,
+    /// Where the node is saved after a successful run.
+    pub node_file: PathBuf,
+}
+
+/// Options that shape the node.
+#[derive(Debug, Default)]
+pub struct NodeOptions<'a> {
+    pub node_name: Option<&'a str>,
+    pub environment: Option<&'a str>,
+    pub json_attributes: Option<&'a Path>,
+    pub override_runlist: Option<&'a str>,
+    /// Legacy mode neither loads nor saves the node.
+    pub legacy_mode: bool,
+}
+
+/// Builds the node in Chef's order: the saved node, `-E`, then `-j` (whose `chef_environment`
+/// wins), then the run list expanded against roles and the environment.
+pub fn prepare(config: &Config, repo: &Repository, opts: &NodeOptions<'_>) -> Result<Prepared> {
+    let automatic = crate::node::minimal_automatic();
+    let text = |key: &str| automatic.get(key).and_then(Value::as_str).unwrap_or("");
+    let host = HostFacts {
+        fqdn: text("fqdn").to_string(),
+        platform: text("platform").to_string(),
+        platform_version: text("platform_version").to_string(),
+    };
+    let name = opts
+        .node_name
+        .map(str::to_string)
+        .or_else(|| config.node_name.clone())
+        .or_else(|| [text("fqdn"), text("machinename"), text("hostname")]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .map(str::to_string))
+        .unwrap_or_else(|| "localhost".to_string());
+    let node_file = config.node_path.join(format!("{name}.json"));
+    let mut node = if opts.legacy_mode {
+        Node::new(&name)
+    } else {
+        Node::load(&node_file)?.unwrap_or_else(|| Node::new(&name))
+    };
+    node.name = name;
+    if let Some(env) = opts.environment.or(config.environment.as_deref()) {
+        node.chef_environment = env.to_string();
+    }
+    let json_path = opts
+        .json_attributes
+        .map(Path::to_path_buf)
+        .or_else(|| config.json_attribs.clone());
+    if let Some(path) = json_path {
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let json: Value = crate::repo::yaml::from_json(&text, &path)?;
+        node.consume_json(&json, &path)?;
+    }
+    let (run_list, overridden) = match opts.override_runlist {
+        Some(items) => (RunList::parse_comma(items)?, true),
+        None => (node.run_list.clone(), false),
+    };
+    let environment = repo.environment(&node.chef_environment)?;
+    let expansion = expand(run_list.items(), &node.chef_environment, repo)?;
+    node.apply_environment(&environment);
+    node.apply_expansion(&expansion);
+    node.set_automatic(automatic);
+    Ok(Prepared {
+        node,
+        environment,
+        expansion,
+        run_list,
+        overridden,
+        host,
+        node_file,
+    })
+}

@@ -1,0 +1,352 @@
+//! The run's configuration: `solo.json`, `solo.rb` (its literal `key value` lines) and flags.
+//!
+//! Keys and defaults are Chef's (`cookbook_path`, `role_path`, `file_cache_path`, ...).
+//! Relative paths are resolved against the directory of the config file that names them, so a
+//! repository can be moved or run from anywhere.
+
+use crate::error::{Error, Result, SourceLocation};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Every setting a run reads.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file the settings came from, if any.
+    pub config_file: Option<PathBuf>,
+    pub chef_repo_path: PathBuf,
+    pub cookbook_path: Vec<PathBuf>,
+    pub role_path: PathBuf,
+    pub environment_path: PathBuf,
+    pub data_bag_path: PathBuf,
+    pub node_path: PathBuf,
+    pub file_cache_path: PathBuf,
+    pub file_backup_path: PathBuf,
+    pub lockfile: PathBuf,
+    pub node_name: Option<String>,
+    pub json_attribs: Option<PathBuf>,
+    pub environment: Option<String>,
+    pub log_level: Option<String>,
+    pub log_location: Option<PathBuf>,
+    pub why_run: bool,
+    pub diff_disabled: bool,
+    pub diff_filesize_threshold: u64,
+    pub diff_output_threshold: usize,
+    pub run_lock_timeout: Option<Duration>,
+    pub minimal_ohai: bool,
+    pub solo_legacy_mode: bool,
+    /// Keys that were set but mean nothing to skillet, reported as warnings.
+    pub ignored_keys: Vec<(String, SourceLocation)>,
+}
+
+/// Settings as read, before defaults are filled in.
+#[derive(Debug, Default)]
+struct Raw {
+    chef_repo_path: Option<PathBuf>,
+    cookbook_path: Option<Vec<PathBuf>>,
+    role_path: Option<PathBuf>,
+    environment_path: Option<PathBuf>,
+    data_bag_path: Option<PathBuf>,
+    node_path: Option<PathBuf>,
+    file_cache_path: Option<PathBuf>,
+    file_backup_path: Option<PathBuf>,
+    cache_path: Option<PathBuf>,
+    lockfile: Option<PathBuf>,
+    node_name: Option<String>,
+    json_attribs: Option<PathBuf>,
+    environment: Option<String>,
+    log_level: Option<String>,
+    log_location: Option<PathBuf>,
+    why_run: bool,
+    diff_disabled: bool,
+    diff_filesize_threshold: Option<u64>,
+    diff_output_threshold: Option<usize>,
+    run_lock_timeout: Option<Duration>,
+    minimal_ohai: bool,
+    solo_legacy_mode: bool,
+    ignored: Vec<(String, SourceLocation)>,
+}
+
+impl Config {
+    /// Reads `path` (`.json`, or Ruby `solo.rb`/`client.rb` style); `None` uses defaults with the
+    /// current directory as the chef repo.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let Some(path) = path else {
+            let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+            return Ok(Raw::default().finish(None, &cwd));
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        let base = absolute(&base);
+        let mut raw = Raw::default();
+        if path.extension().is_some_and(|e| e == "json") {
+            let value: Value = crate::repo::yaml::from_json(&text, path)?;
+            let Value::Object(map) = value else {
+                return Err(Error::compile(
+                    SourceLocation::new(path, 1, 1),
+                    "expected the config file to hold a JSON object",
+                ));
+            };
+            for (key, value) in map {
+                raw.apply(&key, &value, &base, &SourceLocation::file(path))?;
+            }
+        } else {
+            for call in crate::ruby::eval_dsl_calls(path, &text)? {
+                let value = match call.args.as_slice() {
+                    [] => Value::Bool(true),
+                    [one] => one.clone(),
+                    many => Value::Array(many.to_vec()),
+                };
+                raw.apply(&call.method, &value, &base, &call.location)?;
+            }
+        }
+        Ok(raw.finish(Some(path.to_path_buf()), &base))
+    }
+}
+
+impl Raw {
+    fn apply(
+        &mut self,
+        key: &str,
+        value: &Value,
+        base: &Path,
+        location: &SourceLocation,
+    ) -> Result<()> {
+        let path = |v: &Value| -> Result<PathBuf> {
+            match v {
+                Value::String(s) => Ok(resolve(base, s)),
+                _ => Err(expected(location, key, "a path string", v)),
+            }
+        };
+        let string = |v: &Value| -> Result<String> {
+            match v {
+                Value::String(s) => Ok(s.clone()),
+                Value::Number(n) => Ok(n.to_string()),
+                _ => Err(expected(location, key, "a string", v)),
+            }
+        };
+        let boolean = |v: &Value| -> Result<bool> {
+            v.as_bool()
+                .ok_or_else(|| expected(location, key, "true or false", v))
+        };
+        let number = |v: &Value| -> Result<u64> {
+            v.as_u64()
+                .ok_or_else(|| expected(location, key, "a non-negative integer", v))
+        };
+        match key {
+            "chef_repo_path" => self.chef_repo_path = Some(path(value)?),
+            "cookbook_path" => {
+                self.cookbook_path = Some(match value {
+                    Value::Array(items) => items.iter().map(path).collect::<Result<_>>()?,
+                    other => vec![path(other)?],
+                })
+            }
+            "role_path" => self.role_path = Some(first_path(value, &path)?),
+            "environment_path" => self.environment_path = Some(first_path(value, &path)?),
+            "data_bag_path" => self.data_bag_path = Some(first_path(value, &path)?),
+            "node_path" => self.node_path = Some(path(value)?),
+            "file_cache_path" => self.file_cache_path = Some(path(value)?),
+            "file_backup_path" => self.file_backup_path = Some(path(value)?),
+            "cache_path" => self.cache_path = Some(path(value)?),
+            "lockfile" => self.lockfile = Some(path(value)?),
+            "node_name" => self.node_name = Some(string(value)?),
+            "json_attribs" => self.json_attribs = Some(path(value)?),
+            "environment" => self.environment = Some(string(value)?),
+            "log_level" => self.log_level = Some(string(value)?.trim_start_matches(':').into()),
+            "log_location" => match value {
+                Value::String(s) if s == "STDOUT" || s == "STDERR" => {}
+                other => self.log_location = Some(path(other)?),
+            },
+            "why_run" => self.why_run = boolean(value)?,
+            "diff_disabled" => self.diff_disabled = boolean(value)?,
+            "diff_filesize_threshold" => self.diff_filesize_threshold = Some(number(value)?),
+            "diff_output_threshold" => {
+                self.diff_output_threshold =
+                    Some(usize::try_from(number(value)?).unwrap_or(usize::MAX))
+            }
+            "run_lock_timeout" => {
+                self.run_lock_timeout = Some(Duration::from_secs(number(value)?))
+            }
+            "minimal_ohai" => self.minimal_ohai = boolean(value)?,
+            "solo_legacy_mode" => self.solo_legacy_mode = boolean(value)?,
+            "local_mode" | "solo" | "verbose_logging" | "color" | "ssl_verify_mode"
+            | "chef_license" | "umask" | "file_atomic_update" | "file_staging_uses_destdir"
+            | "count_log_resource_updates" | "enable_selinux_file_permission_fixup" => {}
+            other => self.ignored.push((other.to_string(), location.clone())),
+        }
+        Ok(())
+    }
+
+    fn finish(self, config_file: Option<PathBuf>, base: &Path) -> Config {
+        let chef_repo_path = match (&self.chef_repo_path, &self.cookbook_path) {
+            (Some(p), _) => p.clone(),
+            (None, Some(paths)) => paths
+                .first()
+                .and_then(|p| p.parent())
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| base.to_path_buf()),
+            (None, None) => base.to_path_buf(),
+        };
+        let in_repo = |dir: &str| chef_repo_path.join(dir);
+        let cache_path = self.cache_path.clone().unwrap_or_else(default_cache_path);
+        let file_cache_path = self
+            .file_cache_path
+            .clone()
+            .unwrap_or_else(|| cache_path.join("cache"));
+        let lockfile = self
+            .lockfile
+            .clone()
+            .unwrap_or_else(|| file_cache_path.join("chef-client-running.pid"));
+        Config {
+            config_file,
+            cookbook_path: self
+                .cookbook_path
+                .clone()
+                .unwrap_or_else(|| vec![in_repo("cookbooks")]),
+            role_path: self.role_path.clone().unwrap_or_else(|| in_repo("roles")),
+            environment_path: self
+                .environment_path
+                .clone()
+                .unwrap_or_else(|| in_repo("environments")),
+            data_bag_path: self
+                .data_bag_path
+                .clone()
+                .unwrap_or_else(|| in_repo("data_bags")),
+            node_path: self.node_path.clone().unwrap_or_else(|| in_repo("nodes")),
+            file_backup_path: self
+                .file_backup_path
+                .clone()
+                .unwrap_or_else(|| cache_path.join("backup")),
+            chef_repo_path,
+            file_cache_path,
+            lockfile,
+            node_name: self.node_name,
+            json_attribs: self.json_attribs,
+            environment: self.environment,
+            log_level: self.log_level,
+            log_location: self.log_location,
+            why_run: self.why_run,
+            diff_disabled: self.diff_disabled,
+            diff_filesize_threshold: self.diff_filesize_threshold.unwrap_or(10_000_000),
+            diff_output_threshold: self.diff_output_threshold.unwrap_or(1_000_000),
+            run_lock_timeout: self.run_lock_timeout,
+            minimal_ohai: self.minimal_ohai,
+            solo_legacy_mode: self.solo_legacy_mode,
+            ignored_keys: self.ignored,
+        }
+    }
+}
+
+/// `/var/chef` for root, as Chef; `~/.chef/local-mode-cache` for anyone else.
+fn default_cache_path() -> PathBuf {
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from("/var/chef");
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => PathBuf::from(home).join(".chef/local-mode-cache"),
+        None => std::env::temp_dir().join("skillet-cache"),
+    }
+}
+
+fn first_path(value: &Value, path: &dyn Fn(&Value) -> Result<PathBuf>) -> Result<PathBuf> {
+    match value {
+        Value::Array(items) if !items.is_empty() => path(&items[0]),
+        other => path(other),
+    }
+}
+
+fn resolve(base: &Path, s: &str) -> PathBuf {
+    let p = Path::new(s);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else if let Some(rest) = s.strip_prefix("~/") {
+        match std::env::var_os("HOME") {
+            Some(home) => PathBuf::from(home).join(rest),
+            None => base.join(s),
+        }
+    } else {
+        base.join(p)
+    }
+}
+
+/// `path` made absolute against the current directory.
+pub fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    match std::env::current_dir() {
+        Ok(cwd) => {
+            let joined = cwd.join(path);
+            // Drop `.` components so printed paths stay readable.
+            joined.components().collect()
+        }
+        Err(_) => path.to_path_buf(),
+    }
+}
+
+fn expected(location: &SourceLocation, key: &str, what: &str, got: &Value) -> Error {
+    Error::compile_as(
+        "Chef::Exceptions::ConfigurationError",
+        location.clone(),
+        format!("expected `{key}` to be {what}, got {}", kind_of(got)),
+    )
+}
+
+/// A JSON value's kind, for error messages.
+pub fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn json_config_resolves_relative_paths_against_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "solo.json",
+            r#"{"cookbook_path": ["cookbooks", "/abs/cb"], "file_cache_path": "cache"}"#,
+        );
+        let c = Config::load(Some(&p)).unwrap();
+        assert_eq!(c.cookbook_path, vec![dir.path().join("cookbooks"), PathBuf::from("/abs/cb")]);
+        assert_eq!(c.chef_repo_path, dir.path());
+        assert_eq!(c.role_path, dir.path().join("roles"));
+        assert_eq!(c.file_cache_path, dir.path().join("cache"));
+        assert_eq!(c.lockfile, dir.path().join("cache/chef-client-running.pid"));
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "solo.json", r#"{"role_path": 3}"#);
+        let err = Config::load(Some(&p)).unwrap_err().to_string();
+        assert!(err.contains("expected `role_path` to be a path string, got a number"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_kept_for_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "solo.json", r#"{"frobnicate": true}"#);
+        let c = Config::load(Some(&p)).unwrap();
+        assert_eq!(c.ignored_keys[0].0, "frobnicate");
+    }
+}
