@@ -265,7 +265,9 @@ impl Attributes {
 
     fn fold_group(&self, group: &[Level], key: &str) -> Option<Value> {
         fold(
-            group.iter().filter_map(|level| self.component(*level).get(key)),
+            group
+                .iter()
+                .filter_map(|level| self.component(*level).get(key)),
             true,
         )
     }
@@ -452,9 +454,13 @@ mod tests {
             (Level::EnvDefault, &["a"], json!("env")),
         ]);
         assert_eq!(attrs.read(&["a"]), Some(json!("env")));
-        attrs.set(Level::RoleDefault, &["a"], json!("role")).unwrap();
+        attrs
+            .set(Level::RoleDefault, &["a"], json!("role"))
+            .unwrap();
         assert_eq!(attrs.read(&["a"]), Some(json!("role")));
-        attrs.set(Level::ForceDefault, &["a"], json!("force")).unwrap();
+        attrs
+            .set(Level::ForceDefault, &["a"], json!("force"))
+            .unwrap();
         assert_eq!(attrs.read(&["a"]), Some(json!("force")));
     }
 
@@ -466,7 +472,9 @@ mod tests {
             (Level::RoleOverride, &["o"], json!("role")),
         ]);
         assert_eq!(attrs.read(&["o"]), Some(json!("env")));
-        attrs.set(Level::ForceOverride, &["o"], json!("force")).unwrap();
+        attrs
+            .set(Level::ForceOverride, &["o"], json!("force"))
+            .unwrap();
         assert_eq!(attrs.read(&["o"]), Some(json!("force")));
     }
 
@@ -617,7 +625,9 @@ mod tests {
     #[test]
     fn a2_write_through_a_scalar_is_an_error() {
         let mut attrs = attrs_with(&[(Level::Default, &["a"], json!("x"))]);
-        let err = attrs.set(Level::Default, &["a", "b"], json!(1)).unwrap_err();
+        let err = attrs
+            .set(Level::Default, &["a", "b"], json!(1))
+            .unwrap_err();
         assert_eq!(
             err,
             "cannot set node.default['a']['b']: node.default['a'] is a String, not a Hash"
@@ -640,17 +650,28 @@ mod tests {
         assert!(attrs.set_unless(Level::Default, &["n"], json!(1)).unwrap());
         assert_eq!(attrs.read(&["a"]), Some(json!("first")));
         assert_eq!(attrs.read(&["b"]), Some(json!("normal")));
-        assert_eq!(attrs.read_level(Level::Default, &["b"]), Some(json!("dflt")));
+        assert_eq!(
+            attrs.read_level(Level::Default, &["b"]),
+            Some(json!("dflt"))
+        );
         assert_eq!(attrs.read(&["n"]), Some(json!(1)));
     }
 
     #[test]
     fn a3_bang_replaces_only_that_level() {
         let mut attrs = attrs_with(&[
-            (Level::RoleDefault, &["mysql", "server", "port"], json!(1234)),
+            (
+                Level::RoleDefault,
+                &["mysql", "server", "port"],
+                json!(1234),
+            ),
             (Level::Default, &["mysql", "server", "port"], json!(2345)),
             (Level::Default, &["mysql", "server", "name"], json!("x")),
-            (Level::ForceDefault, &["mysql", "server", "port"], json!(3456)),
+            (
+                Level::ForceDefault,
+                &["mysql", "server", "port"],
+                json!(3456),
+            ),
         ]);
         attrs
             .replace(
@@ -678,7 +699,10 @@ mod tests {
             .force_replace(Level::ForceDefault, &["m", "s"], json!({"d": "/d"}))
             .unwrap();
         assert_eq!(attrs.read(&["m", "s"]), Some(json!({"d": "/d", "n": 5})));
-        assert_eq!(attrs.read_level(Level::RoleDefault, &["m"]), Some(json!({})));
+        assert_eq!(
+            attrs.read_level(Level::RoleDefault, &["m"]),
+            Some(json!({}))
+        );
 
         let mut attrs = attrs_with(&[
             (Level::RoleOverride, &["o"], json!([1])),
@@ -748,7 +772,10 @@ mod tests {
             (Level::RoleDefault, &["x"], json!([2])),
             (Level::Override, &["y"], json!(1)),
         ]);
-        assert_eq!(Value::Object(attrs.combined_default()), json!({"x": [1, 2]}));
+        assert_eq!(
+            Value::Object(attrs.combined_default()),
+            json!({"x": [1, 2]})
+        );
         assert_eq!(Value::Object(attrs.combined_override()), json!({"y": 1}));
     }
 }

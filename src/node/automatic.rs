@@ -31,7 +31,10 @@ pub fn minimal_automatic_at(root: &Path) -> Map {
         let fqdn = fqdn_from_hosts(&hosts, &machinename).unwrap_or_else(|| machinename.clone());
         out.insert("hostname".into(), Value::from(short_hostname(&machinename)));
         out.insert("machinename".into(), Value::from(machinename.as_str()));
-        out.insert("domain".into(), domain_of(&fqdn).map_or(Value::Null, Value::from));
+        out.insert(
+            "domain".into(),
+            domain_of(&fqdn).map_or(Value::Null, Value::from),
+        );
         out.insert("fqdn".into(), Value::from(fqdn));
     }
 
@@ -119,18 +122,46 @@ pub fn platform_family(platform: &str, id_like: &[&str]) -> Option<&'static str>
 
 fn family_of(platform: &str) -> Option<&'static str> {
     const FAMILIES: &[(&str, &[&str])] = &[
-        ("debian", &["ubuntu", "debian", "linuxmint", "raspbian", "cumulus", "kali", "pop"]),
+        (
+            "debian",
+            &[
+                "ubuntu",
+                "debian",
+                "linuxmint",
+                "raspbian",
+                "cumulus",
+                "kali",
+                "pop",
+            ],
+        ),
         (
             "rhel",
             &[
-                "centos", "redhat", "oracle", "almalinux", "rocky", "scientific",
-                "enterpriseenterprise", "xenserver", "xcp-ng", "cloudlinux", "alibabalinux",
-                "sangoma", "clearos", "parallels", "ibm_powerkvm", "nexus_centos", "bigip",
+                "centos",
+                "redhat",
+                "oracle",
+                "almalinux",
+                "rocky",
+                "scientific",
+                "enterpriseenterprise",
+                "xenserver",
+                "xcp-ng",
+                "cloudlinux",
+                "alibabalinux",
+                "sangoma",
+                "clearos",
+                "parallels",
+                "ibm_powerkvm",
+                "nexus_centos",
+                "bigip",
                 "virtuozzo",
             ],
         ),
         ("amazon", &["amazon"]),
-        ("suse", &["suse", "sles", "opensuse", "opensuseleap", "sled"]),
+        (
+            "suse",
+            &["suse", "sles", "opensuse", "opensuseleap", "sled"],
+        ),
         ("fedora", &["fedora", "arista_eos"]),
         ("wrlinux", &["nexus", "ios_xr"]),
         ("gentoo", &["gentoo"]),
@@ -182,7 +213,9 @@ pub fn fqdn_from_hosts(hosts: &str, machinename: &str) -> Option<String> {
             fields.next()?;
             let names: Vec<&str> = fields.collect();
             let listed = names.iter().any(|n| *n == machinename || *n == short);
-            listed.then(|| names.first().map(|n| n.to_string())).flatten()
+            listed
+                .then(|| names.first().map(|n| n.to_string()))
+                .flatten()
         })
         .next()
 }
@@ -226,7 +259,10 @@ mod tests {
         assert_eq!(platform_family("opensuseleap", &[]), Some("suse"));
         assert_eq!(platform_family("fedora", &[]), Some("fedora"));
         assert_eq!(platform_family("alpine", &[]), Some("alpine"));
-        assert_eq!(platform_family("mydistro", &["ubuntu", "debian"]), Some("debian"));
+        assert_eq!(
+            platform_family("mydistro", &["ubuntu", "debian"]),
+            Some("debian")
+        );
         assert_eq!(platform_family("mydistro", &["rhel"]), Some("rhel"));
         assert_eq!(platform_family("mydistro", &[]), None);
     }
@@ -234,7 +270,10 @@ mod tests {
     #[test]
     fn fqdn_comes_from_the_hosts_line_naming_the_host() {
         let hosts = "127.0.0.1 localhost\n# 10.0.0.1 web1.wrong.com web1\n127.0.1.1 web1.example.com web1 # me\n";
-        assert_eq!(fqdn_from_hosts(hosts, "web1").as_deref(), Some("web1.example.com"));
+        assert_eq!(
+            fqdn_from_hosts(hosts, "web1").as_deref(),
+            Some("web1.example.com")
+        );
         assert_eq!(fqdn_from_hosts(hosts, "db1"), None);
         assert_eq!(domain_of("web1.example.com"), Some("example.com"));
         assert_eq!(domain_of("vm"), None);
@@ -260,7 +299,10 @@ mod tests {
         write("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
         write("etc/debian_version", "12.5\n");
         write("etc/hostname", "web1\n");
-        write("etc/hosts", "127.0.0.1 localhost\n127.0.1.1 web1.example.com web1\n");
+        write(
+            "etc/hosts",
+            "127.0.0.1 localhost\n127.0.1.1 web1.example.com web1\n",
+        );
         write("proc/sys/kernel/osrelease", "6.1.0-18-amd64\n");
         let auto = minimal_automatic_at(root.path());
         assert_eq!(

@@ -128,7 +128,10 @@ mod tests {
         assert!(env.cookbook_versions.is_empty());
         let err = Environment::from_json(r#"{"name": "x"}"#, Path::new("environments/y.json"))
             .unwrap_err();
-        assert!(err.to_string().contains("expected `name` to be \"y\""), "{err}");
+        assert!(
+            err.to_string().contains("expected `name` to be \"y\""),
+            "{err}"
+        );
     }
 
     #[test]
@@ -144,7 +147,11 @@ mod tests {
             Path::new("environments/e.json"),
         )
         .unwrap_err();
-        assert!(err.to_string().starts_with("environments/e.json:1:33: expected `cookbook_versions.nginx`"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("environments/e.json:1:33: expected `cookbook_versions.nginx`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -72,7 +72,11 @@ pub struct Expansion {
 }
 
 /// Expands `items` for `environment`, loading roles from `roles`.
-pub fn expand(items: &[RunListItem], environment: &str, roles: &dyn RoleSource) -> Result<Expansion> {
+pub fn expand(
+    items: &[RunListItem],
+    environment: &str,
+    roles: &dyn RoleSource,
+) -> Result<Expansion> {
     let mut expander = Expander {
         environment,
         roles,
@@ -146,7 +150,10 @@ impl Expander<'_> {
         };
         self.expand_items(role.run_list_for(self.environment).items())?;
         deep_merge_union(&mut self.defaults, &Value::Object(role.default_attributes));
-        deep_merge_union(&mut self.overrides, &Value::Object(role.override_attributes));
+        deep_merge_union(
+            &mut self.overrides,
+            &Value::Object(role.override_attributes),
+        );
         Ok(())
     }
 
@@ -219,35 +226,68 @@ mod tests {
     }
 
     fn qualified(expansion: &Expansion) -> Vec<String> {
-        expansion.recipes.iter().map(RecipeEntry::fully_qualified).collect()
+        expansion
+            .recipes
+            .iter()
+            .map(RecipeEntry::fully_qualified)
+            .collect()
     }
 
     #[test]
     fn b2_recipes_keep_literal_names_and_first_position() {
-        let roles = roles(&[("r", json!({"run_list": ["recipe[b]", "recipe[a]", "recipe[c]"]}))]);
-        let e = run(&["recipe[a]", "role[r]", "recipe[b]", "recipe[a::default]"], "_default", &roles)
-            .unwrap();
+        let roles = roles(&[(
+            "r",
+            json!({"run_list": ["recipe[b]", "recipe[a]", "recipe[c]"]}),
+        )]);
+        let e = run(
+            &["recipe[a]", "role[r]", "recipe[b]", "recipe[a::default]"],
+            "_default",
+            &roles,
+        )
+        .unwrap();
         assert_eq!(names(&e), ["a", "b", "c", "a::default"]);
-        assert_eq!(qualified(&e), ["a::default", "b::default", "c::default", "a::default"]);
+        assert_eq!(
+            qualified(&e),
+            ["a::default", "b::default", "c::default", "a::default"]
+        );
         assert_eq!(e.roles, ["r"]);
     }
 
     #[test]
     fn b2_fully_qualified_names_carry_pins() {
-        let e = run(&["recipe[a@1.2.3]", "b@2.0", "a::b@1.2.3"], "_default", &HashMap::new())
-            .unwrap();
-        assert_eq!(qualified(&e), ["a::default@1.2.3", "b::default@2.0", "a::b@1.2.3"]);
+        let e = run(
+            &["recipe[a@1.2.3]", "b@2.0", "a::b@1.2.3"],
+            "_default",
+            &HashMap::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            qualified(&e),
+            ["a::default@1.2.3", "b::default@2.0", "a::b@1.2.3"]
+        );
         assert_eq!(e.recipes[2].cookbook(), "a");
         assert_eq!(e.recipes[2].recipe(), "b");
     }
 
     #[test]
     fn b2_conflicting_pins_are_an_error_equal_pins_are_fine() {
-        let err = run(&["recipe[a@1.0.0]", "recipe[a@2.0.0]"], "_default", &HashMap::new())
-            .unwrap_err();
+        let err = run(
+            &["recipe[a@1.0.0]", "recipe[a@2.0.0]"],
+            "_default",
+            &HashMap::new(),
+        )
+        .unwrap_err();
         assert_eq!(err.class(), "Chef::Exceptions::CookbookVersionConflict");
-        assert_eq!(err.to_string(), "Run list requires a at versions 1.0.0 and 2.0.0");
-        let e = run(&["recipe[a@1.0]", "recipe[a@1.0.0]"], "_default", &HashMap::new()).unwrap();
+        assert_eq!(
+            err.to_string(),
+            "Run list requires a at versions 1.0.0 and 2.0.0"
+        );
+        let e = run(
+            &["recipe[a@1.0]", "recipe[a@1.0.0]"],
+            "_default",
+            &HashMap::new(),
+        )
+        .unwrap();
         assert_eq!(e.recipes.len(), 1);
         let e = run(&["recipe[a]", "recipe[a@1.0]"], "_default", &HashMap::new()).unwrap();
         assert_eq!(qualified(&e), ["a::default@1.0"]);
@@ -279,7 +319,10 @@ mod tests {
 
     #[test]
     fn b2_all_missing_roles_are_listed_in_encounter_order() {
-        let roles = roles(&[("web", json!({"run_list": ["role[ghost1]", "recipe[a]", "role[ghost1]"]}))]);
+        let roles = roles(&[(
+            "web",
+            json!({"run_list": ["role[ghost1]", "recipe[a]", "role[ghost1]"]}),
+        )]);
         let err = run(&["role[web]", "role[ghost2]"], "_default", &roles).unwrap_err();
         assert_eq!(err.class(), "Chef::Exceptions::MissingRole");
         assert_eq!(
@@ -291,11 +334,20 @@ mod tests {
     #[test]
     fn a6_outer_and_later_roles_win_and_arrays_union() {
         let roles = roles(&[
-            ("web", json!({"run_list": ["role[base]"], "default_attributes": {"x": "web", "l": [2]},
-                           "override_attributes": {"o": "web"}})),
-            ("base", json!({"default_attributes": {"x": "base", "port": 80, "l": [1]},
-                            "override_attributes": {"o": "base"}})),
-            ("later", json!({"default_attributes": {"port": 81, "n": null}})),
+            (
+                "web",
+                json!({"run_list": ["role[base]"], "default_attributes": {"x": "web", "l": [2]},
+                           "override_attributes": {"o": "web"}}),
+            ),
+            (
+                "base",
+                json!({"default_attributes": {"x": "base", "port": 80, "l": [1]},
+                            "override_attributes": {"o": "base"}}),
+            ),
+            (
+                "later",
+                json!({"default_attributes": {"port": 81, "n": null}}),
+            ),
         ]);
         let e = run(&["role[web]", "role[later]"], "_default", &roles).unwrap();
         assert_eq!(
@@ -325,7 +377,10 @@ mod tests {
 
     impl RoleSource for FailingSource {
         fn role(&self, name: &str) -> Result<Option<Role>> {
-            Err(Error::input("Chef::Exceptions::JSON::ParseError", format!("bad {name}")))
+            Err(Error::input(
+                "Chef::Exceptions::JSON::ParseError",
+                format!("bad {name}"),
+            ))
         }
     }
 

@@ -243,10 +243,19 @@ mod tests {
     fn locates_members_and_elements() {
         let src = JsonSource::parse(DOC, Path::new("roles/web.json")).unwrap();
         assert_eq!(src.location(&["name"]).to_string(), "roles/web.json:2:11");
-        assert_eq!(src.location(&["run_list", "1"]).to_string(), "roles/web.json:3:29");
-        assert_eq!(src.location(&["nested", "z", "1", "k"]).to_string(), "roles/web.json:4:44");
+        assert_eq!(
+            src.location(&["run_list", "1"]).to_string(),
+            "roles/web.json:3:29"
+        );
+        assert_eq!(
+            src.location(&["nested", "z", "1", "k"]).to_string(),
+            "roles/web.json:4:44"
+        );
         assert_eq!(src.location(&["missing"]).to_string(), "roles/web.json");
-        assert_eq!(src.location(&["run_list", "9"]).to_string(), "roles/web.json");
+        assert_eq!(
+            src.location(&["run_list", "9"]).to_string(),
+            "roles/web.json"
+        );
     }
 
     #[test]
@@ -255,13 +264,20 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(err.class(), "JSON::ParserError");
-        assert!(err.to_string().starts_with("x.json:2:8: expected valid JSON"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("x.json:2:8: expected valid JSON"),
+            "{err}"
+        );
     }
 
     #[test]
     fn typed_fields_report_what_was_expected() {
         let src = JsonSource::parse("{\"description\": 3}", Path::new("e.json")).unwrap();
         let err = src.optional_string("description").unwrap_err();
-        assert_eq!(err.to_string(), "e.json:1:17: expected `description` to be a string");
+        assert_eq!(
+            err.to_string(),
+            "e.json:1:17: expected `description` to be a string"
+        );
     }
 }

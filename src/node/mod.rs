@@ -122,7 +122,10 @@ impl Node {
     pub fn consume_json(&mut self, json: &Value, source: &Path) -> Result<()> {
         let at = || SourceLocation::file(source);
         let Some(object) = json.as_object() else {
-            return Err(Error::compile(at(), "expected the JSON attributes to be an object"));
+            return Err(Error::compile(
+                at(),
+                "expected the JSON attributes to be an object",
+            ));
         };
         if object.contains_key("run_list") && object.contains_key("recipes") {
             return Err(Error::compile_as(
@@ -176,8 +179,7 @@ impl Node {
     /// (both `cb` and `cb::default` spellings as Chef), `expanded_run_list`.
     pub fn apply_expansion(&mut self, expansion: &Expansion) {
         *self.attributes.component_mut(Level::RoleDefault) = expansion.default_attributes.clone();
-        *self.attributes.component_mut(Level::RoleOverride) =
-            expansion.override_attributes.clone();
+        *self.attributes.component_mut(Level::RoleOverride) = expansion.override_attributes.clone();
         let recipes: Vec<String> = expansion
             .recipes
             .iter()
@@ -286,7 +288,11 @@ fn json_run_list(list: &Value, key: &str, source: &Path) -> Result<RunList> {
         .map(|item| item.as_str().ok_or_else(expected))
         .collect::<Result<Vec<&str>>>()?;
     RunList::from_strings(&strings).map_err(|err| {
-        Error::compile_as("ArgumentError", SourceLocation::file(source), err.to_string())
+        Error::compile_as(
+            "ArgumentError",
+            SourceLocation::file(source),
+            err.to_string(),
+        )
     })
 }
 
@@ -322,7 +328,10 @@ mod tests {
     fn a5_run_list_and_recipes_together_are_ambiguous() {
         let mut node = Node::new("n");
         let err = j(&mut node, json!({"run_list": [], "recipes": []})).unwrap_err();
-        assert_eq!(err.class(), "Chef::Exceptions::AmbiguousRunlistSpecification");
+        assert_eq!(
+            err.class(),
+            "Chef::Exceptions::AmbiguousRunlistSpecification"
+        );
     }
 
     #[test]
@@ -348,7 +357,10 @@ mod tests {
         let attrs = &node.attributes;
         assert_eq!(attrs.read(&["x"]), Some(json!([1, 2, 3])));
         assert_eq!(attrs.read(&["default"]), Some(json!({"x": 1})));
-        assert_eq!(attrs.read_level(Level::Normal, &["override", "y"]), Some(json!(2)));
+        assert_eq!(
+            attrs.read_level(Level::Normal, &["override", "y"]),
+            Some(json!(2))
+        );
         assert!(attrs.component(Level::Default).is_empty());
         assert_eq!(attrs.read(&["tags"]), Some(json!([])));
     }
@@ -380,8 +392,14 @@ mod tests {
         let mut node = Node::new("web1");
         let expansion = Expansion {
             recipes: vec![
-                RecipeEntry { name: "a".into(), version: Some("1.0".into()) },
-                RecipeEntry { name: "b::x".into(), version: None },
+                RecipeEntry {
+                    name: "a".into(),
+                    version: Some("1.0".into()),
+                },
+                RecipeEntry {
+                    name: "b::x".into(),
+                    version: None,
+                },
             ],
             roles: vec!["web".into()],
             default_attributes: json!({"d": 1}).as_object().unwrap().clone(),
@@ -391,7 +409,10 @@ mod tests {
         node.set_automatic(json!({"os": "linux"}).as_object().unwrap().clone());
         let attrs = &node.attributes;
         assert_eq!(attrs.read_level(Level::RoleDefault, &["d"]), Some(json!(1)));
-        assert_eq!(attrs.read_level(Level::RoleOverride, &["o"]), Some(json!(1)));
+        assert_eq!(
+            attrs.read_level(Level::RoleOverride, &["o"]),
+            Some(json!(1))
+        );
         assert_eq!(
             Value::Object(attrs.component(Level::Automatic).clone()),
             json!({"os": "linux", "name": "web1", "chef_environment": "_default",
@@ -403,7 +424,9 @@ mod tests {
     #[test]
     fn a3_tags_are_an_array_in_normal() {
         let mut node = Node::new("n");
-        node.attributes.set(Level::Normal, &["tags"], json!("one")).unwrap();
+        node.attributes
+            .set(Level::Normal, &["tags"], json!("one"))
+            .unwrap();
         node.tag(&["two", "one"]);
         assert_eq!(node.tags(), ["one", "two"]);
         node.untag(&["one"]);
@@ -418,9 +441,15 @@ mod tests {
         let mut node = Node::new("web1");
         node.chef_environment = "prod".into();
         node.run_list = RunList::from_strings(&["role[web]", "cb@1.0"]).unwrap();
-        node.attributes.set(Level::Normal, &["n"], json!({"k": [1]})).unwrap();
-        node.attributes.set(Level::Default, &["d"], json!(1)).unwrap();
-        node.attributes.set(Level::Override, &["o"], json!(2)).unwrap();
+        node.attributes
+            .set(Level::Normal, &["n"], json!({"k": [1]}))
+            .unwrap();
+        node.attributes
+            .set(Level::Default, &["d"], json!(1))
+            .unwrap();
+        node.attributes
+            .set(Level::Override, &["o"], json!(2))
+            .unwrap();
         node.set_automatic(json!({"os": "linux"}).as_object().unwrap().clone());
         node.save(&path).unwrap();
 
@@ -428,8 +457,17 @@ mod tests {
         let keys: Vec<&String> = saved.as_object().unwrap().keys().collect();
         assert_eq!(
             keys,
-            ["name", "chef_environment", "json_class", "automatic", "normal", "chef_type",
-             "default", "override", "run_list"]
+            [
+                "name",
+                "chef_environment",
+                "json_class",
+                "automatic",
+                "normal",
+                "chef_type",
+                "default",
+                "override",
+                "run_list"
+            ]
         );
         assert_eq!(saved["default"], json!({"d": 1}));
         assert_eq!(saved["run_list"], json!(["role[web]", "recipe[cb@1.0]"]));
@@ -455,7 +493,11 @@ mod tests {
         let path = dir.path().join("n.json");
         std::fs::write(&path, "{\n  \"normal\": [1]\n}").unwrap();
         let err = Node::load(&path).unwrap_err();
-        assert!(err.to_string().ends_with("n.json:2:13: expected `normal` to be an object"), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("n.json:2:13: expected `normal` to be an object"),
+            "{err}"
+        );
         std::fs::write(&path, "{\"name\": \"x\"}").unwrap();
         assert_eq!(Node::load(&path).unwrap().unwrap().name, "x");
     }

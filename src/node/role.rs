@@ -221,7 +221,8 @@ mod tests {
     fn k_name_must_equal_the_file_basename() {
         let err = parse("{\n  \"name\": \"other\"\n}", "roles/web.json").unwrap_err();
         assert!(
-            err.to_string().starts_with("roles/web.json:2:11: expected `name` to be \"web\""),
+            err.to_string()
+                .starts_with("roles/web.json:2:11: expected `name` to be \"web\""),
             "{err}"
         );
     }
@@ -262,7 +263,9 @@ mod tests {
     fn k_bad_run_list_items_are_argument_errors_with_location() {
         let err = parse("{\"run_list\": [\"role[x\"]}", "roles/r.json").unwrap_err();
         assert_eq!(err.class(), "ArgumentError");
-        assert!(err.to_string().starts_with("roles/r.json:1:15: Unable to create"));
+        assert!(err
+            .to_string()
+            .starts_with("roles/r.json:1:15: Unable to create"));
     }
 
     #[test]

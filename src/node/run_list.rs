@@ -190,7 +190,10 @@ mod tests {
 
     #[test]
     fn b1_recipe_forms() {
-        assert_eq!(RunListItem::parse("recipe[cb]").unwrap(), recipe("cb", None));
+        assert_eq!(
+            RunListItem::parse("recipe[cb]").unwrap(),
+            recipe("cb", None)
+        );
         assert_eq!(RunListItem::parse("cb").unwrap(), recipe("cb", None));
         assert_eq!(
             RunListItem::parse("recipe[cb::r]").unwrap(),
@@ -261,8 +264,8 @@ mod tests {
 
     #[test]
     fn b1_run_list_ignores_exact_duplicates() {
-        let list = RunList::from_strings(&["a", "recipe[a]", "role[r]", "role[r]", "a::default"])
-            .unwrap();
+        let list =
+            RunList::from_strings(&["a", "recipe[a]", "role[r]", "role[r]", "a::default"]).unwrap();
         assert_eq!(
             list.to_strings(),
             ["recipe[a]", "role[r]", "recipe[a::default]"]

@@ -32,8 +32,8 @@ fn build_node(input: &Value, repo: &Path) -> Result<Node, Error> {
     if let Some(json) = input.get("node_json") {
         let path = write_file(repo, "node.json", json)?;
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let parsed: Value = serde_json::from_str(&text)
-            .map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
+        let parsed: Value =
+            serde_json::from_str(&text).map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
         node.consume_json(&parsed, &path)?;
     }
     let run_list = match input.get("run_list") {
@@ -105,13 +105,21 @@ fn apply_write(node: &mut Node, write: &Value) -> Result<(), Error> {
             let level = level_named(write["level"].as_str().unwrap_or("default"))?;
             attrs.set(level, &path, value).map_err(failed)
         }
-        "rm" => Ok(drop(attrs.rm(&path))),
-        "rm_default" => Ok(drop(attrs.rm_default(&path))),
-        "rm_normal" => Ok(drop(attrs.rm_normal(&path))),
-        "rm_override" => Ok(drop(attrs.rm_override(&path))),
+        "rm" | "rm_default" | "rm_normal" | "rm_override" => {
+            let _previous = match op {
+                "rm_default" => attrs.rm_default(&path),
+                "rm_normal" => attrs.rm_normal(&path),
+                "rm_override" => attrs.rm_override(&path),
+                _ => attrs.rm(&path),
+            };
+            Ok(())
+        }
         _ if op.ends_with("_unless") => {
             let level = level_named(op.trim_end_matches("_unless"))?;
-            attrs.set_unless(level, &path, value).map(drop).map_err(failed)
+            attrs
+                .set_unless(level, &path, value)
+                .map(drop)
+                .map_err(failed)
         }
         _ if op.starts_with("force_") && op.ends_with('!') => {
             let level = level_named(op.trim_end_matches('!'))?;
@@ -121,7 +129,10 @@ fn apply_write(node: &mut Node, write: &Value) -> Result<(), Error> {
             let level = level_named(op.trim_end_matches('!'))?;
             attrs.replace(level, &path, value).map_err(failed)
         }
-        other => Err(Error::input("NoMethodError", format!("unknown write op {other}"))),
+        other => Err(Error::input(
+            "NoMethodError",
+            format!("unknown write op {other}"),
+        )),
     }
 }
 

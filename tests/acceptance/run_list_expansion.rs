@@ -86,9 +86,10 @@ fn compare_error(err: &Error, expected: &Value) -> Outcome {
         return Outcome::Fail(format!("expected {class}, got {}: {err}", err.class()));
     }
     match expected["error_message"].as_str() {
-        Some(message) if message != err.to_string() => {
-            Outcome::Fail(format!("expected message {message:?}, got {:?}", err.to_string()))
-        }
+        Some(message) if message != err.to_string() => Outcome::Fail(format!(
+            "expected message {message:?}, got {:?}",
+            err.to_string()
+        )),
         _ => Outcome::Pass,
     }
 }
