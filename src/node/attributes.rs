@@ -14,15 +14,25 @@ pub type Map = serde_json::Map<String, Value>;
 /// One of the ten precedence components, lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Level {
+    /// `default[...]` from attribute files and recipes.
     Default,
+    /// The environment's `default_attributes`.
     EnvDefault,
+    /// The merged `default_attributes` of the expanded roles.
     RoleDefault,
+    /// `force_default[...]` from attribute files and recipes.
     ForceDefault,
+    /// `normal[...]`, `-j` JSON and the persisted node.
     Normal,
+    /// `override[...]` from attribute files and recipes.
     Override,
+    /// The merged `override_attributes` of the expanded roles.
     RoleOverride,
+    /// The environment's `override_attributes`.
     EnvOverride,
+    /// `force_override[...]` from attribute files and recipes.
     ForceOverride,
+    /// Ohai data and the keys Chef sets itself.
     Automatic,
 }
 
@@ -202,6 +212,32 @@ impl Attributes {
     /// A level's own value at path (what `default['a']` reads in an attribute file).
     pub fn read_level<S: AsRef<str>>(&self, level: Level, path: &[S]) -> Option<Value> {
         lookup(self.component(level), path).cloned()
+    }
+
+    /// A level's value at path as `node.default['a']['b']` reads it in Ruby: each missing key
+    /// on the way is created as an empty map (Chef's autovivification side effect); a non-map
+    /// on the way stops the walk with None.
+    pub fn read_level_autovivify<S: AsRef<str>>(
+        &mut self,
+        level: Level,
+        path: &[S],
+    ) -> Option<Value> {
+        let Some((last, parents)) = path.split_last() else {
+            return Some(Value::Object(self.component(level).clone()));
+        };
+        let mut current = self.component_mut(level);
+        for key in parents {
+            current = current
+                .entry(key.as_ref())
+                .or_insert_with(|| Value::Object(Map::new()))
+                .as_object_mut()?;
+        }
+        Some(
+            current
+                .entry(last.as_ref())
+                .or_insert_with(|| Value::Object(Map::new()))
+                .clone(),
+        )
     }
 
     /// The whole merged tree (an object), what templates see as `node`.
@@ -601,6 +637,21 @@ mod tests {
         assert_eq!(attrs.read_level(Level::Default, &["x"]), None);
         assert_eq!(attrs.component(Level::Default).len(), 1);
         assert_eq!(attrs.component(Level::Default)["a"], json!({"b": 1}));
+    }
+
+    #[test]
+    fn a2_reading_a_missing_key_on_a_level_creates_an_empty_map() {
+        let mut attrs = attrs_with(&[(Level::Default, &["s"], json!("x"))]);
+        assert_eq!(
+            attrs.read_level_autovivify(Level::Default, &["x", "y"]),
+            Some(json!({}))
+        );
+        assert_eq!(attrs.read(&["x"]), Some(json!({"y": {}})));
+        assert_eq!(
+            attrs.read_level_autovivify(Level::Default, &["s", "t"]),
+            None
+        );
+        assert_eq!(attrs.read(&["s"]), Some(json!("x")));
     }
 
     #[test]

@@ -18,11 +18,15 @@ const CONSTRAINT_OPERATORS: [&str; 6] = ["~>", ">=", "<=", "=", ">", "<"];
 /// An environment: attributes plus cookbook version constraints.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Environment {
+    /// The name (`_default` for the built-in one).
     pub name: String,
+    /// Free text.
     pub description: String,
     /// Cookbook name → constraint (`"~> 2.0"`).
     pub cookbook_versions: IndexMap<String, String>,
+    /// Becomes the node's `env_default`.
     pub default_attributes: Map,
+    /// Becomes the node's `env_override`.
     pub override_attributes: Map,
 }
 

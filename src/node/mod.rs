@@ -28,10 +28,13 @@ use std::path::Path;
 /// A node: name, environment, primary run list and attributes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
+    /// The node name (`-N`, else the fqdn).
     pub name: String,
+    /// The environment name (`_default` unless `-E` or `-j` says otherwise).
     pub chef_environment: String,
     /// The primary run list (the one saved with the node).
     pub run_list: RunList,
+    /// The ten precedence components.
     pub attributes: Attributes,
     /// Automatic keys set by the last expansion (`recipes`, `expanded_run_list`, `roles`); kept
     /// when fresh Ohai data replaces the automatic component.

@@ -18,13 +18,17 @@ pub const DEFAULT_ENVIRONMENT: &str = "_default";
 /// A role: a run list plus default and override attributes.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Role {
+    /// The name, equal to the file's base name.
     pub name: String,
+    /// Free text.
     pub description: String,
     /// The run list used in every environment without its own entry (`_default`).
     pub run_list: RunList,
     /// Per-environment run lists that replace `run_list` there (never holds `_default`).
     pub env_run_lists: IndexMap<String, RunList>,
+    /// Merged into the node's `role_default` during expansion.
     pub default_attributes: Map,
+    /// Merged into the node's `role_override` during expansion.
     pub override_attributes: Map,
 }
 

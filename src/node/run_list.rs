@@ -11,7 +11,9 @@ use std::fmt;
 pub enum RunListItem {
     /// A recipe, named as written (`"cb"` or `"cb::r"`), with an optional exact version pin.
     Recipe {
+        /// `cb` or `cb::r`, as written.
         name: String,
+        /// `X.Y` or `X.Y.Z`.
         version: Option<String>,
     },
     /// A role, by name.
