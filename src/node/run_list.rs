@@ -173,9 +173,11 @@ impl RunList {
     }
 }
 
+/// Chef's `RunList#to_s`: items joined by ", " (the log line adds the brackets:
+/// `Run List is [role[web], recipe[a]]`).
 impl fmt::Display for RunList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{}]", self.to_strings().join(", "))
+        write!(f, "{}", self.to_strings().join(", "))
     }
 }
 
@@ -278,6 +280,7 @@ mod tests {
     fn b1_override_run_list_is_comma_separated() {
         let list = RunList::parse_comma("role[a],recipe[b], c ,").unwrap();
         assert_eq!(list.to_strings(), ["role[a]", "recipe[b]", "recipe[c]"]);
+        assert_eq!(list.to_string(), "role[a], recipe[b], recipe[c]");
         assert!(RunList::parse_comma("role[a],recipe[b").is_err());
         assert!(RunList::parse_comma("").unwrap().is_empty());
     }
