@@ -106,7 +106,10 @@ mod tests {
         assert_eq!(for_error(&failure("Chef::Exceptions::Reboot")), 35);
         assert_eq!(for_error(&failure("Chef::Exceptions::RebootPending")), 37);
         assert_eq!(for_error(&failure("Chef::Exceptions::RebootFailed")), 41);
-        assert_eq!(for_error(&failure("Chef::Exceptions::ConfigurationError")), 43);
+        assert_eq!(
+            for_error(&failure("Chef::Exceptions::ConfigurationError")),
+            43
+        );
     }
 
     #[test]

@@ -296,7 +296,8 @@ impl<'a> Runner<'a, '_> {
         if self.delayed.is_empty() {
             return;
         }
-        self.events.delayed_notifications_started(self.delayed.len());
+        self.events
+            .delayed_notifications_started(self.delayed.len());
         let mut next = 0;
         while let Some(queued) = self.delayed.get(next).cloned() {
             next += 1;
@@ -304,11 +305,7 @@ impl<'a> Runner<'a, '_> {
                 resource: queued.notifier,
                 timing: Timing::Delayed,
             };
-            if let Err(error) = self.run_action(
-                queued.target,
-                queued.action,
-                Some(notified_by),
-            ) {
+            if let Err(error) = self.run_action(queued.target, queued.action, Some(notified_by)) {
                 failures.push(error);
             }
         }
@@ -353,22 +350,17 @@ impl<'a> Runner<'a, '_> {
             .collect();
         if !before.is_empty() && self.probe(resource, action, notified_by.clone())? {
             for n in before {
-                self.run_action(
-                    n.target,
-                    n.action,
-                    Some(sent_by(Timing::Before)),
-                )?;
+                self.run_action(n.target, n.action, Some(sent_by(Timing::Before)))?;
             }
         }
         if !self.execute(resource, action, notified_by)? {
             return Ok(());
         }
-        for n in notifications.iter().filter(|n| n.timing == Timing::Immediately) {
-            self.run_action(
-                n.target,
-                n.action,
-                Some(sent_by(Timing::Immediately)),
-            )?;
+        for n in notifications
+            .iter()
+            .filter(|n| n.timing == Timing::Immediately)
+        {
+            self.run_action(n.target, n.action, Some(sent_by(Timing::Immediately)))?;
         }
         for n in notifications.iter().filter(|n| n.timing == Timing::Delayed) {
             self.enqueue(n, resource.id());
@@ -607,7 +599,10 @@ mod tests {
         let c = stub("c", &[Action::Create], &journal).guard(GuardKind::NotIf, "true");
         let (summary, result) = run(vec![a, b, c], false);
         result.unwrap();
-        assert_eq!(std::fs::read_to_string(&order).unwrap(), "only_if\nnot_if\n");
+        assert_eq!(
+            std::fs::read_to_string(&order).unwrap(),
+            "only_if\nnot_if\n"
+        );
         assert_eq!(
             statuses(&summary),
             [
@@ -671,7 +666,10 @@ mod tests {
         assert_eq!(journal.checks(), ["hello:write"]);
         assert_eq!(
             statuses(&summary),
-            ["svc:nothing skipped(action :nothing)", "hello:write up_to_date"]
+            [
+                "svc:nothing skipped(action :nothing)",
+                "hello:write up_to_date"
+            ]
         );
         assert_eq!((summary.updated, summary.total), (0, 2));
     }
@@ -690,20 +688,29 @@ mod tests {
         assert_eq!((summary.updated, summary.total), (3, 4));
         assert_eq!(
             journal.entries(),
-            ["f:create(why-run)", "x:run", "apply x:run", "f:create", "apply f:create"]
+            [
+                "f:create(why-run)",
+                "x:run",
+                "apply x:run",
+                "f:create",
+                "apply f:create"
+            ]
         );
         let probe = &summary.records[1];
         assert!(probe.why_run);
         let notified = summary.records[2].notified_by.as_ref().unwrap();
-        assert_eq!((notified.resource.clone(), notified.timing), (id("f"), Timing::Before));
+        assert_eq!(
+            (notified.resource.clone(), notified.timing),
+            (id("f"), Timing::Before)
+        );
     }
 
     #[test]
     fn the_probe_does_not_leave_why_run_on() {
         let journal = Journal::new();
         let exec = stub("x", &[Action::Nothing], &journal);
-        let file = stub("f", &[Action::Create], &journal)
-            .notifies(Action::Run, id("x"), Timing::Before);
+        let file =
+            stub("f", &[Action::Create], &journal).notifies(Action::Run, id("x"), Timing::Before);
         let later = stub("later", &[Action::Create], &journal);
         run(vec![exec, file, later], false).1.unwrap();
         assert_eq!(
@@ -741,10 +748,7 @@ mod tests {
             .notifies(Action::Run, id("fine"), Timing::Delayed);
         let (_, result) = run(vec![broken, fine, first], false);
         assert_eq!(result.unwrap_err().class(), "RuntimeError");
-        assert_eq!(
-            journal.checks(),
-            ["first:create", "broken:run", "fine:run"]
-        );
+        assert_eq!(journal.checks(), ["first:create", "broken:run", "fine:run"]);
     }
 
     #[test]
@@ -810,7 +814,10 @@ mod tests {
         let (summary, result) = run(vec![svc_first, svc_second, file], false);
         result.unwrap();
         let last = summary.records.last().unwrap();
-        assert_eq!((last.display_kind.as_str(), last.action), ("service", Action::Restart));
+        assert_eq!(
+            (last.display_kind.as_str(), last.action),
+            ("service", Action::Restart)
+        );
     }
 
     #[test]
@@ -819,7 +826,10 @@ mod tests {
         let secret = stub("secret", &[Action::Create], &journal)
             .updates(
                 Action::Create,
-                vec![Change::with_diff("update content", vec!["+password".into()])],
+                vec![Change::with_diff(
+                    "update content",
+                    vec!["+password".into()],
+                )],
             )
             .with_common(|c| c.sensitive = true);
         let (summary, _) = run(vec![secret], false);

@@ -6,8 +6,8 @@
 
 use crate::error::{Error, Result, SourceLocation};
 use crate::resource::{
-    Action, Change, Common, Context, Guard, GuardCommand, GuardKind, GuardOptions,
-    Notification, Plan, Resource, ResourceId, Subscription, Timing,
+    Action, Change, Common, Context, Guard, GuardCommand, GuardKind, GuardOptions, Notification,
+    Plan, Resource, ResourceId, Subscription, Timing,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

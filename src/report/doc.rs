@@ -67,7 +67,12 @@ impl DocFormatter {
 
     fn painted(&self, text: &str, color: Option<&str>) -> String {
         match color {
-            Some(code) if self.color => format!("{code}{text}{RESET}"),
+            Some(code) if self.color => {
+                // The indent stays uncoloured, as Chef's outputter prints it apart.
+                let body = text.trim_start_matches(' ');
+                let indent = &text[..text.len() - body.len()];
+                format!("{indent}{code}{body}{RESET}")
+            }
             _ => text.to_string(),
         }
     }
@@ -379,7 +384,10 @@ impl Events for DocFormatter {
         if let Some(snippet) = declaration_snippet(&location.file, location.line) {
             sections.push(("Resource Declaration:".to_string(), snippet));
         }
-        sections.push(("Compiled Resource:".to_string(), compiled_resource(resource)));
+        sections.push((
+            "Compiled Resource:".to_string(),
+            compiled_resource(resource),
+        ));
         sections.push(("System Info:".to_string(), self.system_info_lines()));
         self.print_box(&error_box(&title, &sections), DETAIL_INDENT);
     }
@@ -405,5 +413,365 @@ impl Events for DocFormatter {
         );
         self.line(&text);
         let _ = self.out.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::converge::converge;
+    use crate::converge::scripted::{Journal, Scripted};
+    use crate::report::SharedBuffer;
+    use crate::resource::{Context, GuardKind, ResourceCollection, ResourceId, Timing};
+    use crate::SourceLocation;
+    use std::time::Duration;
+
+    fn start(doc: &mut DocFormatter, why_run: bool) {
+        doc.run_started(&RunStart {
+            version: "0.1.0".into(),
+            why_run,
+            system_info: vec![("platform".into(), "debian".into())],
+        });
+    }
+
+    /// Converges `resources` through the real runner into a doc formatter; returns the text.
+    fn converge_into(
+        doc: &mut DocFormatter,
+        resources: Vec<Scripted>,
+        why_run: bool,
+        elapsed: Duration,
+    ) {
+        let mut collection = ResourceCollection::new();
+        for r in resources {
+            collection.push(Box::new(r));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut cx = Context::new(dir.path());
+        cx.why_run = why_run;
+        let (_, result) = converge(&collection, &mut cx, doc);
+        doc.run_completed(&RunEnd {
+            elapsed,
+            exit_code: i32::from(result.is_err()),
+            error: result.as_ref().err(),
+        });
+    }
+
+    fn file_with_diff(journal: &Journal) -> Scripted {
+        Scripted::new("file", "/etc/app.conf", &[Action::Create], journal)
+            .updates(
+                Action::Create,
+                vec![
+                    Change::new("create new file /etc/app.conf"),
+                    Change::with_diff(
+                        "update content in file /etc/app.conf from none to 5891b5",
+                        vec![
+                            "--- /etc/app.conf\t2024-01-01 00:00:00.000000000 +0000".into(),
+                            "+++ /etc/.chef-app.conf\t2024-01-01 00:00:00.000000000 +0000".into(),
+                            "@@ -1 +1,2 @@".into(),
+                            "+hello".into(),
+                        ],
+                    ),
+                    Change::new("change mode from '' to '0644'"),
+                ],
+            )
+            .notifies(
+                Action::Restart,
+                ResourceId::new("service", "nginx"),
+                Timing::Delayed,
+            )
+    }
+
+    #[test]
+    fn a_real_run_prints_chefs_doc_output() {
+        let journal = Journal::new();
+        let out = SharedBuffer::new();
+        let mut doc = DocFormatter::new(Box::new(out.clone()));
+        start(&mut doc, false);
+        doc.run_list_resolved(&["cb".to_string()]);
+        doc.cookbooks_synchronized(&[("cb".to_string(), "0.1.0".to_string())]);
+        doc.compile_started();
+        let resources = vec![
+            Scripted::new("service", "nginx", &[Action::Nothing], &journal).updates(
+                Action::Restart,
+                vec![Change::new("restart service service[nginx]")],
+            ),
+            file_with_diff(&journal),
+            Scripted::new("execute", "make", &[Action::Run], &journal),
+            Scripted::new("execute", "skip", &[Action::Run], &journal)
+                .guard(GuardKind::OnlyIf, "false"),
+            Scripted::new("log", "hello", &[Action::Write], &journal)
+                .updates_on(Action::Write)
+                .never_counts(),
+            Scripted::new("directory", "/srv", &[Action::Create], &journal)
+                .with_common(|c| c.recipe = "other".into()),
+        ];
+        converge_into(&mut doc, resources, false, Duration::from_secs(3));
+        let expected = "\
+Skillet, version 0.1.0
+Infra Phase starting
+Resolving cookbooks for run list: [\"cb\"]
+Synchronizing cookbooks:
+  - cb (0.1.0)
+Compiling cookbooks...
+Converging 6 resources
+Recipe: cb::default
+  * service[nginx] action nothing (skipped due to action :nothing)
+  * file[/etc/app.conf] action create
+    - create new file /etc/app.conf
+    - update content in file /etc/app.conf from none to 5891b5
+    --- /etc/app.conf\t2024-01-01 00:00:00.000000000 +0000
+    +++ /etc/.chef-app.conf\t2024-01-01 00:00:00.000000000 +0000
+    @@ -1 +1,2 @@
+    +hello
+    - change mode from '' to '0644'
+  * execute[make] action run (up to date)
+  * execute[skip] action run (skipped due to only_if)
+  * log[hello] action write
+Recipe: cb::other
+  * directory[/srv] action create (up to date)
+Recipe: cb::default
+  * service[nginx] action restart
+    - restart service service[nginx]
+
+Running handlers:
+Running handlers complete
+Infra Phase complete, 2/7 resources updated in 03 seconds
+";
+        assert_eq!(out.contents(), expected);
+    }
+
+    #[test]
+    fn why_run_prefixes_changes_with_would_and_says_would_have_been_updated() {
+        let journal = Journal::new();
+        let out = SharedBuffer::new();
+        let mut doc = DocFormatter::new(Box::new(out.clone()));
+        start(&mut doc, true);
+        let resources = vec![
+            Scripted::new("service", "nginx", &[Action::Nothing], &journal).updates(
+                Action::Restart,
+                vec![Change::new("restart service service[nginx]")],
+            ),
+            Scripted::new("file", "/x", &[Action::Create], &journal)
+                .updates(Action::Create, vec![Change::new("create new file /x")])
+                .notifies(
+                    Action::Restart,
+                    ResourceId::new("service", "nginx"),
+                    Timing::Immediately,
+                ),
+        ];
+        converge_into(&mut doc, resources, true, Duration::from_secs(75));
+        let expected = "\
+Skillet, version 0.1.0
+Infra Phase starting
+Converging 2 resources
+Recipe: cb::default
+  * service[nginx] action nothing (skipped due to action :nothing)
+  * file[/x] action create
+    - Would create new file /x
+  * service[nginx] action restart
+    - Would restart service service[nginx]
+
+Running handlers:
+Running handlers complete
+Infra Phase complete, 2/3 resources would have been updated
+";
+        assert_eq!(out.contents(), expected);
+    }
+
+    #[test]
+    fn a_before_probe_prints_would_lines_in_a_real_run() {
+        let journal = Journal::new();
+        let out = SharedBuffer::new();
+        let mut doc = DocFormatter::new(Box::new(out.clone()));
+        let resources = vec![
+            Scripted::new("execute", "stop", &[Action::Nothing], &journal)
+                .updates(Action::Run, vec![Change::new("execute stop")]),
+            Scripted::new("file", "/x", &[Action::Create], &journal)
+                .updates(Action::Create, vec![Change::new("create new file /x")])
+                .notifies(
+                    Action::Run,
+                    ResourceId::new("execute", "stop"),
+                    Timing::Before,
+                ),
+        ];
+        converge_into(&mut doc, resources, false, Duration::from_secs(3723));
+        let text = out.contents();
+        let body: Vec<&str> = text.lines().skip(2).take(7).collect();
+        assert_eq!(
+            body,
+            [
+                "  * execute[stop] action nothing (skipped due to action :nothing)",
+                "  * file[/x] action create",
+                "    - Would create new file /x",
+                "  * execute[stop] action run",
+                "    - execute stop",
+                "  * file[/x] action create",
+                "    - create new file /x",
+            ]
+        );
+        assert!(text.ends_with(
+            "Infra Phase complete, 3/4 resources updated in 01 hours 02 minutes 03 seconds\n"
+        ));
+    }
+
+    #[test]
+    fn a_failure_prints_chefs_error_box_and_the_failed_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let recipe = dir.path().join("default.yml");
+        std::fs::write(
+            &recipe,
+            "resources:\n  - type: execute\n    name: \"false\"\n    only_if: \"true\"\n  - type: file\n    name: /x\n",
+        )
+        .unwrap();
+        let journal = Journal::new();
+        let out = SharedBuffer::new();
+        let mut doc = DocFormatter::new(Box::new(out.clone()));
+        start(&mut doc, false);
+        let location = SourceLocation::new(&recipe, 2, 5);
+        let resources = vec![
+            Scripted::new("execute", "false", &[Action::Run], &journal)
+                .fails_on(Action::Run)
+                .with_common(|c| c.location = location.clone()),
+            Scripted::new("file", "/x", &[Action::Create], &journal),
+        ];
+        converge_into(&mut doc, resources, false, Duration::from_secs(1));
+        let path = recipe.display();
+        let rule = "=".repeat(80);
+        let expected = format!(
+            "\
+Skillet, version 0.1.0
+Infra Phase starting
+Converging 2 resources
+Recipe: cb::default
+  * execute[false] action run
+
+    {rule}
+    Error executing action `run` on resource 'execute[false]'
+    {rule}
+
+    RuntimeError
+    ------------
+    false failed to run
+
+    Resource Declaration:
+    ---------------------
+    # In {path}
+
+      2:   - type: execute
+      3:     name: \"false\"
+      4:     only_if: \"true\"
+
+    Compiled Resource:
+    ------------------
+    # Declared in {path}:2:5
+
+    execute(\"false\") do
+      action [:run]
+      cookbook_name \"cb\"
+      recipe_name \"default\"
+    end
+
+    System Info:
+    ------------
+    skillet_version=0.1.0
+    platform=debian
+
+
+Running handlers:
+Running handlers complete
+Infra Phase failed. 0 resources updated in 01 seconds
+"
+        );
+        assert_eq!(out.contents(), expected);
+    }
+
+    #[test]
+    fn sensitive_resources_print_no_diff_and_no_compiled_resource() {
+        let journal = Journal::new();
+        let out = SharedBuffer::new();
+        let mut doc = DocFormatter::new(Box::new(out.clone()));
+        let resources = vec![
+            Scripted::new("file", "/secret", &[Action::Create], &journal)
+                .updates(
+                    Action::Create,
+                    vec![Change::with_diff(
+                        "update content in file /secret from 1a2b3c to 4d5e6f",
+                        vec!["+hunter2".into()],
+                    )],
+                )
+                .with_common(|c| c.sensitive = true),
+            Scripted::new(
+                "execute",
+                "secret-cmd --password hunter2",
+                &[Action::Run],
+                &journal,
+            )
+            .fails_on(Action::Run)
+            .with_common(|c| {
+                c.sensitive = true;
+                c.ignore_failure = IgnoreFailure::Yes;
+            }),
+            Scripted::new("execute", "quiet", &[Action::Run], &journal)
+                .fails_on(Action::Run)
+                .with_common(|c| c.ignore_failure = IgnoreFailure::Quiet),
+        ];
+        converge_into(&mut doc, resources, false, Duration::from_secs(2));
+        let text = out.contents();
+        assert!(!text.contains("+hunter2"), "{text}");
+        assert!(text.contains("    suppressed sensitive resource output\n"));
+        assert!(!text.contains("action [:run]"));
+        assert!(text.contains("  * execute[quiet] action run\n\nRunning handlers:"));
+        assert!(text.ends_with("Infra Phase complete, 1/1 resources updated in 02 seconds\n"));
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let journal = Journal::new();
+        let plain = SharedBuffer::new();
+        let coloured = SharedBuffer::new();
+        let file = |j: &Journal| {
+            vec![Scripted::new("file", "/x", &[Action::Create], j)
+                .updates(Action::Create, vec![Change::new("create new file /x")])]
+        };
+        let mut doc = DocFormatter::new(Box::new(plain.clone()));
+        converge_into(&mut doc, file(&journal), false, Duration::ZERO);
+        let mut doc = DocFormatter::new(Box::new(coloured.clone())).with_color(true);
+        converge_into(&mut doc, file(&journal), false, Duration::ZERO);
+        assert!(!plain.contents().contains('\x1b'));
+        assert!(coloured
+            .contents()
+            .contains("    \x1b[32m- create new file /x\x1b[0m\n"));
+    }
+
+    #[test]
+    fn compile_errors_show_the_relevant_file_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let recipe = dir.path().join("default.yml");
+        std::fs::write(
+            &recipe,
+            "resources:\n  - type: file\n    mode: [\n    name: /x\n",
+        )
+        .unwrap();
+        let out = SharedBuffer::new();
+        let mut doc = DocFormatter::new(Box::new(out.clone()));
+        start(&mut doc, false);
+        doc.compile_started();
+        let error = Error::compile(SourceLocation::new(&recipe, 3, 11), "expected a string");
+        doc.compile_failed(&error);
+        doc.run_completed(&RunEnd {
+            elapsed: Duration::from_secs(1),
+            exit_code: 1,
+            error: Some(&error),
+        });
+        let text = out.contents();
+        let path = recipe.display();
+        assert!(
+            text.contains(&format!("Recipe Compile Error in {path}\n")),
+            "{text}"
+        );
+        assert!(text.contains(&format!(
+            "Relevant File Content:\n----------------------\n{path}:\n\n  1:  resources:\n  2:    - type: file\n  3>>     mode: [\n  4:      name: /x\n"
+        )), "{text}");
+        assert!(text.ends_with("Infra Phase failed. 0 resources updated in 01 seconds\n"));
     }
 }

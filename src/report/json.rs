@@ -188,6 +188,132 @@ impl Events for JsonReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::converge::converge;
+    use crate::converge::scripted::{Journal, Scripted};
+    use crate::report::SharedBuffer;
+    use crate::resource::{Action, Change, Context, GuardKind, ResourceCollection, ResourceId};
+
+    fn report(resources: Vec<Scripted>) -> Value {
+        let out = SharedBuffer::new();
+        let mut sink = JsonReport::new(Box::new(out.clone()));
+        sink.run_started(&RunStart {
+            version: "0.1.0".into(),
+            why_run: false,
+            system_info: Vec::new(),
+        });
+        let mut collection = ResourceCollection::new();
+        for r in resources {
+            collection.push(Box::new(r));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut cx = Context::new(dir.path());
+        let (_, result) = converge(&collection, &mut cx, &mut sink);
+        sink.run_completed(&RunEnd {
+            elapsed: Duration::from_millis(1500),
+            exit_code: crate::converge::exit_code::for_result(&result),
+            error: result.as_ref().err(),
+        });
+        serde_json::from_str(&out.contents()).unwrap()
+    }
+
+    #[test]
+    fn the_report_has_the_run_and_every_action() {
+        let journal = Journal::new();
+        let doc = report(vec![
+            Scripted::new("service", "nginx", &[Action::Nothing], &journal).updates(
+                Action::Restart,
+                vec![Change::new("restart service service[nginx]")],
+            ),
+            Scripted::new("template", "/etc/nginx.conf", &[Action::Create], &journal)
+                .updates(
+                    Action::Create,
+                    vec![Change::with_diff(
+                        "update content in file /etc/nginx.conf from 1a2b3c to 4d5e6f",
+                        vec!["+secret line".into()],
+                    )],
+                )
+                .notifies(
+                    Action::Restart,
+                    ResourceId::new("service", "nginx"),
+                    Timing::Delayed,
+                ),
+            Scripted::new("execute", "skip", &[Action::Run], &journal)
+                .guard(GuardKind::NotIf, "true"),
+            Scripted::new("execute", "boom", &[Action::Run], &journal).fails_on(Action::Run),
+        ]);
+        let run = &doc["run"];
+        assert_eq!(run["status"], "failure");
+        assert_eq!(run["exit_code"], 1);
+        assert_eq!(
+            (run["updated"].clone(), run["total"].clone()),
+            (json!(2), json!(4))
+        );
+        assert_eq!(run["elapsed"], 1.5);
+        assert_eq!(run["why_run"], false);
+        assert_eq!(run["error"]["class"], "RuntimeError");
+        assert!(run["start"].as_str().unwrap().ends_with('Z'));
+        let actions = doc["actions"].as_array().unwrap();
+        let summary: Vec<(String, String)> = actions
+            .iter()
+            .map(|a| {
+                (
+                    a["resource"].as_str().unwrap().to_string(),
+                    a["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("service[nginx]".to_string(), "skipped".to_string()),
+                ("template[/etc/nginx.conf]".into(), "updated".into()),
+                ("execute[skip]".into(), "skipped".into()),
+                ("execute[boom]".into(), "failed".into()),
+                ("service[nginx]".into(), "updated".into()),
+            ]
+        );
+        assert_eq!(actions[0]["skip_reason"], "action :nothing");
+        assert_eq!(actions[2]["skip_reason"], "not_if");
+        assert_eq!(
+            actions[1]["changes"],
+            json!(["update content in file /etc/nginx.conf from 1a2b3c to 4d5e6f"])
+        );
+        assert_eq!(actions[3]["error"]["class"], "RuntimeError");
+        assert_eq!(actions[3]["error"]["ignored"], false);
+        assert_eq!(
+            actions[4]["notified_by"],
+            json!({"resource": "template[/etc/nginx.conf]", "timing": "delayed"})
+        );
+        assert_eq!(actions[1]["type"], "template");
+        assert_eq!(actions[1]["name"], "/etc/nginx.conf");
+        assert_eq!(actions[1]["action"], "create");
+        assert!(actions[1]["duration_ms"].is_number());
+        assert!(
+            !doc.to_string().contains("secret line"),
+            "diffs never appear"
+        );
+    }
+
+    #[test]
+    fn a_run_that_failed_to_compile_has_no_actions() {
+        let out = SharedBuffer::new();
+        let mut sink = JsonReport::new(Box::new(out.clone()));
+        let error = Error::input(
+            "Chef::Exceptions::MissingRole",
+            "The expanded run list includes nonexistent roles: web",
+        );
+        sink.run_completed(&RunEnd {
+            elapsed: Duration::ZERO,
+            exit_code: 1,
+            error: Some(&error),
+        });
+        let doc: Value = serde_json::from_str(&out.contents()).unwrap();
+        assert_eq!(doc["actions"], json!([]));
+        assert_eq!(
+            doc["run"]["error"]["class"],
+            "Chef::Exceptions::MissingRole"
+        );
+    }
 
     #[test]
     fn timestamps_are_utc_rfc3339() {

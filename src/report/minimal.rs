@@ -120,9 +120,7 @@ impl Events for MinimalFormatter {
         self.progress("U");
         let prefix = if why_run { "Would " } else { "" };
         let label = resource_label(resource);
-        let lines = changes
-            .iter()
-            .map(|c| format!("{prefix}{}", c.description));
+        let lines = changes.iter().map(|c| format!("{prefix}{}", c.description));
         match self.updated_resources.iter_mut().find(|(l, _)| *l == label) {
             Some((_, existing)) => existing.extend(lines),
             None => self.updated_resources.push((label, lines.collect())),
@@ -168,5 +166,67 @@ impl Events for MinimalFormatter {
             end.elapsed,
         );
         self.write(&format!("\n{text}\n"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::converge::converge;
+    use crate::converge::scripted::{Journal, Scripted};
+    use crate::report::SharedBuffer;
+    use crate::resource::{Context, GuardKind, ResourceCollection};
+    use std::time::Duration;
+
+    #[test]
+    fn one_character_per_action_then_the_updated_resources() {
+        let journal = Journal::new();
+        let out = SharedBuffer::new();
+        let mut min = MinimalFormatter::new(Box::new(out.clone()));
+        min.run_started(&RunStart {
+            version: "0.1.0".into(),
+            why_run: false,
+            system_info: Vec::new(),
+        });
+        min.compile_started();
+        let mut collection = ResourceCollection::new();
+        collection.push(Box::new(Scripted::new(
+            "execute",
+            "make",
+            &[Action::Run],
+            &journal,
+        )));
+        collection.push(Box::new(
+            Scripted::new("file", "/x", &[Action::Create, Action::Touch], &journal)
+                .updates(Action::Create, vec![Change::new("create new file /x")])
+                .updates(Action::Touch, vec![Change::new("update utime on file /x")]),
+        ));
+        collection.push(Box::new(
+            Scripted::new("execute", "skip", &[Action::Run], &journal)
+                .guard(GuardKind::OnlyIf, "false"),
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let mut cx = Context::new(dir.path());
+        let (_, result) = converge(&collection, &mut cx, &mut min);
+        min.run_completed(&RunEnd {
+            elapsed: Duration::from_secs(4),
+            exit_code: 0,
+            error: result.as_ref().err(),
+        });
+        let expected = "\
+Skillet, version 0.1.0
+Compiling cookbooks...
+Converging 3 resources
+.UUS
+System converged.
+
+resources updated this run:
+* file[/x]
+  - create new file /x
+  - update utime on file /x
+
+Infra Phase complete, 2/4 resources updated in 04 seconds
+";
+        assert_eq!(out.contents(), expected);
     }
 }

@@ -133,7 +133,9 @@ impl Events for Fanout {
         self.sinks.iter_mut().for_each(|s| s.run_started(run));
     }
     fn run_list_resolved(&mut self, items: &[String]) {
-        self.sinks.iter_mut().for_each(|s| s.run_list_resolved(items));
+        self.sinks
+            .iter_mut()
+            .for_each(|s| s.run_list_resolved(items));
     }
     fn cookbooks_synchronized(&mut self, cookbooks: &[(String, String)]) {
         for s in &mut self.sinks {
@@ -331,7 +333,10 @@ mod tests {
     #[test]
     fn elapsed_time_uses_chefs_three_shapes() {
         assert_eq!(format_elapsed(Duration::from_millis(3400)), "03 seconds");
-        assert_eq!(format_elapsed(Duration::from_secs(61)), "01 minutes 01 seconds");
+        assert_eq!(
+            format_elapsed(Duration::from_secs(61)),
+            "01 minutes 01 seconds"
+        );
         assert_eq!(
             format_elapsed(Duration::from_secs(3 * 3600 + 5 * 60 + 9)),
             "03 hours 05 minutes 09 seconds"

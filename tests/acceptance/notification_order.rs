@@ -10,9 +10,8 @@ use serde_json::Value;
 use skillet::converge::converge;
 use skillet::report::NullEvents;
 use skillet::resource::{
-    Action, Change, Common, Context, Guard, GuardCommand, GuardKind, GuardOptions,
-    IgnoreFailure, Notification, Plan, Resource, ResourceCollection, ResourceId, Subscription,
-    Timing,
+    Action, Change, Common, Context, Guard, GuardCommand, GuardKind, GuardOptions, IgnoreFailure,
+    Notification, Plan, Resource, ResourceCollection, ResourceId, Subscription, Timing,
 };
 use skillet::{Error, Result, SourceLocation};
 use std::sync::{Arc, Mutex};
