@@ -440,7 +440,7 @@ impl<'a> Runner<'a, '_> {
                     ignored,
                 };
                 match ignored {
-                    IgnoreFailure::No => (status, Err(error)),
+                    IgnoreFailure::No => (status, Err(in_context(resource, &error))),
                     IgnoreFailure::Yes | IgnoreFailure::Quiet => (status, Ok(false)),
                 }
             }
@@ -522,6 +522,32 @@ impl<'a> Runner<'a, '_> {
         }
         Ok(None)
     }
+}
+
+/// Chef's `customize_exception`: the error re-raised from a resource names the resource and
+/// where it was declared, keeping its class, so the final `FATAL` line reads
+/// `RuntimeError: execute[x] (cb::default line 3) had an error: RuntimeError: ...`.
+fn in_context(resource: &dyn Resource, error: &Error) -> Error {
+    let common = resource.common();
+    let location = &common.location;
+    let defined_at = if !common.cookbook.is_empty() && location.line > 0 {
+        format!("{} line {}", common.recipe_label(), location.line)
+    } else if !location.file.as_os_str().is_empty() {
+        match location.line {
+            0 => location.file.display().to_string(),
+            line => format!("{} line {line}", location.file.display()),
+        }
+    } else {
+        "dynamically defined".to_string()
+    };
+    Error::resource(
+        error.class(),
+        format!(
+            "{} ({defined_at}) had an error: {}: {error}",
+            resource_label(resource),
+            error.class()
+        ),
+    )
 }
 
 fn without_diff(change: Change) -> Change {
@@ -731,10 +757,31 @@ mod tests {
         match result.unwrap_err() {
             Error::Multiple(errors) => {
                 let messages: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-                assert_eq!(messages, ["failing failed to run", "broken failed to run"]);
+                assert_eq!(
+                    messages,
+                    [
+                        "stub[failing] (recipe.yml) had an error: RuntimeError: failing failed to run",
+                        "stub[broken] (recipe.yml) had an error: RuntimeError: broken failed to run"
+                    ]
+                );
             }
             other => panic!("expected MultipleFailures, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_resource_error_is_re_raised_naming_the_resource_and_its_recipe_line() {
+        let journal = Journal::new();
+        let failing = stub("make", &[Action::Run], &journal)
+            .displayed_as("execute")
+            .fails_on(Action::Run)
+            .with_common(|c| c.location = crate::SourceLocation::new("recipes/default.rb", 3, 1));
+        let error = run(vec![failing], false).1.unwrap_err();
+        assert_eq!(error.class(), "RuntimeError");
+        assert_eq!(
+            error.to_string(),
+            "execute[make] (cb::default line 3) had an error: RuntimeError: make failed to run"
+        );
     }
 
     #[test]
