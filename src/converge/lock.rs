@@ -200,6 +200,60 @@ mod tests {
         releaser.join().unwrap();
     }
 
+    /// Run by `another_process_holding_the_lock_blocks_us` in a child process: holds the
+    /// lock named by `SKILLET_TEST_LOCK` until the parent removes the `.release` file.
+    #[test]
+    #[ignore = "helper run in a child process"]
+    fn hold_lock_in_child_process() {
+        let Some(path) = std::env::var_os("SKILLET_TEST_LOCK") else {
+            return;
+        };
+        let path = PathBuf::from(path);
+        let _lock = RunLock::acquire(&path, None, |_| {}).unwrap();
+        let release = path.with_extension("release");
+        std::fs::write(&release, "").unwrap();
+        while release.exists() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn another_process_holding_the_lock_blocks_us() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chef-client-running.pid");
+        let release = path.with_extension("release");
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "converge::lock::tests::hold_lock_in_child_process",
+                "--ignored",
+                "--quiet",
+            ])
+            .env("SKILLET_TEST_LOCK", &path)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !release.exists() {
+            assert!(Instant::now() < deadline, "child never took the lock");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let err = RunLock::acquire(&path, Some(Duration::ZERO), |_| {}).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "Unable to acquire lock. Waited 0 seconds for {} to release.",
+                child.id()
+            )
+        );
+        std::fs::remove_file(&release).unwrap();
+        let mut holder = None;
+        let lock = RunLock::acquire(&path, Some(Duration::from_secs(20)), |pid| holder = pid);
+        assert!(lock.is_ok(), "lock not released when the child exited");
+        assert!(child.wait().unwrap().success());
+        assert!(holder.is_none() || holder == Some(child.id()));
+    }
+
     #[test]
     fn wait_message_names_the_running_pid() {
         assert_eq!(

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 pub struct Journal(Arc<Mutex<Vec<String>>>);
 
 impl Journal {
+    /// An empty journal.
     pub fn new() -> Self {
         Self::default()
     }
