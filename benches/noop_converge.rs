@@ -24,7 +24,10 @@ fn build_repo(dir: &Path) {
         r#"{"cookbook_path": ["cookbooks"], "node_path": "nodes", "file_cache_path": "cache", "node_name": "bench"}"#,
     );
     let cb = dir.join("cookbooks/bench");
-    write(&cb.join("metadata.json"), r#"{"name": "bench", "version": "1.0.0"}"#);
+    write(
+        &cb.join("metadata.json"),
+        r#"{"name": "bench", "version": "1.0.0"}"#,
+    );
     write(
         &cb.join("attributes/default.rb"),
         "default['bench']['port'] = 8080\ndefault['bench']['name'] = 'bench'\n",
@@ -35,9 +38,15 @@ fn build_repo(dir: &Path) {
     );
     let mut yaml = String::from("resources:\n  - type: log\n    name: bench run\n");
     let root = host.display();
-    let _ = writeln!(yaml, "  - type: directory\n    name: \"{root}/d\"\n    recursive: true");
+    let _ = writeln!(
+        yaml,
+        "  - type: directory\n    name: \"{root}/d\"\n    recursive: true"
+    );
     for d in 0..20 {
-        let _ = writeln!(yaml, "  - type: directory\n    name: \"{root}/d/{d}\"\n    mode: \"0755\"");
+        let _ = writeln!(
+            yaml,
+            "  - type: directory\n    name: \"{root}/d/{d}\"\n    mode: \"0755\""
+        );
     }
     for t in 0..100 {
         let _ = writeln!(
@@ -54,7 +63,10 @@ fn build_repo(dir: &Path) {
         );
     }
     for l in 0..10 {
-        let _ = writeln!(yaml, "  - type: link\n    name: \"{root}/l{l}\"\n    to: \"{root}/d/{l}\"");
+        let _ = writeln!(
+            yaml,
+            "  - type: link\n    name: \"{root}/l{l}\"\n    to: \"{root}/d/{l}\""
+        );
     }
     let _ = writeln!(
         yaml,
@@ -65,7 +77,16 @@ fn build_repo(dir: &Path) {
 
 fn solo(dir: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_skillet"))
-        .args(["solo", "-c", "solo.json", "-o", "bench", "--no-color", "-F", "min"])
+        .args([
+            "solo",
+            "-c",
+            "solo.json",
+            "-o",
+            "bench",
+            "--no-color",
+            "-F",
+            "min",
+        ])
         .current_dir(dir)
         .output()
         .expect("skillet runs")
@@ -75,10 +96,17 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     build_repo(dir.path());
     let first = solo(dir.path());
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stdout));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
     let second = solo(dir.path());
     let text = String::from_utf8_lossy(&second.stdout).into_owned();
-    assert!(text.contains("0/153 resources updated"), "not a no-op:\n{text}");
+    assert!(
+        text.contains("0/153 resources updated"),
+        "not a no-op:\n{text}"
+    );
 
     c.bench_function("solo_process_noop_153_resources", |b| {
         b.iter(|| {
@@ -87,7 +115,8 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    if let Ok(usage) = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN) {
+    if let Ok(usage) = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+    {
         // ru_maxrss is in kilobytes on Linux: the largest child seen.
         println!("peak RSS of a skillet run: {} kB", usage.max_rss());
     }

@@ -17,7 +17,10 @@ fn repo_with_marker() -> Repo {
     content: "x"
 "#,
     );
-    repo.write("roles/r.json", r#"{"name": "r", "run_list": ["recipe[cb]"]}"#);
+    repo.write(
+        "roles/r.json",
+        r#"{"name": "r", "run_list": ["recipe[cb]"]}"#,
+    );
     repo.write("node.json", r#"{"run_list": ["role[r]"]}"#);
     repo
 }
@@ -30,7 +33,10 @@ fn assert_refused(repo: &Repo, args: &[&str], wants: &[&str]) {
     for w in wants {
         assert!(all.contains(w), "expected `{w}` in:\n{all}");
     }
-    assert!(!repo.root().join("marker").exists(), "the host was touched:\n{all}");
+    assert!(
+        !repo.root().join("marker").exists(),
+        "the host was touched:\n{all}"
+    );
 }
 
 #[test]
@@ -46,14 +52,20 @@ fn malformed_recipe_yaml() {
 #[test]
 fn malformed_role_json() {
     let repo = repo_with_marker();
-    repo.write("roles/r.json", "{\n  \"name\": \"r\",\n  \"run_list\": [\"recipe[cb]\"\n}\n");
+    repo.write(
+        "roles/r.json",
+        "{\n  \"name\": \"r\",\n  \"run_list\": [\"recipe[cb]\"\n}\n",
+    );
     assert_refused(&repo, &["-o", "role[r]"], &["roles/r.json:4"]);
 }
 
 #[test]
 fn role_name_differs_from_file() {
     let repo = repo_with_marker();
-    repo.write("roles/r.json", r#"{"name": "other", "run_list": ["recipe[cb]"]}"#);
+    repo.write(
+        "roles/r.json",
+        r#"{"name": "other", "run_list": ["recipe[cb]"]}"#,
+    );
     assert_refused(&repo, &["-o", "role[r]"], &["roles/r.json", "other"]);
 }
 
@@ -108,7 +120,11 @@ fn missing_cookbook_dependency() {
         "cookbooks/cb/metadata.json",
         r#"{"name": "cb", "version": "1.0.0", "dependencies": {"ghost": ">= 0.0.0"}}"#,
     );
-    assert_refused(&repo, &["-o", "cb"], &["cookbooks/cb/metadata.json", "ghost"]);
+    assert_refused(
+        &repo,
+        &["-o", "cb"],
+        &["cookbooks/cb/metadata.json", "ghost"],
+    );
 }
 
 #[test]
@@ -124,7 +140,10 @@ fn missing_roles_are_all_reported() {
 #[test]
 fn attribute_file_with_unsupported_ruby() {
     let repo = repo_with_marker();
-    repo.write("cookbooks/cb/attributes/default.rb", "default['a'] = 1\nwhile true do\nend\n");
+    repo.write(
+        "cookbooks/cb/attributes/default.rb",
+        "default['a'] = 1\nwhile true do\nend\n",
+    );
     assert_refused(&repo, &["-o", "cb"], &["attributes/default.rb:2"]);
 }
 
@@ -169,7 +188,11 @@ fn garbage_in_every_file_kind_never_panics() {
             let run = repo.solo(&["-j", "node.json", "-o", "role[r]"]);
             let all = run.all();
             assert!(!all.contains("panicked"), "{target} with {text:?}:\n{all}");
-            assert!(run.code() == 0 || run.code() == 1, "{target}: code {}", run.code());
+            assert!(
+                run.code() == 0 || run.code() == 1,
+                "{target}: code {}",
+                run.code()
+            );
         }
     }
     // A metadata.rb and a template with garbage too.

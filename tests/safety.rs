@@ -56,7 +56,10 @@ fn a_second_run_waits_for_the_lock_then_runs() {
         .spawn()
         .expect("spawn");
     std::thread::sleep(Duration::from_millis(500));
-    assert!(repo.read_host("big").is_none(), "ran while the lock was held");
+    assert!(
+        repo.read_host("big").is_none(),
+        "ran while the lock was held"
+    );
     drop(held);
     let out = child.wait_with_output().expect("wait");
     let text = format!(

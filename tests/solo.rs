@@ -174,7 +174,8 @@ fn a_failed_resource_exits_1_and_still_runs_delayed_notifications() {
 #[test]
 fn json_report_file_lists_every_action() {
     let repo = web_repo();
-    repo.solo(&["-o", "role[web]", "--report-file", "report.json"]).ok();
+    repo.solo(&["-o", "role[web]", "--report-file", "report.json"])
+        .ok();
     let text = std::fs::read_to_string(repo.path().join("report.json")).expect("report");
     let report: serde_json::Value = serde_json::from_str(&text).expect("json");
     let text = report.to_string();

@@ -46,7 +46,12 @@ pub struct SoloArgs {
     #[arg(short = 'W', long = "why-run")]
     pub why_run: bool,
     /// Log level: auto, trace, debug, info, warn, error, fatal.
-    #[arg(short = 'l', long = "log_level", alias = "log-level", value_name = "LEVEL")]
+    #[arg(
+        short = 'l',
+        long = "log_level",
+        alias = "log-level",
+        value_name = "LEVEL"
+    )]
     pub log_level: Option<String>,
     /// Write output to this file instead of standard output.
     #[arg(short = 'L', long = "logfile", value_name = "LOGLOCATION")]

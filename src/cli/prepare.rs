@@ -71,10 +71,12 @@ pub fn prepare(config: &Config, repo: &Repository, opts: &NodeOptions<'_>) -> Re
         .node_name
         .map(str::to_string)
         .or_else(|| config.node_name.clone())
-        .or_else(|| [text("fqdn"), text("machinename"), text("hostname")]
-            .into_iter()
-            .find(|s| !s.is_empty())
-            .map(str::to_string))
+        .or_else(|| {
+            [text("fqdn"), text("machinename"), text("hostname")]
+                .into_iter()
+                .find(|s| !s.is_empty())
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| "localhost".to_string());
     let node_file = config.node_path.join(format!("{name}.json"));
     let mut node = if opts.legacy_mode {

@@ -58,7 +58,10 @@ fn locked_run(
     why_run: bool,
     events: &mut dyn Events,
 ) -> Result<()> {
-    let lockfile = args.lockfile.clone().unwrap_or_else(|| config.lockfile.clone());
+    let lockfile = args
+        .lockfile
+        .clone()
+        .unwrap_or_else(|| config.lockfile.clone());
     let timeout = args
         .run_lock_timeout
         .map(Duration::from_secs)
@@ -94,7 +97,10 @@ fn locked_run(
         .collect();
     events.run_list_resolved(&items);
     if prepared.run_list.is_empty() {
-        warn(&format!("Node {} has an empty run list.", prepared.node.name));
+        warn(&format!(
+            "Node {} has an empty run list.",
+            prepared.node.name
+        ));
     }
 
     let sources = RepoSources::new(&repo, prepared.host.clone());

@@ -189,7 +189,10 @@ impl RecipeState<'_> {
                     let resource = crate::resource::build::build(&decl, self.sources)?;
                     self.collection.push(resource);
                 }
-                RecipeStep::Include { recipe: name, location } => {
+                RecipeStep::Include {
+                    recipe: name,
+                    location,
+                } => {
                     let (cb, r) = split_recipe_name(&name, cookbook_name);
                     self.load_recipe(&cb, &r, Some(&location))?;
                 }

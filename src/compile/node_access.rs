@@ -71,7 +71,9 @@ impl NodeAccess for AttributeFileAccess<'_> {
         let attrs = &mut self.node.attributes;
         match write.op {
             WriteOp::Set => attrs.set(level, &write.path, write.value),
-            WriteOp::SetUnless => attrs.set_unless(level, &write.path, write.value).map(|_| ()),
+            WriteOp::SetUnless => attrs
+                .set_unless(level, &write.path, write.value)
+                .map(|_| ()),
             WriteOp::Replace => attrs.replace(level, &write.path, write.value),
             WriteOp::ForceReplace => attrs.force_replace(level, &write.path, write.value),
         }
@@ -87,7 +89,14 @@ impl NodeAccess for AttributeFileAccess<'_> {
                 "include_attribute: cookbook `{cb_name}` has no attribute file `{file}`"
             ));
         };
-        load_attribute_file(self.repo, self.node, cookbook, &path, self.loaded, self.order)
-            .map_err(|e| e.to_string())
+        load_attribute_file(
+            self.repo,
+            self.node,
+            cookbook,
+            &path,
+            self.loaded,
+            self.order,
+        )
+        .map_err(|e| e.to_string())
     }
 }

@@ -22,7 +22,10 @@ pub fn cookbook_order<'a>(
     let mut missing = Vec::new();
     for name in run_list_cookbooks {
         if repo.cookbook(name).is_none() {
-            if !missing.iter().any(|e: &Error| e.to_string().contains(&format!("`{name}`"))) {
+            if !missing
+                .iter()
+                .any(|e: &Error| e.to_string().contains(&format!("`{name}`")))
+            {
                 missing.push(Error::input(
                     "Chef::Exceptions::CookbookNotFound",
                     format!("cookbook `{name}` not found in the cookbook path"),

@@ -177,7 +177,13 @@ mod tests {
     use super::*;
 
     fn parse_yaml(text: &str) -> Result<Vec<RecipeStep>> {
-        parse(text, Path::new("cb/recipes/default.yml"), false, "cb", "default")
+        parse(
+            text,
+            Path::new("cb/recipes/default.yml"),
+            false,
+            "cb",
+            "default",
+        )
     }
 
     #[test]
@@ -199,7 +205,11 @@ mod tests {
     #[test]
     fn top_level_must_hold_resources_or_include_recipes() {
         let err = parse_yaml("- type: file\n  name: x\n").unwrap_err();
-        assert!(err.to_string().contains("must contain a top-level 'resources'"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("must contain a top-level 'resources'"),
+            "{err}"
+        );
         assert_eq!(err.class(), "ArgumentError");
     }
 

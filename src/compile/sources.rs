@@ -93,8 +93,12 @@ pub fn compile_template(path: &Path, location: &SourceLocation) -> Result<Arc<dy
         _ => Error::io(path, e),
     })?;
     if path.extension().is_some_and(|e| e == "hbs") {
-        Ok(Arc::new(crate::template::handlebars::HandlebarsTemplate::compile(path, &text)?))
+        Ok(Arc::new(
+            crate::template::handlebars::HandlebarsTemplate::compile(path, &text)?,
+        ))
     } else {
-        Ok(Arc::new(crate::ruby::erb::ErbTemplate::compile(path, &text)?))
+        Ok(Arc::new(crate::ruby::erb::ErbTemplate::compile(
+            path, &text,
+        )?))
     }
 }

@@ -81,10 +81,7 @@ impl CommandSpec {
             }
             CommandLine::Argv(args) => {
                 let Some((program, rest)) = args.split_first() else {
-                    return Err(Error::resource(
-                        "ArgumentError",
-                        "command is an empty list",
-                    ));
+                    return Err(Error::resource("ArgumentError", "command is an empty list"));
                 };
                 let mut c = Command::new(program);
                 c.args(rest);
@@ -130,10 +127,7 @@ impl CommandSpec {
 
         let shown = self.command.display();
         let mut child = cmd.spawn().map_err(|e| {
-            Error::resource(
-                "Errno::ENOENT",
-                format!("could not start `{shown}`: {e}"),
-            )
+            Error::resource("Errno::ENOENT", format!("could not start `{shown}`: {e}"))
         })?;
         if let (Some(input), Some(mut stdin)) = (self.input.clone(), child.stdin.take()) {
             std::thread::spawn(move || {
@@ -154,7 +148,11 @@ impl CommandSpec {
                 Ok(status) => (status, false),
                 Err(_) => {
                     kill_group(pid);
-                    (rx.recv().unwrap_or_else(|_| Err(std::io::Error::other("lost child"))), true)
+                    (
+                        rx.recv()
+                            .unwrap_or_else(|_| Err(std::io::Error::other("lost child"))),
+                        true,
+                    )
                 }
             },
             None => (
@@ -163,9 +161,8 @@ impl CommandSpec {
                 false,
             ),
         };
-        let status = status.map_err(|e| {
-            Error::resource("Errno", format!("waiting for `{shown}` failed: {e}"))
-        })?;
+        let status = status
+            .map_err(|e| Error::resource("Errno", format!("waiting for `{shown}` failed: {e}")))?;
         let stdout = out_reader.and_then(|h| h.join().ok()).unwrap_or_default();
         let stderr = err_reader.and_then(|h| h.join().ok()).unwrap_or_default();
         Ok(CommandOutput {
@@ -236,7 +233,9 @@ fn kill_group(pid: u32) {
 
 fn resolve_user(user: &str) -> Result<(u32, u32, PathBuf)> {
     if let Ok(uid) = user.parse::<u32>() {
-        let found = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten();
+        let found = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+            .ok()
+            .flatten();
         return Ok(match found {
             Some(u) => (uid, u.gid.as_raw(), u.dir),
             None => (uid, uid, PathBuf::from("/")),
@@ -288,10 +287,7 @@ mod tests {
 
     #[test]
     fn argv_is_not_shell_interpreted() {
-        let spec = CommandSpec::new(CommandLine::Argv(vec![
-            "/bin/echo".into(),
-            "$HOME;".into(),
-        ]));
+        let spec = CommandSpec::new(CommandLine::Argv(vec!["/bin/echo".into(), "$HOME;".into()]));
         let out = spec.run(&CommandEnv::default()).expect("runs");
         assert_eq!(out.stdout, b"$HOME;\n");
     }

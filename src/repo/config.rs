@@ -168,14 +168,20 @@ impl Raw {
                 self.diff_output_threshold =
                     Some(usize::try_from(number(value)?).unwrap_or(usize::MAX))
             }
-            "run_lock_timeout" => {
-                self.run_lock_timeout = Some(Duration::from_secs(number(value)?))
-            }
+            "run_lock_timeout" => self.run_lock_timeout = Some(Duration::from_secs(number(value)?)),
             "minimal_ohai" => self.minimal_ohai = boolean(value)?,
             "solo_legacy_mode" => self.solo_legacy_mode = boolean(value)?,
-            "local_mode" | "solo" | "verbose_logging" | "color" | "ssl_verify_mode"
-            | "chef_license" | "umask" | "file_atomic_update" | "file_staging_uses_destdir"
-            | "count_log_resource_updates" | "enable_selinux_file_permission_fixup" => {}
+            "local_mode"
+            | "solo"
+            | "verbose_logging"
+            | "color"
+            | "ssl_verify_mode"
+            | "chef_license"
+            | "umask"
+            | "file_atomic_update"
+            | "file_staging_uses_destdir"
+            | "count_log_resource_updates"
+            | "enable_selinux_file_permission_fixup" => {}
             other => self.ignored.push((other.to_string(), location.clone())),
         }
         Ok(())
@@ -327,7 +333,10 @@ mod tests {
             r#"{"cookbook_path": ["cookbooks", "/abs/cb"], "file_cache_path": "cache"}"#,
         );
         let c = Config::load(Some(&p)).unwrap();
-        assert_eq!(c.cookbook_path, vec![dir.path().join("cookbooks"), PathBuf::from("/abs/cb")]);
+        assert_eq!(
+            c.cookbook_path,
+            vec![dir.path().join("cookbooks"), PathBuf::from("/abs/cb")]
+        );
         assert_eq!(c.chef_repo_path, dir.path());
         assert_eq!(c.role_path, dir.path().join("roles"));
         assert_eq!(c.file_cache_path, dir.path().join("cache"));
@@ -339,7 +348,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "solo.json", r#"{"role_path": 3}"#);
         let err = Config::load(Some(&p)).unwrap_err().to_string();
-        assert!(err.contains("expected `role_path` to be a path string, got a number"), "{err}");
+        assert!(
+            err.contains("expected `role_path` to be a path string, got a number"),
+            "{err}"
+        );
     }
 
     #[test]

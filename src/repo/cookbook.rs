@@ -202,7 +202,10 @@ impl Metadata {
         let value: Value = crate::repo::yaml::from_json(&text, path)?;
         let at = SourceLocation::file(path);
         let Value::Object(map) = value else {
-            return Err(Error::compile(at, "expected metadata.json to hold an object"));
+            return Err(Error::compile(
+                at,
+                "expected metadata.json to hold an object",
+            ));
         };
         let mut m = Metadata::empty(path);
         for (key, value) in &map {
@@ -235,9 +238,12 @@ impl Metadata {
             let arg = |i: usize| call.args.get(i);
             match call.method.as_str() {
                 "name" => m.name = expect_string(need(arg(0), "name", at)?, "name", at)?,
-                "version" => m.version = parse_version(need(arg(0), "version", at)?, "version", at)?,
+                "version" => {
+                    m.version = parse_version(need(arg(0), "version", at)?, "version", at)?
+                }
                 "description" => {
-                    m.description = expect_string(need(arg(0), "description", at)?, "description", at)?
+                    m.description =
+                        expect_string(need(arg(0), "description", at)?, "description", at)?
                 }
                 "depends" => {
                     let name = expect_string(need(arg(0), "depends", at)?, "depends", at)?;
@@ -247,10 +253,26 @@ impl Metadata {
                     };
                     m.add_dependency(&name, &constraint, at)?;
                 }
-                "long_description" | "maintainer" | "maintainer_email" | "license" | "supports"
-                | "provides" | "chef_version" | "ohai_version" | "gem" | "source_url"
-                | "issues_url" | "privacy" | "eager_load_libraries" | "recipe" | "attribute"
-                | "grouping" | "replaces" | "conflicts" | "suggests" | "recommends" => {}
+                "long_description"
+                | "maintainer"
+                | "maintainer_email"
+                | "license"
+                | "supports"
+                | "provides"
+                | "chef_version"
+                | "ohai_version"
+                | "gem"
+                | "source_url"
+                | "issues_url"
+                | "privacy"
+                | "eager_load_libraries"
+                | "recipe"
+                | "attribute"
+                | "grouping"
+                | "replaces"
+                | "conflicts"
+                | "suggests"
+                | "recommends" => {}
                 other => {
                     return Err(Error::compile_as(
                         "NoMethodError",
@@ -273,7 +295,8 @@ impl Metadata {
             )
         })?;
         self.dependencies.insert(name.to_string(), parsed);
-        self.dependency_locations.insert(name.to_string(), at.clone());
+        self.dependency_locations
+            .insert(name.to_string(), at.clone());
         Ok(())
     }
 
@@ -368,19 +391,28 @@ mod tests {
             ("recipes/b.yaml", ""),
             ("recipes/c.json", ""),
         ]);
-        assert!(matches!(cb.recipe_file("a").unwrap(), Some(RecipeFile::Ruby(_))));
+        assert!(matches!(
+            cb.recipe_file("a").unwrap(),
+            Some(RecipeFile::Ruby(_))
+        ));
         assert_eq!(
             cb.recipe_file("b").unwrap_err().class(),
             "Chef::Exceptions::AmbiguousYAMLFile"
         );
-        assert!(matches!(cb.recipe_file("c").unwrap(), Some(RecipeFile::Json(_))));
+        assert!(matches!(
+            cb.recipe_file("c").unwrap(),
+            Some(RecipeFile::Json(_))
+        ));
         assert_eq!(cb.recipe_file("nope").unwrap(), None);
     }
 
     #[test]
     fn root_recipe_alias_is_the_default_recipe() {
         let (_d, cb) = cookbook(&[("metadata.json", r#"{"name":"x"}"#), ("recipe.yml", "")]);
-        assert!(matches!(cb.recipe_file("default").unwrap(), Some(RecipeFile::Yaml(_))));
+        assert!(matches!(
+            cb.recipe_file("default").unwrap(),
+            Some(RecipeFile::Yaml(_))
+        ));
     }
 
     #[test]
@@ -391,7 +423,10 @@ mod tests {
         )]);
         assert_eq!(cb.name(), "app");
         assert_eq!(cb.metadata.version.to_string(), "1.2.3");
-        assert_eq!(cb.metadata.dependencies.keys().collect::<Vec<_>>(), ["base", "apt"]);
+        assert_eq!(
+            cb.metadata.dependencies.keys().collect::<Vec<_>>(),
+            ["base", "apt"]
+        );
 
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("metadata.json"), r#"{"version":"1.0.0"}"#).unwrap();

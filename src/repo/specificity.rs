@@ -30,7 +30,10 @@ pub fn candidates(segment_dir: &Path, source: &str, host: &HostFacts) -> Vec<Pat
         dirs.push(host.platform.clone());
     }
     dirs.push("default".to_string());
-    let mut out: Vec<PathBuf> = dirs.iter().map(|d| segment_dir.join(d).join(source)).collect();
+    let mut out: Vec<PathBuf> = dirs
+        .iter()
+        .map(|d| segment_dir.join(d).join(source))
+        .collect();
     out.push(segment_dir.join(source));
     out
 }

@@ -92,8 +92,9 @@ impl Constraint {
         .find_map(|(prefix, op)| s.strip_prefix(prefix).map(|r| (*op, r)))
         .unwrap_or((Op::Eq, s));
         let rest = rest.trim();
-        let version = Version::parse(rest)
-            .map_err(|_| format!("`{s}` is not a version constraint (like `>= 1.0` or `~> 2.1`)"))?;
+        let version = Version::parse(rest).map_err(|_| {
+            format!("`{s}` is not a version constraint (like `>= 1.0` or `~> 2.1`)")
+        })?;
         Ok(Constraint {
             op,
             version,

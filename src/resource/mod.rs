@@ -48,11 +48,7 @@ impl ResourceId {
         let open = reference.find('[')?;
         let inner = reference[open + 1..].strip_suffix(']')?;
         let kind = reference[..open].trim();
-        if kind.is_empty()
-            || !kind
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
+        if kind.is_empty() || !kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return None;
         }
         Some(Self::new(kind, inner))

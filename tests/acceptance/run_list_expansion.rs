@@ -114,24 +114,26 @@ impl RecipeLoader for CaseRecipes {
         let at = SourceLocation::file(cookbook.root.join("recipes").join(recipe));
         let steps = steps
             .iter()
-            .map(|step| match (step["resource"].as_str(), step["include_recipe"].as_str()) {
-                (Some(label), _) => RecipeStep::Declare(ResourceDecl {
-                    kind: "log".into(),
-                    name: label.into(),
-                    properties: Default::default(),
-                    location: at.clone(),
-                    cookbook: cookbook.name().into(),
-                    recipe: recipe.into(),
-                }),
-                (None, Some(name)) => RecipeStep::Include {
-                    recipe: name.into(),
-                    location: at.clone(),
+            .map(
+                |step| match (step["resource"].as_str(), step["include_recipe"].as_str()) {
+                    (Some(label), _) => RecipeStep::Declare(ResourceDecl {
+                        kind: "log".into(),
+                        name: label.into(),
+                        properties: Default::default(),
+                        location: at.clone(),
+                        cookbook: cookbook.name().into(),
+                        recipe: recipe.into(),
+                    }),
+                    (None, Some(name)) => RecipeStep::Include {
+                        recipe: name.into(),
+                        location: at.clone(),
+                    },
+                    (None, None) => RecipeStep::Include {
+                        recipe: String::new(),
+                        location: at.clone(),
+                    },
                 },
-                (None, None) => RecipeStep::Include {
-                    recipe: String::new(),
-                    location: at.clone(),
-                },
-            })
+            )
             .collect();
         Ok(Some(steps))
     }
@@ -183,7 +185,11 @@ fn compare_compile(compiled: &Compiled, expected: &Value) -> Outcome {
     if let Some(class) = expected.get("error") {
         return Outcome::Fail(format!("expected error {class}, but compile succeeded"));
     }
-    let resources: Vec<String> = compiled.collection.iter().map(|r| r.id().name.clone()).collect();
+    let resources: Vec<String> = compiled
+        .collection
+        .iter()
+        .map(|r| r.id().name.clone())
+        .collect();
     let got = [
         ("cookbook_order", json!(compiled.cookbook_order)),
         ("attribute_file_order", json!(compiled.attribute_files)),

@@ -81,10 +81,7 @@ impl Repo {
 
     /// The binary with `args`, in the repo directory.
     pub fn run(&self, args: &[&str]) -> Run {
-        let output = self
-            .command(args)
-            .output()
-            .expect("the binary runs");
+        let output = self.command(args).output().expect("the binary runs");
         Run { output }
     }
 
@@ -126,13 +123,21 @@ impl Run {
     /// Asserts the final line reports `n/m resources updated`.
     pub fn updated(&self, n: usize, m: usize) -> &Self {
         let want = format!("{n}/{m} resources updated");
-        assert!(self.stdout().contains(&want), "expected `{want}` in:\n{}", self.all());
+        assert!(
+            self.stdout().contains(&want),
+            "expected `{want}` in:\n{}",
+            self.all()
+        );
         self
     }
 
     /// Asserts the output contains `text`.
     pub fn shows(&self, text: &str) -> &Self {
-        assert!(self.all().contains(text), "expected `{text}` in:\n{}", self.all());
+        assert!(
+            self.all().contains(text),
+            "expected `{text}` in:\n{}",
+            self.all()
+        );
         self
     }
 }
