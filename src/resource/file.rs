@@ -614,3 +614,314 @@ impl Resource for FileResource {
 pub fn mode_of(meta: &std::fs::Metadata) -> u32 {
     meta.mode() & 0o7777
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::testing::Host;
+    use serde_json::json;
+    use std::os::unix::fs::MetadataExt;
+
+    fn file(host: &Host, props: serde_json::Value) -> Box<dyn Resource> {
+        host.build("file", "/etc/app.conf", props).unwrap()
+    }
+
+    fn stray_temp_files(host: &Host) -> Vec<String> {
+        std::fs::read_dir(host.path("/etc"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".chef-"))
+            .collect()
+    }
+
+    #[test]
+    fn create_describes_like_chef_then_second_check_is_empty() {
+        let mut host = Host::new();
+        let r = file(&host, json!({"content": "a=1\n", "mode": "0600"}));
+        let done = host.converge(r.as_ref(), Action::Create).unwrap();
+        assert_eq!(
+            done,
+            [
+                "create new file /etc/app.conf",
+                "update content in file /etc/app.conf from none to fe3209",
+                "change mode from '' to '0600'",
+            ]
+        );
+        assert_eq!(host.read("/etc/app.conf"), "a=1\n");
+        let meta = std::fs::metadata(host.path("/etc/app.conf")).unwrap();
+        assert_eq!(mode_of(&meta), 0o600);
+        assert!(host.check(r.as_ref(), Action::Create).is_empty());
+        assert!(stray_temp_files(&host).is_empty());
+    }
+
+    #[test]
+    fn content_update_has_checksums_and_a_unified_diff() {
+        let mut host = Host::new();
+        host.write("/etc/app.conf", "old\n");
+        let r = file(&host, json!({"content": "new\n"}));
+        let plan = r.check(Action::Create, &mut host.cx).unwrap();
+        assert_eq!(plan.changes.len(), 1);
+        let change = &plan.changes[0];
+        assert_eq!(
+            change.description,
+            "update content in file /etc/app.conf from 01d09d to 7aa7a5"
+        );
+        assert!(change.diff[0].starts_with("--- /etc/app.conf\t"), "{:?}", change.diff);
+        assert!(change.diff[1].starts_with("+++ /etc/.chef-app"), "{:?}", change.diff);
+        assert!(change.diff.contains(&"-old".to_string()));
+        assert!(change.diff.contains(&"+new".to_string()));
+    }
+
+    #[test]
+    fn sensitive_hides_the_diff() {
+        let mut host = Host::new();
+        host.write("/etc/app.conf", "old\n");
+        let r = file(&host, json!({"content": "secret\n", "sensitive": true}));
+        let plan = r.check(Action::Create, &mut host.cx).unwrap();
+        assert_eq!(plan.changes[1].description, "suppressed sensitive resource");
+        assert!(plan.changes.iter().all(|c| c.diff.is_empty()));
+    }
+
+    #[test]
+    fn why_run_check_changes_nothing_and_omits_new_file_content_line() {
+        let mut host = Host::new();
+        host.cx.why_run = true;
+        let r = file(&host, json!({"content": "x\n", "mode": "0644"}));
+        let lines = host.check(r.as_ref(), Action::Create);
+        assert_eq!(
+            lines,
+            ["create new file /etc/app.conf", "change mode from '' to '0644'"]
+        );
+        assert!(!host.path("/etc/app.conf").exists());
+        assert_eq!(std::fs::read_dir(host.path("/etc")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn why_run_assumes_a_missing_parent_would_be_created() {
+        let mut host = Host::new();
+        host.cx.why_run = true;
+        let r = host.build("file", "/opt/app/conf", json!({"content": "x"})).unwrap();
+        assert_eq!(host.check(r.as_ref(), Action::Create), ["create new file /opt/app/conf"]);
+        host.cx.why_run = false;
+        let err = r.check(Action::Create, &mut host.cx).unwrap_err();
+        assert_eq!(err.class(), "Chef::Exceptions::EnclosingDirectoryDoesNotExist");
+    }
+
+    #[test]
+    fn content_is_replaced_by_rename_never_written_in_place() {
+        let mut host = Host::new();
+        host.write("/etc/app.conf", "old\n");
+        let before = std::fs::metadata(host.path("/etc/app.conf")).unwrap().ino();
+        let r = file(&host, json!({"content": "new\n", "backup": false}));
+        host.converge(r.as_ref(), Action::Create).unwrap();
+        let after = std::fs::metadata(host.path("/etc/app.conf")).unwrap().ino();
+        assert_ne!(before, after, "a new inode means the old file was never written to");
+        assert_eq!(host.read("/etc/app.conf"), "new\n");
+    }
+
+    #[test]
+    fn backups_keep_the_newest_n_and_false_disables_them() {
+        let mut host = Host::new();
+        host.write("/etc/app.conf", "v0\n");
+        for i in 1..=4 {
+            let r = file(&host, json!({"content": format!("v{i}\n"), "backup": 2}));
+            host.converge(r.as_ref(), Action::Create).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let dir = host.cx.file_backup_path.join("etc");
+        let mut kept: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        kept.sort();
+        assert_eq!(kept.len(), 2);
+        assert!(kept.iter().all(|n| n.starts_with("app.conf.chef-")));
+        assert_eq!(std::fs::read_to_string(dir.join(&kept[1])).unwrap(), "v3\n");
+
+        let r = file(&host, json!({"content": "v5\n", "backup": false}));
+        host.converge(r.as_ref(), Action::Create).unwrap();
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn verify_failure_leaves_the_old_file_and_keeps_the_proposal() {
+        let mut host = Host::new();
+        host.write("/etc/app.conf", "good\n");
+        let r = file(
+            &host,
+            json!({"content": "bad\n", "verify": "grep -q good %{path}"}),
+        );
+        let err = host.converge(r.as_ref(), Action::Create).unwrap_err();
+        assert_eq!(err.class(), "Chef::Exceptions::ValidationFailed");
+        assert_eq!(host.read("/etc/app.conf"), "good\n");
+        assert!(stray_temp_files(&host).is_empty());
+        let kept = host.cx.file_cache_path.join("failed_validations/app.conf");
+        assert_eq!(std::fs::read_to_string(kept).unwrap(), "bad\n");
+
+        let ok = file(&host, json!({"content": "good too\n", "verify": "grep -q good %{path}"}));
+        host.converge(ok.as_ref(), Action::Create).unwrap();
+        assert_eq!(host.read("/etc/app.conf"), "good too\n");
+    }
+
+    #[test]
+    fn verify_rejects_percent_file() {
+        let host = Host::new();
+        let err = host
+            .build("file", "/etc/app.conf", json!({"verify": "check %{file}"}))
+            .unwrap_err();
+        assert!(err.to_string().contains("%{path}"), "{err}");
+    }
+
+    #[test]
+    fn symlink_at_path_manages_the_source_file() {
+        let mut host = Host::new();
+        host.write("/srv/real.conf", "old\n");
+        std::os::unix::fs::symlink("/srv/real.conf", host.path("/etc/app.conf")).unwrap();
+        let r = file(&host, json!({"content": "new\n"}));
+        let done = host.converge(r.as_ref(), Action::Create).unwrap();
+        assert_eq!(
+            done,
+            ["update content in file /srv/real.conf from 01d09d to 7aa7a5"]
+        );
+        assert_eq!(host.read("/srv/real.conf"), "new\n");
+        let link = std::fs::symlink_metadata(host.path("/etc/app.conf")).unwrap();
+        assert!(link.file_type().is_symlink());
+        assert!(host.check(r.as_ref(), Action::Create).is_empty());
+    }
+
+    #[test]
+    fn relative_symlink_is_followed_from_its_directory() {
+        let mut host = Host::new();
+        host.write("/etc/real.conf", "x\n");
+        std::os::unix::fs::symlink("real.conf", host.path("/etc/app.conf")).unwrap();
+        let r = file(&host, json!({"content": "x\n"}));
+        assert!(host.check(r.as_ref(), Action::Create).is_empty());
+    }
+
+    #[test]
+    fn dangling_symlink_is_invalid_and_unmanaged_symlink_mismatches() {
+        let mut host = Host::new();
+        std::os::unix::fs::symlink("/nowhere", host.path("/etc/app.conf")).unwrap();
+        let r = file(&host, json!({"content": "x\n"}));
+        let err = r.check(Action::Create, &mut host.cx).unwrap_err();
+        assert_eq!(err.class(), "Chef::Exceptions::InvalidSymlink");
+
+        let r = file(&host, json!({"content": "x\n", "manage_symlink_source": false}));
+        let err = r.check(Action::Create, &mut host.cx).unwrap_err();
+        assert_eq!(err.class(), "Chef::Exceptions::FileTypeMismatch");
+
+        let r = file(&host, json!({"content": "x\n", "force_unlink": true}));
+        let done = host.converge(r.as_ref(), Action::Create).unwrap();
+        assert_eq!(done[0], "unlink symlink at /etc/app.conf");
+        let meta = std::fs::symlink_metadata(host.path("/etc/app.conf")).unwrap();
+        assert!(meta.file_type().is_file());
+    }
+
+    #[test]
+    fn directory_at_path_is_a_type_mismatch_unless_force_unlink() {
+        let mut host = Host::new();
+        std::fs::create_dir(host.path("/etc/app.conf")).unwrap();
+        let r = file(&host, json!({"content": "x\n"}));
+        let err = r.check(Action::Create, &mut host.cx).unwrap_err();
+        assert_eq!(err.class(), "Chef::Exceptions::FileTypeMismatch");
+        assert!(err.to_string().contains("set force_unlink to true"), "{err}");
+        let r = file(&host, json!({"content": "x\n", "force_unlink": true}));
+        host.converge(r.as_ref(), Action::Create).unwrap();
+        assert_eq!(host.read("/etc/app.conf"), "x\n");
+    }
+
+    #[test]
+    fn owner_and_group_by_name_and_by_id() {
+        let mut host = Host::new();
+        host.write("/etc/app.conf", "x\n");
+        let by_name = file(&host, json!({"owner": "nobody", "group": "daemon"}));
+        let done = host.converge(by_name.as_ref(), Action::Create).unwrap();
+        assert_eq!(
+            done,
+            ["change owner from 'root' to 'nobody'", "change group from 'root' to 'daemon'"]
+        );
+        let meta = std::fs::metadata(host.path("/etc/app.conf")).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (65534, 1));
+        assert!(host.check(by_name.as_ref(), Action::Create).is_empty());
+
+        let by_id = file(&host, json!({"owner": 0, "group": "0"}));
+        let done = host.converge(by_id.as_ref(), Action::Create).unwrap();
+        assert_eq!(
+            done,
+            ["change owner from '65534' to '0'", "change group from '1' to '0'"]
+        );
+        assert!(host.check(by_id.as_ref(), Action::Create).is_empty());
+    }
+
+    #[test]
+    fn unknown_owner_fails_with_user_id_not_found() {
+        let mut host = Host::new();
+        let r = file(&host, json!({"owner": "no-such-user-here"}));
+        let err = r.check(Action::Create, &mut host.cx).unwrap_err();
+        assert_eq!(err.class(), "Chef::Exceptions::UserIDNotFound");
+    }
+
+    #[test]
+    fn create_if_missing_leaves_an_existing_file_alone() {
+        let mut host = Host::new();
+        host.write("/etc/app.conf", "mine\n");
+        let r = file(&host, json!({"content": "theirs\n", "mode": "0600"}));
+        assert!(host.check(r.as_ref(), Action::CreateIfMissing).is_empty());
+        std::fs::remove_file(host.path("/etc/app.conf")).unwrap();
+        let done = host.converge(r.as_ref(), Action::CreateIfMissing).unwrap();
+        assert_eq!(done[0], "create new file /etc/app.conf");
+    }
+
+    #[test]
+    fn touch_always_updates_utime() {
+        let mut host = Host::new();
+        host.write("/etc/app.conf", "x\n");
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1000);
+        std::fs::File::options()
+            .write(true)
+            .open(host.path("/etc/app.conf"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let r = file(&host, json!({}));
+        let done = host.converge(r.as_ref(), Action::Touch).unwrap();
+        assert_eq!(done, ["update utime on file /etc/app.conf"]);
+        let mtime = std::fs::metadata(host.path("/etc/app.conf")).unwrap().modified().unwrap();
+        assert!(mtime > old);
+        assert_eq!(host.check(r.as_ref(), Action::Touch).len(), 1);
+    }
+
+    #[test]
+    fn delete_backs_up_then_removes_and_is_then_up_to_date() {
+        let mut host = Host::new();
+        host.write("/etc/app.conf", "x\n");
+        let r = file(&host, json!({}));
+        let done = host.converge(r.as_ref(), Action::Delete).unwrap();
+        assert_eq!(done, ["delete file /etc/app.conf"]);
+        assert!(!host.path("/etc/app.conf").exists());
+        let backups = std::fs::read_dir(host.cx.file_backup_path.join("etc")).unwrap().count();
+        assert_eq!(backups, 1);
+        assert!(host.check(r.as_ref(), Action::Delete).is_empty());
+    }
+
+    #[test]
+    fn checksum_must_match_the_content() {
+        let mut host = Host::new();
+        let wrong = "0".repeat(64);
+        let r = file(&host, json!({"content": "x\n", "checksum": wrong}));
+        let err = r.check(Action::Create, &mut host.cx).unwrap_err();
+        assert_eq!(err.class(), "Chef::Exceptions::ChecksumMismatch");
+        let right = fs::sha256_hex(b"x\n");
+        let r = file(&host, json!({"content": "x\n", "checksum": right}));
+        host.converge(r.as_ref(), Action::Create).unwrap();
+    }
+
+    #[test]
+    fn unspecified_permissions_and_content_are_never_touched() {
+        let mut host = Host::new();
+        host.write("/etc/app.conf", "anything\n");
+        let r = file(&host, json!({}));
+        assert!(host.check(r.as_ref(), Action::Create).is_empty());
+    }
+}

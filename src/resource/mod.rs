@@ -21,6 +21,8 @@ pub mod log;
 pub mod plan;
 pub mod properties;
 pub mod template;
+#[cfg(test)]
+mod testing;
 
 pub use action::{Action, UnknownAction};
 pub use collection::ResourceCollection;
