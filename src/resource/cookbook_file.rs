@@ -84,3 +84,32 @@ impl Resource for CookbookFileResource {
         self.file.apply(plan, cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::resource::testing::Host;
+    use crate::resource::Action;
+    use serde_json::json;
+
+    #[test]
+    fn copies_the_cookbook_file_named_by_the_basename() {
+        let mut host = Host::new();
+        let dir = host.cookbook_dir().join("files");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("motd"), "hello\n").unwrap();
+        let r = host.build("cookbook_file", "/etc/motd", json!({})).unwrap();
+        let done = host.converge(r.as_ref(), Action::Create).unwrap();
+        assert_eq!(done[0], "create new file /etc/motd");
+        assert_eq!(host.read("/etc/motd"), "hello\n");
+        assert!(host.check(r.as_ref(), Action::Create).is_empty());
+    }
+
+    #[test]
+    fn missing_source_is_a_compile_error() {
+        let host = Host::new();
+        let err = host
+            .build("cookbook_file", "/etc/motd", json!({"source": "nope"}))
+            .unwrap_err();
+        assert_eq!(err.class(), "Chef::Exceptions::FileNotFound");
+    }
+}

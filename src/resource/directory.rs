@@ -183,3 +183,72 @@ impl Resource for DirectoryResource {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::file::mode_of;
+    use crate::resource::testing::Host;
+    use serde_json::json;
+
+    #[test]
+    fn recursive_creates_parents_and_mode_applies_only_to_the_leaf() {
+        let mut host = Host::new();
+        let r = host
+            .build("directory", "/srv/a/b", json!({"recursive": true, "mode": "0700"}))
+            .unwrap();
+        let done = host.converge(r.as_ref(), Action::Create).unwrap();
+        assert_eq!(done, ["create new directory /srv/a/b", "change mode from '' to '0700'"]);
+        let leaf = std::fs::metadata(host.path("/srv/a/b")).unwrap();
+        let parent = std::fs::metadata(host.path("/srv/a")).unwrap();
+        assert_eq!(mode_of(&leaf), 0o700);
+        assert_ne!(mode_of(&parent), 0o700);
+        assert!(host.check(r.as_ref(), Action::Create).is_empty());
+    }
+
+    #[test]
+    fn missing_parent_without_recursive_is_an_error() {
+        let mut host = Host::new();
+        let r = host.build("directory", "/srv/a/b", json!({})).unwrap();
+        let err = r.check(Action::Create, &mut host.cx).unwrap_err();
+        assert_eq!(err.class(), "Chef::Exceptions::EnclosingDirectoryDoesNotExist");
+    }
+
+    #[test]
+    fn mode_change_on_existing_directory() {
+        let mut host = Host::new();
+        std::fs::create_dir(host.path("/srv")).unwrap();
+        let r = host.build("directory", "/srv", json!({"mode": "0750"})).unwrap();
+        let lines = host.converge(r.as_ref(), Action::Create).unwrap();
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].starts_with("change mode from '0"), "{lines:?}");
+        assert!(lines[0].ends_with("to '0750'"), "{lines:?}");
+    }
+
+    #[test]
+    fn file_at_path_is_a_type_mismatch() {
+        let mut host = Host::new();
+        host.write("/srv", "x");
+        let r = host.build("directory", "/srv", json!({})).unwrap();
+        let err = r.check(Action::Create, &mut host.cx).unwrap_err();
+        assert_eq!(err.class(), "Chef::Exceptions::FileTypeMismatch");
+    }
+
+    #[test]
+    fn delete_needs_recursive_for_a_non_empty_directory() {
+        let mut host = Host::new();
+        host.write("/srv/data/x", "x");
+        let plain = host.build("directory", "/srv/data", json!({})).unwrap();
+        assert_eq!(
+            host.check(plain.as_ref(), Action::Delete),
+            ["delete existing directory /srv/data"]
+        );
+        assert!(host.converge(plain.as_ref(), Action::Delete).is_err());
+        let recursive = host
+            .build("directory", "/srv/data", json!({"recursive": true}))
+            .unwrap();
+        host.converge(recursive.as_ref(), Action::Delete).unwrap();
+        assert!(!host.path("/srv/data").exists());
+        assert!(host.check(recursive.as_ref(), Action::Delete).is_empty());
+    }
+}

@@ -201,3 +201,121 @@ impl Resource for ExecuteResource {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::testing::Host;
+    use serde_json::json;
+
+    #[test]
+    fn runs_and_describes_the_command() {
+        let mut host = Host::new();
+        let marker = host.path("/etc/ran");
+        let r = host
+            .build("execute", "touch it", json!({"command": format!("touch {}", marker.display())}))
+            .unwrap();
+        let done = host.converge(r.as_ref(), Action::Run).unwrap();
+        assert_eq!(done, [format!("execute touch {}", marker.display())]);
+        assert!(marker.exists());
+    }
+
+    #[test]
+    fn creates_makes_it_up_to_date() {
+        let mut host = Host::new();
+        host.write("/opt/app/bin/app", "bin");
+        let r = host
+            .build("execute", "make install", json!({"creates": "/opt/app/bin/app"}))
+            .unwrap();
+        assert!(host.check(r.as_ref(), Action::Run).is_empty());
+        let rel = host
+            .build("execute", "x", json!({"creates": "bin/app", "cwd": "/opt/app"}))
+            .unwrap();
+        assert!(host.check(rel.as_ref(), Action::Run).is_empty());
+        let err = host.build("execute", "x", json!({"creates": "bin/app"})).unwrap_err();
+        assert!(err.to_string().contains("needs `cwd`"), "{err}");
+    }
+
+    #[test]
+    fn unexpected_exit_is_shell_command_failed_with_output() {
+        let mut host = Host::new();
+        let r = host.build("execute", "echo out; echo err >&2; exit 1", json!({})).unwrap();
+        let err = host.converge(r.as_ref(), Action::Run).unwrap_err();
+        assert_eq!(err.class(), "Mixlib::ShellOut::ShellCommandFailed");
+        let text = err.to_string();
+        assert!(text.starts_with("Expected process to exit with [0], but received '1'"), "{text}");
+        assert!(text.contains("STDOUT: out"), "{text}");
+        assert!(text.contains("STDERR: err"), "{text}");
+    }
+
+    #[test]
+    fn returns_accepts_a_list() {
+        let mut host = Host::new();
+        let r = host.build("execute", "exit 3", json!({"returns": [0, 3]})).unwrap();
+        host.converge(r.as_ref(), Action::Run).unwrap();
+    }
+
+    #[test]
+    fn sensitive_hides_command_and_output() {
+        let mut host = Host::new();
+        let r = host
+            .build("execute", "echo secret; exit 2", json!({"sensitive": true}))
+            .unwrap();
+        assert_eq!(host.check(r.as_ref(), Action::Run), ["execute sensitive resource"]);
+        let err = host.converge(r.as_ref(), Action::Run).unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn argv_command_prints_as_an_inspected_list() {
+        let mut host = Host::new();
+        let r = host
+            .build("execute", "x", json!({"command": ["/bin/echo", "a b"]}))
+            .unwrap();
+        assert_eq!(host.check(r.as_ref(), Action::Run), [r#"execute ["/bin/echo", "a b"]"#]);
+    }
+
+    #[test]
+    fn timeout_is_command_timeout() {
+        let mut host = Host::new();
+        let r = host.build("execute", "sleep 5", json!({"timeout": 0.1})).unwrap();
+        let err = host.converge(r.as_ref(), Action::Run).unwrap_err();
+        assert_eq!(err.class(), "Mixlib::ShellOut::CommandTimeout");
+    }
+
+    #[test]
+    fn guards_inherit_cwd_environment_and_umask() {
+        let host = Host::new();
+        let r = host
+            .build(
+                "execute",
+                "x",
+                json!({"cwd": "/tmp", "environment": {"A": "1"}, "umask": "027", "user": "nobody"}),
+            )
+            .unwrap();
+        let d = r.guard_defaults();
+        assert_eq!(d.cwd, Some(PathBuf::from("/tmp")));
+        assert_eq!(d.environment, [("A".to_string(), "1".to_string())]);
+        assert_eq!(d.umask, Some(0o027));
+        assert_eq!(d.user.as_deref(), Some("nobody"));
+    }
+
+    #[test]
+    fn environment_and_input_reach_the_command() {
+        let mut host = Host::new();
+        let out = host.path("/etc/out");
+        let r = host
+            .build(
+                "execute",
+                "x",
+                json!({
+                    "command": format!("cat > {}; echo $GREETING >> {}", out.display(), out.display()),
+                    "environment": {"GREETING": "hi"},
+                    "input": "fed\n"
+                }),
+            )
+            .unwrap();
+        host.converge(r.as_ref(), Action::Run).unwrap();
+        assert_eq!(std::fs::read_to_string(out).unwrap(), "fed\nhi\n");
+    }
+}

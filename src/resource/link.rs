@@ -249,3 +249,85 @@ impl Resource for LinkResource {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::testing::Host;
+    use serde_json::json;
+
+    #[test]
+    fn symlink_is_created_then_up_to_date_and_compared_literally() {
+        let mut host = Host::new();
+        let r = host.build("link", "/etc/current", json!({"to": "/srv/v1"})).unwrap();
+        let done = host.converge(r.as_ref(), Action::Create).unwrap();
+        assert_eq!(done, ["create symlink at /etc/current to /srv/v1"]);
+        assert!(host.check(r.as_ref(), Action::Create).is_empty());
+        let trailing = host.build("link", "/etc/current", json!({"to": "/srv/v1/"})).unwrap();
+        assert_eq!(host.check(trailing.as_ref(), Action::Create).len(), 2);
+    }
+
+    #[test]
+    fn a_regular_file_at_the_path_is_replaced() {
+        let mut host = Host::new();
+        host.write("/etc/current", "regular\n");
+        let r = host.build("link", "/etc/current", json!({"to": "/srv/v1"})).unwrap();
+        let done = host.converge(r.as_ref(), Action::Create).unwrap();
+        assert_eq!(
+            done,
+            [
+                "unlink existing symlink to file at /etc/current",
+                "create symlink at /etc/current to /srv/v1"
+            ]
+        );
+        assert_eq!(
+            std::fs::read_link(host.path("/etc/current")).unwrap(),
+            Path::new("/srv/v1")
+        );
+    }
+
+    #[test]
+    fn hard_link_shares_the_inode() {
+        let mut host = Host::new();
+        host.write("/srv/data", "d");
+        let r = host
+            .build("link", "/etc/data", json!({"to": "/srv/data", "link_type": "hard"}))
+            .unwrap();
+        let done = host.converge(r.as_ref(), Action::Create).unwrap();
+        assert_eq!(done, ["create hard link at /etc/data to /srv/data"]);
+        assert!(host.check(r.as_ref(), Action::Create).is_empty());
+    }
+
+    #[test]
+    fn missing_to_is_an_error_on_create() {
+        let mut host = Host::new();
+        let r = host.build("link", "/etc/current", json!({})).unwrap();
+        assert!(r.check(Action::Create, &mut host.cx).is_err());
+    }
+
+    #[test]
+    fn delete_removes_only_a_symlink() {
+        let mut host = Host::new();
+        std::os::unix::fs::symlink("/srv/v1", host.path("/etc/current")).unwrap();
+        let r = host.build("link", "/etc/current", json!({})).unwrap();
+        let done = host.converge(r.as_ref(), Action::Delete).unwrap();
+        assert_eq!(done, ["delete link at /etc/current"]);
+        assert!(host.check(r.as_ref(), Action::Delete).is_empty());
+        host.write("/etc/current", "file");
+        let err = r.check(Action::Delete, &mut host.cx).unwrap_err();
+        assert_eq!(err.class(), "Chef::Exceptions::Link");
+    }
+
+    #[test]
+    fn owner_of_the_link_itself() {
+        let mut host = Host::new();
+        let r = host
+            .build("link", "/etc/current", json!({"to": "/srv/v1", "owner": "nobody"}))
+            .unwrap();
+        let done = host.converge(r.as_ref(), Action::Create).unwrap();
+        assert_eq!(done[1], "change owner from '' to 'nobody'");
+        let meta = std::fs::symlink_metadata(host.path("/etc/current")).unwrap();
+        assert_eq!(meta.uid(), 65534);
+        assert!(host.check(r.as_ref(), Action::Create).is_empty());
+    }
+}

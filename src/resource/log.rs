@@ -153,3 +153,39 @@ impl Resource for LogResource {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::testing::Host;
+    use serde_json::json;
+
+    #[test]
+    fn log_plans_its_message_but_never_counts_as_updated() {
+        let mut host = Host::new();
+        let r = host.build("log", "hello", json!({"level": "warn"})).unwrap();
+        assert!(!r.counts_as_update());
+        let mut plan = r.check(Action::Write, &mut host.cx).unwrap();
+        assert_eq!(plan.changes[0].description, "hello");
+        let entry = plan.take_payload::<LogEntry>().unwrap();
+        assert_eq!(entry.level, LogLevel::Warn);
+        assert!(entry.line().ends_with("] WARN: hello"), "{}", entry.line());
+        assert!(entry.is_shown(&host.cx));
+    }
+
+    #[test]
+    fn message_property_and_default_level() {
+        let mut host = Host::new();
+        let r = host.build("log", "name", json!({"message": "text"})).unwrap();
+        let mut plan = r.check(Action::Write, &mut host.cx).unwrap();
+        let entry = plan.take_payload::<LogEntry>().unwrap();
+        assert_eq!(entry, LogEntry { level: LogLevel::Info, message: "text".into() });
+        assert!(!entry.is_shown(&host.cx));
+    }
+
+    #[test]
+    fn unknown_level_is_a_compile_error() {
+        let host = Host::new();
+        assert!(host.build("log", "x", json!({"level": "loud"})).is_err());
+    }
+}

@@ -117,3 +117,66 @@ impl Resource for TemplateResource {
         self.file.apply(plan, cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::testing::Host;
+    use serde_json::json;
+
+    fn host_with_template(name: &str, text: &str) -> Host {
+        let host = Host::new();
+        let dir = host.cookbook_dir().join("templates");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), text).unwrap();
+        host
+    }
+
+    #[test]
+    fn renders_variables_and_node_then_is_idempotent() {
+        let mut host = host_with_template("app.conf.hbs", "port={{port}}\nhost={{node.fqdn}}\n");
+        host.cx.node = Arc::new(json!({"fqdn": "host.example"}));
+        let r = host
+            .build(
+                "template",
+                "/etc/app.conf",
+                json!({"source": "app.conf.hbs", "variables": {"port": 80}, "mode": "0640"}),
+            )
+            .unwrap();
+        let done = host.converge(r.as_ref(), Action::Create).unwrap();
+        assert_eq!(done[0], "create new file /etc/app.conf");
+        assert_eq!(host.read("/etc/app.conf"), "port=80\nhost=host.example\n");
+        assert!(host.check(r.as_ref(), Action::Create).is_empty());
+
+        host.cx.node = Arc::new(json!({"fqdn": "other.example"}));
+        let lines = host.check(r.as_ref(), Action::Create);
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].starts_with("update content in file /etc/app.conf from "));
+    }
+
+    #[test]
+    fn source_defaults_to_basename_dot_erb_and_missing_is_a_compile_error() {
+        let host = Host::new();
+        let err = host.build("template", "/etc/app.conf", json!({})).unwrap_err();
+        assert_eq!(err.class(), "Chef::Exceptions::FileNotFound");
+        assert!(err.to_string().contains("app.conf.erb"), "{err}");
+    }
+
+    #[test]
+    fn local_source_must_be_absolute() {
+        let host = Host::new();
+        let err = host
+            .build("template", "/etc/app.conf", json!({"source": "x.hbs", "local": true}))
+            .unwrap_err();
+        assert!(matches!(err, Error::Compile { .. }));
+    }
+
+    #[test]
+    fn template_has_no_content_property() {
+        let host = host_with_template("app.conf.hbs", "x");
+        let err = host
+            .build("template", "/etc/app.conf", json!({"source": "app.conf.hbs", "content": "x"}))
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown property `content`"), "{err}");
+    }
+}
