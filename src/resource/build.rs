@@ -454,3 +454,120 @@ fn parse_ignore_failure(prop: &PropValue) -> Result<IgnoreFailure> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::testing::{decl, Host};
+    use crate::platform::command::CommandLine;
+    use serde_json::json;
+
+    fn common_of(props: Value) -> Result<Common> {
+        parse_common(&decl("file", "/x", props), Action::Create, file::ACTIONS)
+    }
+
+    #[test]
+    fn unknown_type_lists_the_known_ones() {
+        let host = Host::new();
+        let err = host.build("teleport", "x", json!({})).unwrap_err();
+        assert_eq!(err.class(), "Chef::Exceptions::NoSuchResourceType");
+        let text = err.to_string();
+        assert!(text.contains("`teleport`"), "{text}");
+        assert!(text.contains("file, template, cookbook_file, directory, link, execute, log"), "{text}");
+    }
+
+    #[test]
+    fn unknown_property_names_type_location_and_valid_ones() {
+        let host = Host::new();
+        let err = host.build("directory", "/x", json!({"contnet": "x"})).unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("cookbooks/cb/recipes/default.yml:4:3: unknown property `contnet` for resource type `directory`"), "{text}");
+        assert!(text.contains("valid properties: action,"), "{text}");
+        assert!(text.contains("recursive"), "{text}");
+    }
+
+    #[test]
+    fn wrong_type_says_expected_and_got() {
+        let host = Host::new();
+        let err = host.build("file", "/x", json!({"mode": [1]})).unwrap_err();
+        assert!(err.to_string().ends_with("expected `mode` to be a string or integer, got array"), "{err}");
+    }
+
+    #[test]
+    fn actions_are_checked_against_the_type_and_nothing_is_always_valid() {
+        assert_eq!(common_of(json!({})).unwrap().actions, [Action::Create]);
+        assert_eq!(
+            common_of(json!({"action": ["nothing", ":touch"]})).unwrap().actions,
+            [Action::Nothing, Action::Touch]
+        );
+        let err = common_of(json!({"action": "restart"})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cookbooks/cb/recipes/default.yml:4:3: Option action must be equal to one of: nothing, create, create_if_missing, delete, touch!  You passed :restart."
+        );
+    }
+
+    #[test]
+    fn notifies_and_subscribes_as_a_map_or_a_list() {
+        let c = common_of(json!({
+            "notifies": {"action": "restart", "resource": "service[nginx]", "timing": "immediately"},
+            "subscribes": [{"action": "reload", "resource": "template[/etc/x]"}]
+        }))
+        .unwrap();
+        assert_eq!(c.notifies.len(), 1);
+        assert_eq!(c.notifies[0].action, Action::Restart);
+        assert_eq!(c.notifies[0].target, ResourceId::new("service", "nginx"));
+        assert_eq!(c.notifies[0].timing, Timing::Immediately);
+        assert_eq!(c.subscribes[0].source, ResourceId::new("template", "/etc/x"));
+        assert_eq!(c.subscribes[0].timing, Timing::Delayed);
+        let bad = common_of(json!({"notifies": {"action": "restart", "resource": "service[x]", "timing": "later"}}));
+        assert_eq!(bad.unwrap_err().class(), "ArgumentError");
+        assert!(common_of(json!({"notifies": {"action": "restart", "resource": "nginx"}})).is_err());
+    }
+
+    #[test]
+    fn guards_as_string_argv_map_and_list_of_maps() {
+        let c = common_of(json!({
+            "only_if": "test -f /x",
+            "not_if": [{"command": ["/bin/false"], "cwd": "/tmp", "environment": {"A": 1}, "timeout": 5},
+                       {"command": "true", "umask": "022", "user": "root"}]
+        }))
+        .unwrap();
+        assert_eq!(c.guards.len(), 3);
+        assert_eq!(c.guards[0].kind, GuardKind::OnlyIf);
+        assert_eq!(c.guards[0].command, CommandLine::Shell("test -f /x".into()));
+        assert_eq!(c.guards[1].command, CommandLine::Argv(vec!["/bin/false".into()]));
+        assert_eq!(c.guards[1].options.cwd.as_deref(), Some(std::path::Path::new("/tmp")));
+        assert_eq!(c.guards[1].options.environment, [("A".to_string(), "1".to_string())]);
+        assert_eq!(c.guards[1].options.timeout, Some(std::time::Duration::from_secs(5)));
+        assert_eq!(c.guards[2].options.umask, Some(0o022));
+        let argv = common_of(json!({"not_if": ["test", "-f", "/x"]})).unwrap();
+        assert_eq!(argv.guards.len(), 1);
+        assert!(common_of(json!({"only_if": {"cwd": "/"}})).is_err());
+        assert!(common_of(json!({"only_if": {"command": "x", "bogus": 1}})).is_err());
+    }
+
+    #[test]
+    fn ignore_failure_retries_and_sensitive() {
+        let c = common_of(json!({"ignore_failure": "quiet", "retries": 2, "retry_delay": 1, "sensitive": true}))
+            .unwrap();
+        assert_eq!(c.ignore_failure, IgnoreFailure::Quiet);
+        assert_eq!(c.retries, 2);
+        assert_eq!(c.retry_delay, std::time::Duration::from_secs(1));
+        assert!(c.sensitive);
+        assert_eq!(common_of(json!({"ignore_failure": true})).unwrap().ignore_failure, IgnoreFailure::Yes);
+        assert!(common_of(json!({"ignore_failure": "loud"})).is_err());
+        let d = common_of(json!({})).unwrap();
+        assert_eq!((d.cookbook.as_str(), d.recipe.as_str()), ("cb", "default"));
+    }
+
+    #[test]
+    fn guards_run_with_inherited_options() {
+        let mut host = Host::new();
+        let r = host
+            .build("execute", "x", json!({"cwd": "/tmp", "not_if": "test \"$PWD\" = /tmp"}))
+            .unwrap();
+        let guard = &r.common().guards[0];
+        assert!(!guard.allows(&r.guard_defaults(), &mut host.cx).unwrap());
+    }
+}
