@@ -177,8 +177,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("passwd");
         let g = dir.path().join("group");
-        std::fs::write(&p, "root:x:0:0::/root:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/sh\n")
-            .unwrap();
+        std::fs::write(
+            &p,
+            "root:x:0:0::/root:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/sh\n",
+        )
+        .unwrap();
         std::fs::write(&g, "root:x:0:\nstaff:x:50:\n").unwrap();
         Accounts::load_from(&p, &g)
     }
@@ -192,7 +195,13 @@ mod tests {
         };
         let c = ac.changes(None, &accounts(), false).unwrap();
         let lines: Vec<_> = c.changes.iter().map(|c| c.description.as_str()).collect();
-        assert_eq!(lines, ["change mode from '' to '0644'", "change owner from '' to 'root'"]);
+        assert_eq!(
+            lines,
+            [
+                "change mode from '' to '0644'",
+                "change owner from '' to 'root'"
+            ]
+        );
     }
 
     #[test]
@@ -230,6 +239,9 @@ mod tests {
             owner: Some(Principal::Id(uid)),
             ..AccessControl::default()
         };
-        assert!(same.changes(Some(&meta), &accounts(), false).unwrap().is_empty());
+        assert!(same
+            .changes(Some(&meta), &accounts(), false)
+            .unwrap()
+            .is_empty());
     }
 }

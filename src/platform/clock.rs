@@ -78,6 +78,7 @@ impl LocalTime {
 }
 
 fn local_fields(secs: i64) -> Option<LocalTime> {
+    #[allow(clippy::useless_conversion)] // time_t is not i64 on every target
     let t: nix::libc::time_t = secs.try_into().ok()?;
     // SAFETY: `tm` is plain data; localtime_r only writes into it and reads `t`.
     let mut tm: nix::libc::tm = unsafe { std::mem::zeroed() };

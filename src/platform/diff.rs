@@ -36,10 +36,15 @@ fn diff_text(
             "(file sizes exceed {limit} bytes, diff output suppressed)"
         ));
     }
-    let old_text = text_of(old.content).ok_or("(current file is binary, diff output suppressed)")?;
+    let old_text =
+        text_of(old.content).ok_or("(current file is binary, diff output suppressed)")?;
     let new_text = text_of(new.content).ok_or("(new content is binary, diff output suppressed)")?;
     let diff = TextDiff::from_lines(old_text, new_text);
-    if diff.ops().iter().all(|op| matches!(op.tag(), similar::DiffTag::Equal)) {
+    if diff
+        .ops()
+        .iter()
+        .all(|op| matches!(op.tag(), similar::DiffTag::Equal))
+    {
         return Err("(no diff)".into());
     }
     let text = diff
@@ -93,12 +98,18 @@ mod tests {
         let same = content_diff(side(b"a\n", "o"), side(b"a\n", "n"), &settings);
         assert_eq!(same, ["(no diff)"]);
         let bin_old = content_diff(side(b"\0\x01", "o"), side(b"a\n", "n"), &settings);
-        assert_eq!(bin_old, ["(current file is binary, diff output suppressed)"]);
+        assert_eq!(
+            bin_old,
+            ["(current file is binary, diff output suppressed)"]
+        );
         let bin_new = content_diff(side(b"a\n", "o"), side(b"\xff\xfe", "n"), &settings);
         assert_eq!(bin_new, ["(new content is binary, diff output suppressed)"]);
         settings.output_threshold = 5;
         let long = content_diff(side(b"a\n", "o"), side(b"b\n", "n"), &settings);
-        assert_eq!(long, ["(long diff of over 5 characters, diff output suppressed)"]);
+        assert_eq!(
+            long,
+            ["(long diff of over 5 characters, diff output suppressed)"]
+        );
         settings.filesize_threshold = 1;
         let big = content_diff(side(b"a\n", "o"), side(b"b\n", "n"), &settings);
         assert_eq!(big, ["(file sizes exceed 1 bytes, diff output suppressed)"]);

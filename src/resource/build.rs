@@ -32,9 +32,8 @@ pub trait Sources {
 
 use super::properties::{type_name, value_command, value_string_map, value_u32, Properties};
 use super::{
-    cookbook_file, directory, execute, file, link, log, template, Action, Common, Guard,
-    GuardKind, GuardOptions, IgnoreFailure, Notification, Resource, ResourceId, Subscription,
-    Timing,
+    cookbook_file, directory, execute, file, link, log, template, Action, Common, Guard, GuardKind,
+    GuardOptions, IgnoreFailure, Notification, Resource, ResourceId, Subscription, Timing,
 };
 use crate::compile::decl::{PropValue, ResourceDecl};
 use crate::error::Error;
@@ -53,13 +52,16 @@ pub const COMMON_PROPERTIES: &[&str] = &[
     "sensitive",
 ];
 
+/// Builds one resource type from its declaration and parsed common properties.
+type MakeResource = fn(&ResourceDecl, Common, &dyn Sources) -> Result<Box<dyn Resource>>;
+
 /// What the builder knows about one resource type.
 struct TypeInfo {
     name: &'static str,
     properties: &'static [&'static str],
     actions: &'static [Action],
     default_action: Action,
-    make: fn(&ResourceDecl, Common, &dyn Sources) -> Result<Box<dyn Resource>>,
+    make: MakeResource,
 }
 
 const TYPES: &[TypeInfo] = &[
@@ -273,9 +275,7 @@ fn each_map<'v>(
     prop: &'v PropValue,
     name: &str,
 ) -> Result<Vec<&'v serde_json::Map<String, Value>>> {
-    let bad = || {
-        super::properties::type_error(name, "a map or array of maps", prop)
-    };
+    let bad = || super::properties::type_error(name, "a map or array of maps", prop);
     match &prop.value {
         Value::Object(m) => Ok(vec![m]),
         Value::Array(items) => items
@@ -297,9 +297,7 @@ fn parse_notification(
         .get("action")
         .and_then(Value::as_str)
         .ok_or_else(|| err("expected `action` to be a string".into()))?;
-    let action = action
-        .parse::<Action>()
-        .map_err(|e| err(e.to_string()))?;
+    let action = action.parse::<Action>().map_err(|e| err(e.to_string()))?;
     let reference = map
         .get("resource")
         .and_then(Value::as_str)
@@ -422,9 +420,12 @@ fn parse_guard_map(
 }
 
 fn guard_string(v: &Value, key: &str, err: &dyn Fn(String) -> Error) -> Result<String> {
-    v.as_str()
-        .map(str::to_string)
-        .ok_or_else(|| err(format!("expected `{key}` to be a string, got {}", type_name(v))))
+    v.as_str().map(str::to_string).ok_or_else(|| {
+        err(format!(
+            "expected `{key}` to be a string, got {}",
+            type_name(v)
+        ))
+    })
 }
 
 fn guard_principal(v: &Value, key: &str, err: &dyn Fn(String) -> Error) -> Result<String> {
@@ -444,9 +445,7 @@ fn parse_ignore_failure(prop: &PropValue) -> Result<IgnoreFailure> {
     match &prop.value {
         Value::Bool(true) => Ok(IgnoreFailure::Yes),
         Value::Bool(false) => Ok(IgnoreFailure::No),
-        Value::String(s) if s.strip_prefix(':').unwrap_or(s) == "quiet" => {
-            Ok(IgnoreFailure::Quiet)
-        }
+        Value::String(s) if s.strip_prefix(':').unwrap_or(s) == "quiet" => Ok(IgnoreFailure::Quiet),
         _ => Err(super::properties::type_error(
             "ignore_failure",
             "true, false or \"quiet\"",
@@ -458,8 +457,8 @@ fn parse_ignore_failure(prop: &PropValue) -> Result<IgnoreFailure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resource::testing::{decl, Host};
     use crate::platform::command::CommandLine;
+    use crate::resource::testing::{decl, Host};
     use serde_json::json;
 
     fn common_of(props: Value) -> Result<Common> {
@@ -473,13 +472,18 @@ mod tests {
         assert_eq!(err.class(), "Chef::Exceptions::NoSuchResourceType");
         let text = err.to_string();
         assert!(text.contains("`teleport`"), "{text}");
-        assert!(text.contains("file, template, cookbook_file, directory, link, execute, log"), "{text}");
+        assert!(
+            text.contains("file, template, cookbook_file, directory, link, execute, log"),
+            "{text}"
+        );
     }
 
     #[test]
     fn unknown_property_names_type_location_and_valid_ones() {
         let host = Host::new();
-        let err = host.build("directory", "/x", json!({"contnet": "x"})).unwrap_err();
+        let err = host
+            .build("directory", "/x", json!({"contnet": "x"}))
+            .unwrap_err();
         let text = err.to_string();
         assert!(text.starts_with("cookbooks/cb/recipes/default.yml:4:3: unknown property `contnet` for resource type `directory`"), "{text}");
         assert!(text.contains("valid properties: action,"), "{text}");
@@ -490,14 +494,20 @@ mod tests {
     fn wrong_type_says_expected_and_got() {
         let host = Host::new();
         let err = host.build("file", "/x", json!({"mode": [1]})).unwrap_err();
-        assert!(err.to_string().ends_with("expected `mode` to be a string or integer, got array"), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("expected `mode` to be a string or integer, got array"),
+            "{err}"
+        );
     }
 
     #[test]
     fn actions_are_checked_against_the_type_and_nothing_is_always_valid() {
         assert_eq!(common_of(json!({})).unwrap().actions, [Action::Create]);
         assert_eq!(
-            common_of(json!({"action": ["nothing", ":touch"]})).unwrap().actions,
+            common_of(json!({"action": ["nothing", ":touch"]}))
+                .unwrap()
+                .actions,
             [Action::Nothing, Action::Touch]
         );
         let err = common_of(json!({"action": "restart"})).unwrap_err();
@@ -518,11 +528,18 @@ mod tests {
         assert_eq!(c.notifies[0].action, Action::Restart);
         assert_eq!(c.notifies[0].target, ResourceId::new("service", "nginx"));
         assert_eq!(c.notifies[0].timing, Timing::Immediately);
-        assert_eq!(c.subscribes[0].source, ResourceId::new("template", "/etc/x"));
+        assert_eq!(
+            c.subscribes[0].source,
+            ResourceId::new("template", "/etc/x")
+        );
         assert_eq!(c.subscribes[0].timing, Timing::Delayed);
-        let bad = common_of(json!({"notifies": {"action": "restart", "resource": "service[x]", "timing": "later"}}));
+        let bad = common_of(
+            json!({"notifies": {"action": "restart", "resource": "service[x]", "timing": "later"}}),
+        );
         assert_eq!(bad.unwrap_err().class(), "ArgumentError");
-        assert!(common_of(json!({"notifies": {"action": "restart", "resource": "nginx"}})).is_err());
+        assert!(
+            common_of(json!({"notifies": {"action": "restart", "resource": "nginx"}})).is_err()
+        );
     }
 
     #[test]
@@ -536,10 +553,22 @@ mod tests {
         assert_eq!(c.guards.len(), 3);
         assert_eq!(c.guards[0].kind, GuardKind::OnlyIf);
         assert_eq!(c.guards[0].command, CommandLine::Shell("test -f /x".into()));
-        assert_eq!(c.guards[1].command, CommandLine::Argv(vec!["/bin/false".into()]));
-        assert_eq!(c.guards[1].options.cwd.as_deref(), Some(std::path::Path::new("/tmp")));
-        assert_eq!(c.guards[1].options.environment, [("A".to_string(), "1".to_string())]);
-        assert_eq!(c.guards[1].options.timeout, Some(std::time::Duration::from_secs(5)));
+        assert_eq!(
+            c.guards[1].command,
+            CommandLine::Argv(vec!["/bin/false".into()])
+        );
+        assert_eq!(
+            c.guards[1].options.cwd.as_deref(),
+            Some(std::path::Path::new("/tmp"))
+        );
+        assert_eq!(
+            c.guards[1].options.environment,
+            [("A".to_string(), "1".to_string())]
+        );
+        assert_eq!(
+            c.guards[1].options.timeout,
+            Some(std::time::Duration::from_secs(5))
+        );
         assert_eq!(c.guards[2].options.umask, Some(0o022));
         let argv = common_of(json!({"not_if": ["test", "-f", "/x"]})).unwrap();
         assert_eq!(argv.guards.len(), 1);
@@ -549,13 +578,20 @@ mod tests {
 
     #[test]
     fn ignore_failure_retries_and_sensitive() {
-        let c = common_of(json!({"ignore_failure": "quiet", "retries": 2, "retry_delay": 1, "sensitive": true}))
-            .unwrap();
+        let c = common_of(
+            json!({"ignore_failure": "quiet", "retries": 2, "retry_delay": 1, "sensitive": true}),
+        )
+        .unwrap();
         assert_eq!(c.ignore_failure, IgnoreFailure::Quiet);
         assert_eq!(c.retries, 2);
         assert_eq!(c.retry_delay, std::time::Duration::from_secs(1));
         assert!(c.sensitive);
-        assert_eq!(common_of(json!({"ignore_failure": true})).unwrap().ignore_failure, IgnoreFailure::Yes);
+        assert_eq!(
+            common_of(json!({"ignore_failure": true}))
+                .unwrap()
+                .ignore_failure,
+            IgnoreFailure::Yes
+        );
         assert!(common_of(json!({"ignore_failure": "loud"})).is_err());
         let d = common_of(json!({})).unwrap();
         assert_eq!((d.cookbook.as_str(), d.recipe.as_str()), ("cb", "default"));
@@ -565,7 +601,11 @@ mod tests {
     fn guards_run_with_inherited_options() {
         let mut host = Host::new();
         let r = host
-            .build("execute", "x", json!({"cwd": "/tmp", "not_if": "test \"$PWD\" = /tmp"}))
+            .build(
+                "execute",
+                "x",
+                json!({"cwd": "/tmp", "not_if": "test \"$PWD\" = /tmp"}),
+            )
             .unwrap();
         let guard = &r.common().guards[0];
         assert!(!guard.allows(&r.guard_defaults(), &mut host.cx).unwrap());

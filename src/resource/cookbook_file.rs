@@ -43,13 +43,25 @@ pub struct CookbookFileResource {
 }
 
 /// Builds a `cookbook_file`, resolving its source (default: the basename of the path).
-pub fn build(decl: &ResourceDecl, common: Common, sources: &dyn Sources) -> Result<Box<dyn Resource>> {
+pub fn build(
+    decl: &ResourceDecl,
+    common: Common,
+    sources: &dyn Sources,
+) -> Result<Box<dyn Resource>> {
     let props = Properties::new(decl);
     let file = FileProperties::read(&props)?;
-    let source = props.string("source")?.unwrap_or_else(|| basename(&file.path));
-    let cookbook = props.string("cookbook")?.unwrap_or_else(|| decl.cookbook.clone());
-    let source_path =
-        sources.cookbook_file(&cookbook, Segment::Files, &source, &props.location("source"))?;
+    let source = props
+        .string("source")?
+        .unwrap_or_else(|| basename(&file.path));
+    let cookbook = props
+        .string("cookbook")?
+        .unwrap_or_else(|| decl.cookbook.clone());
+    let source_path = sources.cookbook_file(
+        &cookbook,
+        Segment::Files,
+        &source,
+        &props.location("source"),
+    )?;
     Ok(Box::new(CookbookFileResource {
         id: ResourceId::new("cookbook_file", &decl.name),
         common,

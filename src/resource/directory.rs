@@ -32,21 +32,25 @@ pub struct DirectoryResource {
 /// What `apply` does, decided by `check`.
 #[derive(Debug)]
 enum DirectoryPlan {
-    Create {
-        create: bool,
-        ownership: Ownership,
-    },
+    Create { create: bool, ownership: Ownership },
     Delete,
 }
 
 /// Builds a `directory` from its declaration.
-pub fn build(decl: &ResourceDecl, common: Common, _sources: &dyn Sources) -> Result<Box<dyn Resource>> {
+pub fn build(
+    decl: &ResourceDecl,
+    common: Common,
+    _sources: &dyn Sources,
+) -> Result<Box<dyn Resource>> {
     let props = Properties::new(decl);
     let path = PathBuf::from(props.string("path")?.unwrap_or_else(|| decl.name.clone()));
     if !path.is_absolute() {
         return Err(Error::compile(
             props.location("path"),
-            format!("expected `path` to be an absolute path, got \"{}\"", path.display()),
+            format!(
+                "expected `path` to be an absolute path, got \"{}\"",
+                path.display()
+            ),
         ));
     }
     Ok(Box::new(DirectoryResource {
@@ -69,7 +73,9 @@ impl DirectoryResource {
             PathState::Missing => None,
             PathState::Directory(meta) => Some(meta),
             // A symlink to a directory is a directory, as Ruby's File.directory? says.
-            PathState::Symlink(_) if host.is_dir() => Some(std::fs::metadata(&host).with_path(&host)?),
+            PathState::Symlink(_) if host.is_dir() => {
+                Some(std::fs::metadata(&host).with_path(&host)?)
+            }
             other => {
                 return Err(Error::resource(
                     "Chef::Exceptions::FileTypeMismatch",
@@ -84,14 +90,19 @@ impl DirectoryResource {
         let mut plan = Plan::up_to_date();
         if existing.is_none() {
             self.check_parent(cx)?;
-            plan.push(Change::new(format!("create new directory {}", self.path.display())));
+            plan.push(Change::new(format!(
+                "create new directory {}",
+                self.path.display()
+            )));
         }
         let accounts = if self.access.owner.is_some() || self.access.group.is_some() {
             Accounts::load()
         } else {
             Accounts::default()
         };
-        let access = self.access.changes(existing.as_ref(), &accounts, cx.why_run)?;
+        let access = self
+            .access
+            .changes(existing.as_ref(), &accounts, cx.why_run)?;
         plan.changes.extend(access.changes);
         if !plan.is_empty() {
             plan.set_payload(DirectoryPlan::Create {
@@ -195,10 +206,20 @@ mod tests {
     fn recursive_creates_parents_and_mode_applies_only_to_the_leaf() {
         let mut host = Host::new();
         let r = host
-            .build("directory", "/srv/a/b", json!({"recursive": true, "mode": "0700"}))
+            .build(
+                "directory",
+                "/srv/a/b",
+                json!({"recursive": true, "mode": "0700"}),
+            )
             .unwrap();
         let done = host.converge(r.as_ref(), Action::Create).unwrap();
-        assert_eq!(done, ["create new directory /srv/a/b", "change mode from '' to '0700'"]);
+        assert_eq!(
+            done,
+            [
+                "create new directory /srv/a/b",
+                "change mode from '' to '0700'"
+            ]
+        );
         let leaf = std::fs::metadata(host.path("/srv/a/b")).unwrap();
         let parent = std::fs::metadata(host.path("/srv/a")).unwrap();
         assert_eq!(mode_of(&leaf), 0o700);
@@ -211,14 +232,19 @@ mod tests {
         let mut host = Host::new();
         let r = host.build("directory", "/srv/a/b", json!({})).unwrap();
         let err = r.check(Action::Create, &mut host.cx).unwrap_err();
-        assert_eq!(err.class(), "Chef::Exceptions::EnclosingDirectoryDoesNotExist");
+        assert_eq!(
+            err.class(),
+            "Chef::Exceptions::EnclosingDirectoryDoesNotExist"
+        );
     }
 
     #[test]
     fn mode_change_on_existing_directory() {
         let mut host = Host::new();
         std::fs::create_dir(host.path("/srv")).unwrap();
-        let r = host.build("directory", "/srv", json!({"mode": "0750"})).unwrap();
+        let r = host
+            .build("directory", "/srv", json!({"mode": "0750"}))
+            .unwrap();
         let lines = host.converge(r.as_ref(), Action::Create).unwrap();
         assert_eq!(lines.len(), 1);
         assert!(lines[0].starts_with("change mode from '0"), "{lines:?}");

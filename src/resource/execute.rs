@@ -53,7 +53,11 @@ pub struct ExecuteResource {
 }
 
 /// Builds an `execute`; `command` defaults to the resource name.
-pub fn build(decl: &ResourceDecl, common: Common, _sources: &dyn Sources) -> Result<Box<dyn Resource>> {
+pub fn build(
+    decl: &ResourceDecl,
+    common: Common,
+    _sources: &dyn Sources,
+) -> Result<Box<dyn Resource>> {
     let props = Properties::new(decl);
     let command = props
         .command("command")?
@@ -71,9 +75,8 @@ pub fn build(decl: &ResourceDecl, common: Common, _sources: &dyn Sources) -> Res
             ));
         }
     }
-    let principal = |name: &str| -> Result<Option<String>> {
-        Ok(props.principal(name)?.map(|p| p.display()))
-    };
+    let principal =
+        |name: &str| -> Result<Option<String>> { Ok(props.principal(name)?.map(|p| p.display())) };
     Ok(Box::new(ExecuteResource {
         id: ResourceId::new("execute", &decl.name),
         common,
@@ -213,7 +216,11 @@ mod tests {
         let mut host = Host::new();
         let marker = host.path("/etc/ran");
         let r = host
-            .build("execute", "touch it", json!({"command": format!("touch {}", marker.display())}))
+            .build(
+                "execute",
+                "touch it",
+                json!({"command": format!("touch {}", marker.display())}),
+            )
             .unwrap();
         let done = host.converge(r.as_ref(), Action::Run).unwrap();
         assert_eq!(done, [format!("execute touch {}", marker.display())]);
@@ -225,25 +232,40 @@ mod tests {
         let mut host = Host::new();
         host.write("/opt/app/bin/app", "bin");
         let r = host
-            .build("execute", "make install", json!({"creates": "/opt/app/bin/app"}))
+            .build(
+                "execute",
+                "make install",
+                json!({"creates": "/opt/app/bin/app"}),
+            )
             .unwrap();
         assert!(host.check(r.as_ref(), Action::Run).is_empty());
         let rel = host
-            .build("execute", "x", json!({"creates": "bin/app", "cwd": "/opt/app"}))
+            .build(
+                "execute",
+                "x",
+                json!({"creates": "bin/app", "cwd": "/opt/app"}),
+            )
             .unwrap();
         assert!(host.check(rel.as_ref(), Action::Run).is_empty());
-        let err = host.build("execute", "x", json!({"creates": "bin/app"})).unwrap_err();
+        let err = host
+            .build("execute", "x", json!({"creates": "bin/app"}))
+            .unwrap_err();
         assert!(err.to_string().contains("needs `cwd`"), "{err}");
     }
 
     #[test]
     fn unexpected_exit_is_shell_command_failed_with_output() {
         let mut host = Host::new();
-        let r = host.build("execute", "echo out; echo err >&2; exit 1", json!({})).unwrap();
+        let r = host
+            .build("execute", "echo out; echo err >&2; exit 1", json!({}))
+            .unwrap();
         let err = host.converge(r.as_ref(), Action::Run).unwrap_err();
         assert_eq!(err.class(), "Mixlib::ShellOut::ShellCommandFailed");
         let text = err.to_string();
-        assert!(text.starts_with("Expected process to exit with [0], but received '1'"), "{text}");
+        assert!(
+            text.starts_with("Expected process to exit with [0], but received '1'"),
+            "{text}"
+        );
         assert!(text.contains("STDOUT: out"), "{text}");
         assert!(text.contains("STDERR: err"), "{text}");
     }
@@ -251,7 +273,9 @@ mod tests {
     #[test]
     fn returns_accepts_a_list() {
         let mut host = Host::new();
-        let r = host.build("execute", "exit 3", json!({"returns": [0, 3]})).unwrap();
+        let r = host
+            .build("execute", "exit 3", json!({"returns": [0, 3]}))
+            .unwrap();
         host.converge(r.as_ref(), Action::Run).unwrap();
     }
 
@@ -261,7 +285,10 @@ mod tests {
         let r = host
             .build("execute", "echo secret; exit 2", json!({"sensitive": true}))
             .unwrap();
-        assert_eq!(host.check(r.as_ref(), Action::Run), ["execute sensitive resource"]);
+        assert_eq!(
+            host.check(r.as_ref(), Action::Run),
+            ["execute sensitive resource"]
+        );
         let err = host.converge(r.as_ref(), Action::Run).unwrap_err();
         assert!(!err.to_string().contains("secret"), "{err}");
     }
@@ -272,13 +299,18 @@ mod tests {
         let r = host
             .build("execute", "x", json!({"command": ["/bin/echo", "a b"]}))
             .unwrap();
-        assert_eq!(host.check(r.as_ref(), Action::Run), [r#"execute ["/bin/echo", "a b"]"#]);
+        assert_eq!(
+            host.check(r.as_ref(), Action::Run),
+            [r#"execute ["/bin/echo", "a b"]"#]
+        );
     }
 
     #[test]
     fn timeout_is_command_timeout() {
         let mut host = Host::new();
-        let r = host.build("execute", "sleep 5", json!({"timeout": 0.1})).unwrap();
+        let r = host
+            .build("execute", "sleep 5", json!({"timeout": 0.1}))
+            .unwrap();
         let err = host.converge(r.as_ref(), Action::Run).unwrap_err();
         assert_eq!(err.class(), "Mixlib::ShellOut::CommandTimeout");
     }

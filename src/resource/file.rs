@@ -127,7 +127,10 @@ impl FileProperties {
         if !path.is_absolute() {
             return Err(Error::compile(
                 props.location("path"),
-                format!("expected `path` to be an absolute path, got \"{}\"", path.display()),
+                format!(
+                    "expected `path` to be an absolute path, got \"{}\"",
+                    path.display()
+                ),
             ));
         }
         let backup = match props.get("backup").map(|p| &p.value) {
@@ -192,7 +195,10 @@ impl FileProperties {
         let mut plan = Plan::up_to_date();
         let mut steps = Vec::new();
         if let Some(kind) = target.unlink {
-            plan.push(Change::new(format!("unlink {kind} at {}", self.path.display())));
+            plan.push(Change::new(format!(
+                "unlink {kind} at {}",
+                self.path.display()
+            )));
             steps.push(Step::Unlink);
         }
         let new_content = content(cx)?;
@@ -200,11 +206,16 @@ impl FileProperties {
             self.check_checksum(&fs::sha256_hex(bytes))?;
         }
         let accounts = self.accounts();
-        let access = self.access.changes(target.existing.as_ref(), &accounts, cx.why_run)?;
+        let access = self
+            .access
+            .changes(target.existing.as_ref(), &accounts, cx.why_run)?;
         let wanted = self.access.resolve(&accounts, cx.why_run)?;
         match &target.existing {
             None => {
-                plan.push(Change::new(format!("create new file {}", target.logical.display())));
+                plan.push(Change::new(format!(
+                    "create new file {}",
+                    target.logical.display()
+                )));
                 let bytes = new_content.clone().unwrap_or_default();
                 if new_content.is_some() && !cx.why_run {
                     self.describe_content(&mut plan, &target, None, &bytes, cx, sensitive);
@@ -220,7 +231,14 @@ impl FileProperties {
                 let current_sum = fs::sha256_hex(&current);
                 match &new_content {
                     Some(bytes) if fs::sha256_hex(bytes) != current_sum => {
-                        self.describe_content(&mut plan, &target, Some(&current), bytes, cx, sensitive);
+                        self.describe_content(
+                            &mut plan,
+                            &target,
+                            Some(&current),
+                            bytes,
+                            cx,
+                            sensitive,
+                        );
                         if self.backup > 0 {
                             steps.push(Step::Backup);
                         }
@@ -460,7 +478,10 @@ impl FileProperties {
                 self.keep_failed_validation(content, cx);
                 return Err(Error::resource(
                     "Chef::Exceptions::ValidationFailed",
-                    format!("Proposed content for {} failed verification {template}", self.path.display()),
+                    format!(
+                        "Proposed content for {} failed verification {template}",
+                        self.path.display()
+                    ),
                 ));
             }
         }
@@ -496,7 +517,11 @@ fn read_verify(props: &Properties<'_>) -> Result<Vec<String>> {
             .map(|i| i.as_str().map(str::to_string))
             .collect::<Option<_>>()
             .ok_or_else(|| {
-                super::properties::type_error("verify", "a command string or array of strings", prop)
+                super::properties::type_error(
+                    "verify",
+                    "a command string or array of strings",
+                    prop,
+                )
             })?,
         _ => {
             return Err(super::properties::type_error(
@@ -520,7 +545,10 @@ fn resolve_symlink(cx: &Context, logical: &Path) -> Result<PathBuf> {
     let invalid = || {
         Error::resource(
             "Chef::Exceptions::InvalidSymlink",
-            format!("Could not resolve symlink at {} to a real file", logical.display()),
+            format!(
+                "Could not resolve symlink at {} to a real file",
+                logical.display()
+            ),
         )
     };
     let mut current = logical.to_path_buf();
@@ -574,7 +602,11 @@ pub struct FileResource {
 }
 
 /// Builds a `file` from its declaration.
-pub fn build(decl: &ResourceDecl, common: Common, _sources: &dyn Sources) -> Result<Box<dyn Resource>> {
+pub fn build(
+    decl: &ResourceDecl,
+    common: Common,
+    _sources: &dyn Sources,
+) -> Result<Box<dyn Resource>> {
     let props = Properties::new(decl);
     Ok(Box::new(FileResource {
         id: ResourceId::new("file", &decl.name),
@@ -601,8 +633,9 @@ impl Resource for FileResource {
     }
 
     fn check(&self, action: Action, cx: &mut Context) -> Result<Plan> {
-        self.file
-            .check(action, cx, self.common.sensitive, &|_| Ok(self.content.clone()))
+        self.file.check(action, cx, self.common.sensitive, &|_| {
+            Ok(self.content.clone())
+        })
     }
 
     fn apply(&self, _action: Action, plan: Plan, cx: &mut Context) -> Result<()> {
@@ -667,8 +700,16 @@ mod tests {
             change.description,
             "update content in file /etc/app.conf from 01d09d to 7aa7a5"
         );
-        assert!(change.diff[0].starts_with("--- /etc/app.conf\t"), "{:?}", change.diff);
-        assert!(change.diff[1].starts_with("+++ /etc/.chef-app"), "{:?}", change.diff);
+        assert!(
+            change.diff[0].starts_with("--- /etc/app.conf\t"),
+            "{:?}",
+            change.diff
+        );
+        assert!(
+            change.diff[1].starts_with("+++ /etc/.chef-app"),
+            "{:?}",
+            change.diff
+        );
         assert!(change.diff.contains(&"-old".to_string()));
         assert!(change.diff.contains(&"+new".to_string()));
     }
@@ -691,7 +732,10 @@ mod tests {
         let lines = host.check(r.as_ref(), Action::Create);
         assert_eq!(
             lines,
-            ["create new file /etc/app.conf", "change mode from '' to '0644'"]
+            [
+                "create new file /etc/app.conf",
+                "change mode from '' to '0644'"
+            ]
         );
         assert!(!host.path("/etc/app.conf").exists());
         assert_eq!(std::fs::read_dir(host.path("/etc")).unwrap().count(), 0);
@@ -701,11 +745,19 @@ mod tests {
     fn why_run_assumes_a_missing_parent_would_be_created() {
         let mut host = Host::new();
         host.cx.why_run = true;
-        let r = host.build("file", "/opt/app/conf", json!({"content": "x"})).unwrap();
-        assert_eq!(host.check(r.as_ref(), Action::Create), ["create new file /opt/app/conf"]);
+        let r = host
+            .build("file", "/opt/app/conf", json!({"content": "x"}))
+            .unwrap();
+        assert_eq!(
+            host.check(r.as_ref(), Action::Create),
+            ["create new file /opt/app/conf"]
+        );
         host.cx.why_run = false;
         let err = r.check(Action::Create, &mut host.cx).unwrap_err();
-        assert_eq!(err.class(), "Chef::Exceptions::EnclosingDirectoryDoesNotExist");
+        assert_eq!(
+            err.class(),
+            "Chef::Exceptions::EnclosingDirectoryDoesNotExist"
+        );
     }
 
     #[test]
@@ -716,7 +768,10 @@ mod tests {
         let r = file(&host, json!({"content": "new\n", "backup": false}));
         host.converge(r.as_ref(), Action::Create).unwrap();
         let after = std::fs::metadata(host.path("/etc/app.conf")).unwrap().ino();
-        assert_ne!(before, after, "a new inode means the old file was never written to");
+        assert_ne!(
+            before, after,
+            "a new inode means the old file was never written to"
+        );
         assert_eq!(host.read("/etc/app.conf"), "new\n");
     }
 
@@ -759,7 +814,10 @@ mod tests {
         let kept = host.cx.file_cache_path.join("failed_validations/app.conf");
         assert_eq!(std::fs::read_to_string(kept).unwrap(), "bad\n");
 
-        let ok = file(&host, json!({"content": "good too\n", "verify": "grep -q good %{path}"}));
+        let ok = file(
+            &host,
+            json!({"content": "good too\n", "verify": "grep -q good %{path}"}),
+        );
         host.converge(ok.as_ref(), Action::Create).unwrap();
         assert_eq!(host.read("/etc/app.conf"), "good too\n");
     }
@@ -807,7 +865,10 @@ mod tests {
         let err = r.check(Action::Create, &mut host.cx).unwrap_err();
         assert_eq!(err.class(), "Chef::Exceptions::InvalidSymlink");
 
-        let r = file(&host, json!({"content": "x\n", "manage_symlink_source": false}));
+        let r = file(
+            &host,
+            json!({"content": "x\n", "manage_symlink_source": false}),
+        );
         let err = r.check(Action::Create, &mut host.cx).unwrap_err();
         assert_eq!(err.class(), "Chef::Exceptions::FileTypeMismatch");
 
@@ -825,7 +886,10 @@ mod tests {
         let r = file(&host, json!({"content": "x\n"}));
         let err = r.check(Action::Create, &mut host.cx).unwrap_err();
         assert_eq!(err.class(), "Chef::Exceptions::FileTypeMismatch");
-        assert!(err.to_string().contains("set force_unlink to true"), "{err}");
+        assert!(
+            err.to_string().contains("set force_unlink to true"),
+            "{err}"
+        );
         let r = file(&host, json!({"content": "x\n", "force_unlink": true}));
         host.converge(r.as_ref(), Action::Create).unwrap();
         assert_eq!(host.read("/etc/app.conf"), "x\n");
@@ -839,7 +903,10 @@ mod tests {
         let done = host.converge(by_name.as_ref(), Action::Create).unwrap();
         assert_eq!(
             done,
-            ["change owner from 'root' to 'nobody'", "change group from 'root' to 'daemon'"]
+            [
+                "change owner from 'root' to 'nobody'",
+                "change group from 'root' to 'daemon'"
+            ]
         );
         let meta = std::fs::metadata(host.path("/etc/app.conf")).unwrap();
         assert_eq!((meta.uid(), meta.gid()), (65534, 1));
@@ -849,7 +916,10 @@ mod tests {
         let done = host.converge(by_id.as_ref(), Action::Create).unwrap();
         assert_eq!(
             done,
-            ["change owner from '65534' to '0'", "change group from '1' to '0'"]
+            [
+                "change owner from '65534' to '0'",
+                "change group from '1' to '0'"
+            ]
         );
         assert!(host.check(by_id.as_ref(), Action::Create).is_empty());
     }
@@ -887,7 +957,10 @@ mod tests {
         let r = file(&host, json!({}));
         let done = host.converge(r.as_ref(), Action::Touch).unwrap();
         assert_eq!(done, ["update utime on file /etc/app.conf"]);
-        let mtime = std::fs::metadata(host.path("/etc/app.conf")).unwrap().modified().unwrap();
+        let mtime = std::fs::metadata(host.path("/etc/app.conf"))
+            .unwrap()
+            .modified()
+            .unwrap();
         assert!(mtime > old);
         assert_eq!(host.check(r.as_ref(), Action::Touch).len(), 1);
     }
@@ -900,7 +973,9 @@ mod tests {
         let done = host.converge(r.as_ref(), Action::Delete).unwrap();
         assert_eq!(done, ["delete file /etc/app.conf"]);
         assert!(!host.path("/etc/app.conf").exists());
-        let backups = std::fs::read_dir(host.cx.file_backup_path.join("etc")).unwrap().count();
+        let backups = std::fs::read_dir(host.cx.file_backup_path.join("etc"))
+            .unwrap()
+            .count();
         assert_eq!(backups, 1);
         assert!(host.check(r.as_ref(), Action::Delete).is_empty());
     }

@@ -50,10 +50,17 @@ struct LinkPlan {
 }
 
 /// Builds a `link` from its declaration.
-pub fn build(decl: &ResourceDecl, common: Common, _sources: &dyn Sources) -> Result<Box<dyn Resource>> {
+pub fn build(
+    decl: &ResourceDecl,
+    common: Common,
+    _sources: &dyn Sources,
+) -> Result<Box<dyn Resource>> {
     let props = Properties::new(decl);
-    let target_file =
-        PathBuf::from(props.string("target_file")?.unwrap_or_else(|| decl.name.clone()));
+    let target_file = PathBuf::from(
+        props
+            .string("target_file")?
+            .unwrap_or_else(|| decl.name.clone()),
+    );
     if !target_file.is_absolute() {
         return Err(Error::compile(
             props.location("target_file"),
@@ -93,10 +100,9 @@ impl LinkResource {
         let state = PathState::of(&host)?;
         let correct = match self.link_type {
             LinkType::Symbolic => match &state {
-                PathState::Symlink(_) => std::fs::read_link(&host)
-                    .with_path(&host)?
-                    .as_os_str()
-                    == to.as_str(),
+                PathState::Symlink(_) => {
+                    std::fs::read_link(&host).with_path(&host)?.as_os_str() == to.as_str()
+                }
                 _ => false,
             },
             LinkType::Hard => self.same_inode(cx, &state, to)?,
@@ -128,7 +134,9 @@ impl LinkResource {
         }
         if !self.access.is_unspecified() {
             let current = if correct { state.metadata() } else { None };
-            let access = self.access.changes(current, &Accounts::load(), cx.why_run)?;
+            let access = self
+                .access
+                .changes(current, &Accounts::load(), cx.why_run)?;
             if !access.is_empty() {
                 plan.changes.extend(access.changes);
                 link_plan.ownership = Some(access.ownership);
@@ -259,11 +267,15 @@ mod tests {
     #[test]
     fn symlink_is_created_then_up_to_date_and_compared_literally() {
         let mut host = Host::new();
-        let r = host.build("link", "/etc/current", json!({"to": "/srv/v1"})).unwrap();
+        let r = host
+            .build("link", "/etc/current", json!({"to": "/srv/v1"}))
+            .unwrap();
         let done = host.converge(r.as_ref(), Action::Create).unwrap();
         assert_eq!(done, ["create symlink at /etc/current to /srv/v1"]);
         assert!(host.check(r.as_ref(), Action::Create).is_empty());
-        let trailing = host.build("link", "/etc/current", json!({"to": "/srv/v1/"})).unwrap();
+        let trailing = host
+            .build("link", "/etc/current", json!({"to": "/srv/v1/"}))
+            .unwrap();
         assert_eq!(host.check(trailing.as_ref(), Action::Create).len(), 2);
     }
 
@@ -271,7 +283,9 @@ mod tests {
     fn a_regular_file_at_the_path_is_replaced() {
         let mut host = Host::new();
         host.write("/etc/current", "regular\n");
-        let r = host.build("link", "/etc/current", json!({"to": "/srv/v1"})).unwrap();
+        let r = host
+            .build("link", "/etc/current", json!({"to": "/srv/v1"}))
+            .unwrap();
         let done = host.converge(r.as_ref(), Action::Create).unwrap();
         assert_eq!(
             done,
@@ -291,7 +305,11 @@ mod tests {
         let mut host = Host::new();
         host.write("/srv/data", "d");
         let r = host
-            .build("link", "/etc/data", json!({"to": "/srv/data", "link_type": "hard"}))
+            .build(
+                "link",
+                "/etc/data",
+                json!({"to": "/srv/data", "link_type": "hard"}),
+            )
             .unwrap();
         let done = host.converge(r.as_ref(), Action::Create).unwrap();
         assert_eq!(done, ["create hard link at /etc/data to /srv/data"]);
@@ -322,7 +340,11 @@ mod tests {
     fn owner_of_the_link_itself() {
         let mut host = Host::new();
         let r = host
-            .build("link", "/etc/current", json!({"to": "/srv/v1", "owner": "nobody"}))
+            .build(
+                "link",
+                "/etc/current",
+                json!({"to": "/srv/v1", "owner": "nobody"}),
+            )
             .unwrap();
         let done = host.converge(r.as_ref(), Action::Create).unwrap();
         assert_eq!(done[1], "change owner from '' to 'nobody'");

@@ -97,7 +97,11 @@ pub struct LogResource {
 }
 
 /// Builds a `log`; `message` defaults to the resource name, `level` to info.
-pub fn build(decl: &ResourceDecl, common: Common, _sources: &dyn Sources) -> Result<Box<dyn Resource>> {
+pub fn build(
+    decl: &ResourceDecl,
+    common: Common,
+    _sources: &dyn Sources,
+) -> Result<Box<dyn Resource>> {
     let props = Properties::new(decl);
     let level = match props.choice("level", &["debug", "info", "warn", "error", "fatal"])? {
         Some("debug") => LogLevel::Debug,
@@ -111,7 +115,9 @@ pub fn build(decl: &ResourceDecl, common: Common, _sources: &dyn Sources) -> Res
         common,
         entry: LogEntry {
             level,
-            message: props.string("message")?.unwrap_or_else(|| decl.name.clone()),
+            message: props
+                .string("message")?
+                .unwrap_or_else(|| decl.name.clone()),
         },
     }))
 }
@@ -163,7 +169,9 @@ mod tests {
     #[test]
     fn log_plans_its_message_but_never_counts_as_updated() {
         let mut host = Host::new();
-        let r = host.build("log", "hello", json!({"level": "warn"})).unwrap();
+        let r = host
+            .build("log", "hello", json!({"level": "warn"}))
+            .unwrap();
         assert!(!r.counts_as_update());
         let mut plan = r.check(Action::Write, &mut host.cx).unwrap();
         assert_eq!(plan.changes[0].description, "hello");
@@ -176,10 +184,18 @@ mod tests {
     #[test]
     fn message_property_and_default_level() {
         let mut host = Host::new();
-        let r = host.build("log", "name", json!({"message": "text"})).unwrap();
+        let r = host
+            .build("log", "name", json!({"message": "text"}))
+            .unwrap();
         let mut plan = r.check(Action::Write, &mut host.cx).unwrap();
         let entry = plan.take_payload::<LogEntry>().unwrap();
-        assert_eq!(entry, LogEntry { level: LogLevel::Info, message: "text".into() });
+        assert_eq!(
+            entry,
+            LogEntry {
+                level: LogLevel::Info,
+                message: "text".into()
+            }
+        );
         assert!(!entry.is_shown(&host.cx));
     }
 

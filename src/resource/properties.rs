@@ -55,7 +55,10 @@ impl<'a> Properties<'a> {
 
     /// The raw value of `name`; an explicit `null` counts as not set.
     pub fn get(&self, name: &str) -> Option<&'a PropValue> {
-        self.decl.properties.get(name).filter(|p| !p.value.is_null())
+        self.decl
+            .properties
+            .get(name)
+            .filter(|p| !p.value.is_null())
     }
 
     /// Where `name` was written, or where the declaration starts.
@@ -133,7 +136,10 @@ impl<'a> Properties<'a> {
         let Some(prop) = self.get(name) else {
             return Ok(None);
         };
-        let text = prop.value.as_str().map(|s| s.strip_prefix(':').unwrap_or(s));
+        let text = prop
+            .value
+            .as_str()
+            .map(|s| s.strip_prefix(':').unwrap_or(s));
         match text.and_then(|t| allowed.iter().find(|a| **a == t)) {
             Some(found) => Ok(Some(*found)),
             None => Err(Error::compile(
@@ -183,7 +189,10 @@ fn value_i32(v: &Value) -> Option<i32> {
 pub fn value_mode(v: &Value) -> Option<Mode> {
     match v {
         Value::String(s) => Mode::parse_octal(s),
-        Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()).map(Mode::new),
+        Value::Number(n) => n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Mode::new),
         _ => None,
     }
 }
@@ -271,7 +280,10 @@ mod tests {
             "env": {"A": "1", "B": 2}, "r1": 3, "r2": [0, 2]
         }));
         let p = Properties::new(&d);
-        assert_eq!(p.command("s").unwrap(), Some(CommandLine::Shell("echo hi".into())));
+        assert_eq!(
+            p.command("s").unwrap(),
+            Some(CommandLine::Shell("echo hi".into()))
+        );
         assert_eq!(
             p.command("a").unwrap(),
             Some(CommandLine::Argv(vec!["/bin/echo".into(), "x".into()]))

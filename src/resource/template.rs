@@ -49,7 +49,11 @@ pub struct TemplateResource {
 }
 
 /// Builds a `template`, resolving and compiling its source.
-pub fn build(decl: &ResourceDecl, common: Common, sources: &dyn Sources) -> Result<Box<dyn Resource>> {
+pub fn build(
+    decl: &ResourceDecl,
+    common: Common,
+    sources: &dyn Sources,
+) -> Result<Box<dyn Resource>> {
     debug_assert!(FILE_LIKE_PROPERTIES.iter().all(|p| PROPERTIES.contains(p)));
     let props = Properties::new(decl);
     let file = FileProperties::read(&props)?;
@@ -66,7 +70,9 @@ pub fn build(decl: &ResourceDecl, common: Common, sources: &dyn Sources) -> Resu
         }
         path
     } else {
-        let cookbook = props.string("cookbook")?.unwrap_or_else(|| decl.cookbook.clone());
+        let cookbook = props
+            .string("cookbook")?
+            .unwrap_or_else(|| decl.cookbook.clone());
         sources.cookbook_file(&cookbook, Segment::Templates, &source, &location)?
     };
     let engine = sources.template(&source_path, &location)?;
@@ -157,7 +163,9 @@ mod tests {
     #[test]
     fn source_defaults_to_basename_dot_erb_and_missing_is_a_compile_error() {
         let host = Host::new();
-        let err = host.build("template", "/etc/app.conf", json!({})).unwrap_err();
+        let err = host
+            .build("template", "/etc/app.conf", json!({}))
+            .unwrap_err();
         assert_eq!(err.class(), "Chef::Exceptions::FileNotFound");
         assert!(err.to_string().contains("app.conf.erb"), "{err}");
     }
@@ -166,7 +174,11 @@ mod tests {
     fn local_source_must_be_absolute() {
         let host = Host::new();
         let err = host
-            .build("template", "/etc/app.conf", json!({"source": "x.hbs", "local": true}))
+            .build(
+                "template",
+                "/etc/app.conf",
+                json!({"source": "x.hbs", "local": true}),
+            )
             .unwrap_err();
         assert!(matches!(err, Error::Compile { .. }));
     }
@@ -175,8 +187,15 @@ mod tests {
     fn template_has_no_content_property() {
         let host = host_with_template("app.conf.hbs", "x");
         let err = host
-            .build("template", "/etc/app.conf", json!({"source": "app.conf.hbs", "content": "x"}))
+            .build(
+                "template",
+                "/etc/app.conf",
+                json!({"source": "app.conf.hbs", "content": "x"}),
+            )
             .unwrap_err();
-        assert!(err.to_string().contains("unknown property `content`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown property `content`"),
+            "{err}"
+        );
     }
 }

@@ -126,9 +126,8 @@ impl Sources for Host {
     }
 
     fn template(&self, path: &Path, location: &SourceLocation) -> Result<Arc<dyn TemplateEngine>> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::compile(location.clone(), format!("{}: {e}", path.display()))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::compile(location.clone(), format!("{}: {e}", path.display())))?;
         Ok(Arc::new(HandlebarsTemplate::compile(path, &text)?))
     }
 }

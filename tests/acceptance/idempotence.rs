@@ -39,7 +39,9 @@ pub fn run_case(case: &Value) -> Outcome {
         return Outcome::Skip(format!("{kind}: host resources come later"));
     }
     if !build::known_types().contains(&kind) {
-        return Outcome::Fail(format!("resource type `{kind}` is not known to the builder"));
+        return Outcome::Fail(format!(
+            "resource type `{kind}` is not known to the builder"
+        ));
     }
     match Sandbox::new(&input["pre_state"]) {
         Ok(sandbox) => sandbox.run(resource, &case["expected"]),
@@ -57,7 +59,10 @@ struct Sandbox {
 /// What playing the resource gave.
 enum Played {
     Skipped,
-    Checked { up_to_date: bool, descriptions: Vec<String> },
+    Checked {
+        up_to_date: bool,
+        descriptions: Vec<String>,
+    },
 }
 
 impl Sandbox {
@@ -134,7 +139,10 @@ impl Sandbox {
         let mut cx = self.context();
         let played = built.and_then(|r| {
             let played = play(r.as_ref(), action, &mut cx)?;
-            if let Played::Checked { up_to_date: false, .. } = played {
+            if let Played::Checked {
+                up_to_date: false, ..
+            } = played
+            {
                 if converges_to_fixed_state(r.as_ref(), action) {
                     self.converge_twice(r.as_ref(), action, &mut cx)?;
                 }
@@ -152,7 +160,11 @@ impl Sandbox {
         if again.is_empty() {
             return Ok(());
         }
-        let left: Vec<_> = again.changes.iter().map(|c| c.description.clone()).collect();
+        let left: Vec<_> = again
+            .changes
+            .iter()
+            .map(|c| c.description.clone())
+            .collect();
         Err(Error::resource(
             "NotIdempotent",
             format!("second check still wants: {left:?}"),
@@ -163,7 +175,10 @@ impl Sandbox {
 /// Actions that always act (touch, execute, log) have no fixed state to converge to.
 fn converges_to_fixed_state(r: &dyn Resource, action: Action) -> bool {
     r.counts_as_update()
-        && matches!(action, Action::Create | Action::CreateIfMissing | Action::Delete)
+        && matches!(
+            action,
+            Action::Create | Action::CreateIfMissing | Action::Delete
+        )
 }
 
 /// Guards as the runner evaluates them, then `check`.
@@ -192,10 +207,9 @@ fn play(r: &dyn Resource, action: Action, cx: &mut Context) -> Result<Played> {
 fn compare(played: Result<Played>, expected: &Value) -> Outcome {
     match (played, expected["error"].as_str()) {
         (Err(e), Some(class)) if e.class() == class => Outcome::Pass,
-        (Err(e), Some(class)) => Outcome::Fail(format!(
-            "expected error {class}, got {}: {e}",
-            e.class()
-        )),
+        (Err(e), Some(class)) => {
+            Outcome::Fail(format!("expected error {class}, got {}: {e}", e.class()))
+        }
         (Err(e), None) => Outcome::Fail(format!("unexpected error {}: {e}", e.class())),
         (Ok(_), Some(class)) => Outcome::Fail(format!("expected error {class}, got none")),
         (Ok(Played::Skipped), None) => {
@@ -205,7 +219,13 @@ fn compare(played: Result<Played>, expected: &Value) -> Outcome {
                 Outcome::Fail("skipped by a guard, not expected".into())
             }
         }
-        (Ok(Played::Checked { up_to_date, descriptions }), None) => {
+        (
+            Ok(Played::Checked {
+                up_to_date,
+                descriptions,
+            }),
+            None,
+        ) => {
             if expected["skipped"].as_bool() == Some(true) {
                 return Outcome::Fail("expected a guard to skip the action".into());
             }
@@ -297,7 +317,10 @@ impl Sources for SandboxSources<'_> {
         match path.extension().and_then(|e| e.to_str()) {
             Some("erb") => {
                 self.erb_requested.set(true);
-                Err(Error::compile(location.clone(), "ERB engine not in this build"))
+                Err(Error::compile(
+                    location.clone(),
+                    "ERB engine not in this build",
+                ))
             }
             Some("hbs") => {
                 let text = std::fs::read_to_string(&host).map_err(|e| Error::io(&host, e))?;
