@@ -15,7 +15,9 @@ use std::os::unix::fs::MetadataExt;
 /// A user or group as written: a name, or a numeric id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
+    /// A user or group name (`www-data`).
     Name(String),
+    /// A numeric uid or gid.
     Id(u32),
 }
 
@@ -40,14 +42,18 @@ impl Principal {
 /// The `owner`, `group` and `mode` properties of a file-like resource.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccessControl {
+    /// `owner`: the user the path should belong to.
     pub owner: Option<Principal>,
+    /// `group`: the group the path should belong to.
     pub group: Option<Principal>,
+    /// `mode`: the permission bits.
     pub mode: Option<Mode>,
 }
 
 /// What access control would change: Chef's lines and the values to set.
 #[derive(Debug, Clone, Default)]
 pub struct AccessChanges {
+    /// One line per differing property, in Chef's order (mode, owner, group).
     pub changes: Vec<Change>,
     /// Only the values that differ are set.
     pub ownership: Ownership,

@@ -8,12 +8,19 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// A point in time in the host's local time zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LocalTime {
+    /// Calendar year.
     pub year: i32,
+    /// Month, 1-12.
     pub month: u32,
+    /// Day of the month, 1-31.
     pub day: u32,
+    /// Hour, 0-23.
     pub hour: u32,
+    /// Minute, 0-59.
     pub minute: u32,
+    /// Second, 0-60.
     pub second: u32,
+    /// Nanoseconds within the second.
     pub nanos: u32,
     /// Offset from UTC in seconds (east positive).
     pub offset: i32,

@@ -9,6 +9,7 @@ use similar::TextDiff;
 /// One side of a diff: its content and the `--- path\ttime` header label.
 #[derive(Debug, Clone, Copy)]
 pub struct DiffSide<'a> {
+    /// The bytes of this side.
     pub content: &'a [u8],
     /// `path\tYYYY-MM-DD HH:MM:SS.nnnnnnnnn +ZZZZ`.
     pub label: &'a str,

@@ -64,9 +64,13 @@ pub fn short_checksum(checksum: Option<&str>) -> String {
 /// What is at a path, without following a symlink at the path itself.
 #[derive(Debug, Clone)]
 pub enum PathState {
+    /// Nothing there (or a parent is not a directory).
     Missing,
+    /// A regular file.
     File(fs::Metadata),
+    /// A directory.
     Directory(fs::Metadata),
+    /// A symbolic link (not followed).
     Symlink(fs::Metadata),
     /// A device, FIFO or socket, with Chef's word for it.
     Other(fs::Metadata, &'static str),
@@ -135,8 +139,11 @@ impl PathState {
 /// Owner, group and mode to give a file; `None` keeps what is there (or the default).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Ownership {
+    /// The owner's uid.
     pub uid: Option<u32>,
+    /// The group's gid.
     pub gid: Option<u32>,
+    /// The permission bits.
     pub mode: Option<Mode>,
 }
 

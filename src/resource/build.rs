@@ -8,7 +8,9 @@ use std::sync::Arc;
 /// Which cookbook directory a source file is looked up in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Segment {
+    /// `templates/`.
     Templates,
+    /// `files/`.
     Files,
 }
 

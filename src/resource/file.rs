@@ -65,6 +65,7 @@ const MAX_SYMLINK_HOPS: usize = 40;
 pub struct FileProperties {
     /// The managed path as the recipe names it (absolute).
     pub path: PathBuf,
+    /// `owner`, `group` and `mode`.
     pub access: AccessControl,
     /// How many backups to keep; 0 disables them.
     pub backup: u32,
@@ -117,6 +118,8 @@ struct Target {
     existing: Option<std::fs::Metadata>,
     /// A non-file at the path that `force_unlink` removes first.
     unlink: Option<&'static str>,
+    /// Where new content is staged (host path); the diff header names it too.
+    staged: PathBuf,
 }
 
 impl FileProperties {
@@ -221,7 +224,7 @@ impl FileProperties {
                     self.describe_content(&mut plan, &target, None, &bytes, cx, sensitive);
                 }
                 steps.push(Step::Write {
-                    staged: fs::staging_path(&target.host),
+                    staged: target.staged.clone(),
                     content: bytes,
                     ownership: wanted,
                 });
@@ -243,7 +246,7 @@ impl FileProperties {
                             steps.push(Step::Backup);
                         }
                         steps.push(Step::Write {
-                            staged: fs::staging_path(&target.host),
+                            staged: target.staged.clone(),
                             content: bytes.clone(),
                             ownership: wanted.or_existing(Some(meta)),
                         });
@@ -348,6 +351,7 @@ impl FileProperties {
             host: host.clone(),
             existing: None,
             unlink: None,
+            staged: fs::staging_path(&host),
         };
         match state {
             PathState::Missing => {}
@@ -358,6 +362,7 @@ impl FileProperties {
                 let resolved_host = cx.host_path(&resolved);
                 match PathState::of(&resolved_host)? {
                     PathState::File(meta) => {
+                        target.staged = fs::staging_path(&resolved_host);
                         target.logical = resolved;
                         target.host = resolved_host;
                         target.existing = Some(meta);
@@ -449,7 +454,9 @@ impl FileProperties {
             .map(|t| LocalTime::of(t).diff_stamp())
             .unwrap_or_else(|| now.clone());
         let old_label = format!("{}\t{old_time}", target.logical.display());
-        let staged = fs::staging_path(&target.logical);
+        let staged = target
+            .logical
+            .with_file_name(target.staged.file_name().unwrap_or_default());
         let new_label = format!("{}\t{now}", staged.display());
         let diff = content_diff(
             DiffSide {

@@ -25,7 +25,9 @@ pub const ACTIONS: &[Action] = &[Action::Create, Action::Delete];
 /// Symbolic (default) or hard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkType {
+    /// `:symbolic`: a symlink whose text is `to`.
     Symbolic,
+    /// `:hard`: another name for `to`'s inode.
     Hard,
 }
 

@@ -27,10 +27,15 @@ pub const ACTIONS: &[Action] = &[Action::Write];
 /// Chef's log levels, least severe first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
+    /// `:debug`.
     Debug,
+    /// `:info` (the default).
     Info,
+    /// `:warn`.
     Warn,
+    /// `:error`.
     Error,
+    /// `:fatal`.
     Fatal,
 }
 
@@ -56,7 +61,9 @@ impl fmt::Display for LogLevel {
 /// The message a log resource writes: the plan's payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEntry {
+    /// The level it is logged at.
     pub level: LogLevel,
+    /// The text.
     pub message: String,
 }
 
