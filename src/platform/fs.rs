@@ -219,8 +219,12 @@ fn write_staged(staged: &Path, content: &[u8], ownership: Ownership) -> Result<(
 }
 
 fn set_ownership_fd(file: &File, path: &Path, ownership: Ownership) -> Result<()> {
-    if ownership.uid.is_some() || ownership.gid.is_some() {
-        std::os::unix::fs::fchown(file, ownership.uid, ownership.gid).with_path(path)?;
+    let meta = file.metadata().with_path(path)?;
+    // Skipping a no-op chown lets an unprivileged run rewrite files it already owns.
+    let uid = ownership.uid.filter(|u| *u != meta.uid());
+    let gid = ownership.gid.filter(|g| *g != meta.gid());
+    if uid.is_some() || gid.is_some() {
+        std::os::unix::fs::fchown(file, uid, gid).with_path(path)?;
     }
     if let Some(mode) = ownership.mode {
         file.set_permissions(fs::Permissions::from_mode(mode.bits()))
@@ -230,7 +234,17 @@ fn set_ownership_fd(file: &File, path: &Path, ownership: Ownership) -> Result<()
 }
 
 /// Sets owner/group (without following a symlink at `path`) and mode where given.
+///
+/// chown(2) clears set-uid/set-gid bits; when no mode is given they are put back, as Chef
+/// reapplies the mode after an owner or group change.
 pub fn set_ownership(path: &Path, ownership: Ownership, follow: bool) -> Result<()> {
+    let mut ownership = ownership;
+    if ownership.mode.is_none() && follow && (ownership.uid.is_some() || ownership.gid.is_some()) {
+        let bits = fs::metadata(path).with_path(path)?.mode() & 0o7777;
+        if bits & 0o6000 != 0 {
+            ownership.mode = Some(Mode::new(bits));
+        }
+    }
     if ownership.uid.is_some() || ownership.gid.is_some() {
         if follow {
             std::os::unix::fs::chown(path, ownership.uid, ownership.gid).with_path(path)?;
@@ -367,6 +381,21 @@ mod tests {
         assert_eq!(fs::read(&dest).unwrap(), b"new");
         assert!(!staged.exists());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn setuid_survives_an_owner_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tool");
+        fs::write(&file, "x").unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o4755)).unwrap();
+        let own = Ownership {
+            uid: Some(65534),
+            ..Ownership::default()
+        };
+        set_ownership(&file, own, true).unwrap();
+        let meta = fs::metadata(&file).unwrap();
+        assert_eq!((meta.uid(), meta.mode() & 0o7777), (65534, 0o4755));
     }
 
     #[test]
