@@ -228,6 +228,18 @@ mod tests {
     }
 
     #[test]
+    fn why_run_check_assumes_the_parent_and_creates_nothing() {
+        let mut host = Host::new();
+        host.cx.why_run = true;
+        let r = host.build("directory", "/srv/a/b", json!({})).unwrap();
+        assert_eq!(
+            host.check(r.as_ref(), Action::Create),
+            ["create new directory /srv/a/b"]
+        );
+        assert!(!host.path("/srv").exists());
+    }
+
+    #[test]
     fn missing_parent_without_recursive_is_an_error() {
         let mut host = Host::new();
         let r = host.build("directory", "/srv/a/b", json!({})).unwrap();

@@ -228,6 +228,21 @@ mod tests {
     }
 
     #[test]
+    fn check_never_runs_the_command() {
+        let mut host = Host::new();
+        let marker = host.path("/etc/ran");
+        let r = host
+            .build(
+                "execute",
+                "x",
+                json!({"command": format!("touch {}", marker.display())}),
+            )
+            .unwrap();
+        assert_eq!(host.check(r.as_ref(), Action::Run).len(), 1);
+        assert!(!marker.exists());
+    }
+
+    #[test]
     fn creates_makes_it_up_to_date() {
         let mut host = Host::new();
         host.write("/opt/app/bin/app", "bin");
