@@ -1,4 +1,8 @@
 //! The host beneath resources: files, commands, and (later) packages, services and accounts.
 
+pub mod access;
+pub mod accounts;
+pub mod clock;
 pub mod command;
+pub mod diff;
 pub mod fs;

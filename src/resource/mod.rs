@@ -11,8 +11,18 @@ pub mod build;
 pub mod collection;
 pub mod common;
 pub mod context;
+pub mod cookbook_file;
+pub mod directory;
+pub mod execute;
+pub mod file;
 pub mod guard;
+pub mod link;
+pub mod log;
 pub mod plan;
+pub mod properties;
+pub mod template;
+#[cfg(test)]
+mod testing;
 
 pub use action::{Action, UnknownAction};
 pub use collection::ResourceCollection;

@@ -3,6 +3,8 @@
 //! A template is compiled once at compile time (so a syntax error stops the run before the host
 //! is touched) and rendered at converge time with the final node attributes.
 
+pub mod handlebars;
+
 use crate::error::Result;
 use serde_json::{Map, Value};
 use std::fmt;
