@@ -19,7 +19,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Converge this host from a local chef-repo, as chef-solo does.
-    Solo(SoloArgs),
+    Solo(Box<SoloArgs>),
     /// Compile every cookbook, role, environment and data bag; change nothing.
     Check(CheckArgs),
 }

@@ -49,6 +49,9 @@ pub fn run(args: &SoloArgs) -> i32 {
         exit_code: code,
         error: result.as_ref().err(),
     });
+    if let Err(e) = &result {
+        eprintln!("FATAL: {}: {e}", e.class());
+    }
     code
 }
 

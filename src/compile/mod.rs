@@ -120,6 +120,7 @@ pub fn compile(
     if !state.included.is_empty() {
         add_automatic_recipes(node, &state.included);
     }
+    check_notification_targets(&state.collection)?;
     Ok(Compiled {
         collection: state.collection,
         cookbook_order: order,
@@ -224,6 +225,30 @@ fn add_automatic_recipes(node: &mut Node, included: &[String]) {
             }
         }
     }
+}
+
+/// Every `notifies` must name a declared resource (Chef finds out at converge start; here the
+/// run stops before the host is touched, at the line of the notification). `subscribes` to a
+/// missing resource is ignored, as in Chef.
+fn check_notification_targets(collection: &ResourceCollection) -> Result<()> {
+    for resource in collection.iter() {
+        for n in &resource.common().notifies {
+            if collection.find(&n.target).is_none() {
+                return Err(Error::compile_as(
+                    "Chef::Exceptions::ResourceNotFound",
+                    n.location.clone(),
+                    format!(
+                        "{} notifies :{} to {}, but no resource {} is declared",
+                        resource.id(),
+                        n.action,
+                        n.target,
+                        n.target
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Run-list pins, environment constraints and `depends` constraints against the one version of

@@ -32,9 +32,12 @@ pub enum RecipeStep {
     },
 }
 
+/// A resource's keys with the place of each value.
+type SpannedFields = IndexMap<String, Spanned<serde_json::Value>>;
+
 #[derive(Deserialize)]
 struct RecipeDoc {
-    resources: Option<Vec<Spanned<IndexMap<String, Spanned<serde_json::Value>>>>>,
+    resources: Option<Vec<Spanned<SpannedFields>>>,
     include_recipes: Option<Vec<Spanned<String>>>,
 }
 
@@ -91,7 +94,7 @@ pub fn parse(
 }
 
 fn declaration(
-    map: IndexMap<String, Spanned<serde_json::Value>>,
+    map: SpannedFields,
     at: SourceLocation,
     path: &Path,
     cookbook: &str,

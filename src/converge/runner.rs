@@ -492,7 +492,7 @@ impl<'a> Runner<'a, '_> {
             return Ok(Outcome::UpToDate);
         }
         let changes = plan.changes.clone();
-        if !self.cx.why_run {
+        if !self.cx.why_run || resource.whyrun_safe() {
             resource.apply(action, plan, self.cx)?;
         }
         if resource.counts_as_update() {

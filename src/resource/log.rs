@@ -165,6 +165,10 @@ impl Resource for LogResource {
     fn counts_as_update(&self) -> bool {
         false
     }
+
+    fn whyrun_safe(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -91,13 +91,20 @@ pub trait Resource: fmt::Debug + Send {
     /// What `action` would change on this host; an empty plan means up to date.
     fn check(&self, action: Action, cx: &mut Context) -> Result<Plan>;
 
-    /// Carries out a non-empty plan made by `check` for the same action.
+    /// Carries out a non-empty plan made by `check` for the same action. Not called in why-run
+    /// unless [`Resource::whyrun_safe`].
     fn apply(&self, action: Action, plan: Plan, cx: &mut Context) -> Result<()>;
 
     /// Whether an applied change counts as "updated" (fires notifications, counts in N/M).
     /// `log` says no, as Chef does by default.
     fn counts_as_update(&self) -> bool {
         true
+    }
+
+    /// Whether `apply` also runs in why-run because it changes nothing on the host (`log`
+    /// prints its message either way, as Chef's does).
+    fn whyrun_safe(&self) -> bool {
+        false
     }
 
     /// Options that string guards of this resource inherit (execute passes its cwd,
