@@ -96,7 +96,10 @@ pub enum Expr {
     /// ERB: literal template text.
     Text(Arc<str>),
     /// ERB: `<%= value %>` (or `<%== value %>` when `escape`).
-    Output { value: Box<Node>, escape: bool },
+    Output {
+        value: Box<Node>,
+        escape: bool,
+    },
 }
 
 /// A compound assignment operator.

@@ -167,9 +167,9 @@ struct AttributeHost<'n> {
 
 impl AttributeHost<'_> {
     fn read<'a>(&self, path: &[String]) -> Value<'a> {
-        self.node
-            .read(path)
-            .map_or(Value::Nil, |j| Value::from_owned_json(&j, Mutability::NodeView))
+        self.node.read(path).map_or(Value::Nil, |j| {
+            Value::from_owned_json(&j, Mutability::NodeView)
+        })
     }
 
     fn read_string(&self, key: &str) -> String {
@@ -179,7 +179,12 @@ impl AttributeHost<'_> {
             .unwrap_or_default()
     }
 
-    fn write<'a>(&mut self, attr: &AttrRef, key: &Value<'a>, value: &Value<'a>) -> Result<(), Fault> {
+    fn write<'a>(
+        &mut self,
+        attr: &AttrRef,
+        key: &Value<'a>,
+        value: &Value<'a>,
+    ) -> Result<(), Fault> {
         let mut path = attr.path.clone();
         path.push(attribute_key(key)?);
         let value = match value {
@@ -287,9 +292,11 @@ impl AttributeHost<'_> {
         Ok(Reply::Value(match name {
             "[]" => self.read(&[attribute_key(one_arg(name, args)?)?]),
             "[]=" => {
-                return Err(super::interp::check_mutable(Mutability::NodeView, "Chef::Node")
-                    .err()
-                    .unwrap_or_else(|| Fault::new("RuntimeError", "node is read-only")))
+                return Err(
+                    super::interp::check_mutable(Mutability::NodeView, "Chef::Node")
+                        .err()
+                        .unwrap_or_else(|| Fault::new("RuntimeError", "node is read-only")),
+                )
             }
             "dig" | "read" => self.read(&Self::string_path(args)?),
             "exist?" | "key?" | "has_key?" | "include?" | "member?" => {
@@ -301,7 +308,9 @@ impl AttributeHost<'_> {
                     Some(j) => Value::from_owned_json(&j, Mutability::NodeView),
                     None => match args.get(1) {
                         Some(default) => default.clone(),
-                        None => return Err(Fault::new("KeyError", format!("key not found: \"{key}\""))),
+                        None => {
+                            return Err(Fault::new("KeyError", format!("key not found: \"{key}\"")))
+                        }
                     },
                 }
             }
@@ -314,7 +323,12 @@ impl AttributeHost<'_> {
         }))
     }
 
-    fn attr_call<'a>(&mut self, attr: &AttrRef, name: &str, args: &[Value<'a>]) -> Result<Reply<'a>, Fault> {
+    fn attr_call<'a>(
+        &mut self,
+        attr: &AttrRef,
+        name: &str,
+        args: &[Value<'a>],
+    ) -> Result<Reply<'a>, Fault> {
         Ok(match (name, args) {
             ("[]", [key]) => {
                 let mut path = attr.path.clone();
@@ -351,7 +365,8 @@ impl AttributeHost<'_> {
                     op: WriteOp::Set,
                     path: parent.to_vec(),
                 };
-                let array = Value::from_owned_json(&serde_json::Value::Array(items), Mutability::Mutable);
+                let array =
+                    Value::from_owned_json(&serde_json::Value::Array(items), Mutability::Mutable);
                 self.write(&parent, &Value::str(last), &array)?;
                 Reply::Value(array)
             }

@@ -81,7 +81,10 @@ pub(crate) fn parse_float_prefix(s: &str) -> f64 {
 fn capitalize(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars.flat_map(char::to_lowercase)).collect(),
+        Some(first) => first
+            .to_uppercase()
+            .chain(chars.flat_map(char::to_lowercase))
+            .collect(),
         None => String::new(),
     }
 }
@@ -89,7 +92,10 @@ fn capitalize(s: &str) -> String {
 fn char_index(s: &str, index: i64) -> Option<usize> {
     let len = i64::try_from(s.chars().count()).ok()?;
     let index = if index < 0 { len + index } else { index };
-    (0..=len).contains(&index).then(|| usize::try_from(index).ok()).flatten()
+    (0..=len)
+        .contains(&index)
+        .then(|| usize::try_from(index).ok())
+        .flatten()
 }
 
 fn substring(s: &str, start: i64, length: i64) -> Option<String> {
@@ -205,7 +211,9 @@ impl<'a> Interp<'a, '_> {
     ) -> Found<'a> {
         let text: &str = s;
         Ok(Some(match name {
-            "length" | "size" => Value::Int(i64::try_from(text.chars().count()).unwrap_or(i64::MAX)),
+            "length" | "size" => {
+                Value::Int(i64::try_from(text.chars().count()).unwrap_or(i64::MAX))
+            }
             "bytesize" => Value::Int(i64::try_from(text.len()).unwrap_or(i64::MAX)),
             "to_s" | "to_str" => Value::Str(s.clone()),
             "to_sym" | "intern" => Value::Sym(s.clone()),
@@ -281,7 +289,9 @@ impl<'a> Interp<'a, '_> {
             }
             "count" => {
                 let set: Vec<char> = str_arg(args, 0, name)?.chars().collect();
-                Value::Int(i64::try_from(text.chars().filter(|c| set.contains(c)).count()).unwrap_or(0))
+                Value::Int(
+                    i64::try_from(text.chars().filter(|c| set.contains(c)).count()).unwrap_or(0),
+                )
             }
             "reverse" => Value::str(text.chars().rev().collect::<String>()),
             "gsub" | "sub" | "gsub!" | "sub!" => {
@@ -293,7 +303,11 @@ impl<'a> Interp<'a, '_> {
             "tr" => Value::str(tr(text, str_arg(args, 0, name)?, str_arg(args, 1, name)?)),
             "delete" => {
                 let set: Vec<char> = str_arg(args, 0, name)?.chars().collect();
-                Value::str(text.chars().filter(|c| !set.contains(c)).collect::<String>())
+                Value::str(
+                    text.chars()
+                        .filter(|c| !set.contains(c))
+                        .collect::<String>(),
+                )
             }
             "squeeze" => {
                 let mut out = String::new();
@@ -306,7 +320,11 @@ impl<'a> Interp<'a, '_> {
             }
             "center" | "ljust" | "rjust" => {
                 let width = int_arg(args, 0, name)?;
-                let fill = if args.len() > 1 { str_arg(args, 1, name)? } else { " " };
+                let fill = if args.len() > 1 {
+                    str_arg(args, 1, name)?
+                } else {
+                    " "
+                };
                 let side = match name {
                     "ljust" => Ordering::Less,
                     "rjust" => Ordering::Greater,
@@ -329,7 +347,7 @@ impl<'a> Interp<'a, '_> {
             "<<" | "concat" => {
                 let mut out = text.to_string();
                 for a in args {
-                    out.push_str(&self.to_s(a.clone(), span)?);
+                    out.push_str(&self.stringify(a.clone(), span)?);
                 }
                 Value::str(out)
             }
@@ -346,7 +364,10 @@ impl<'a> Interp<'a, '_> {
                 };
                 Value::str(format(text, &values)?)
             }
-            "<=>" => match args.first().and_then(|o| compare(&Value::Str(s.clone()), o)) {
+            "<=>" => match args
+                .first()
+                .and_then(|o| compare(&Value::Str(s.clone()), o))
+            {
                 Some(o) => Value::Int(o as i64),
                 None => Value::Nil,
             },
@@ -361,11 +382,12 @@ impl<'a> Interp<'a, '_> {
                 };
                 Value::Bool(ordering_matches(name, ordering))
             }
-            "casecmp?" => Value::Bool(
-                text.to_lowercase() == str_arg(args, 0, name)?.to_lowercase(),
-            ),
+            "casecmp?" => {
+                Value::Bool(text.to_lowercase() == str_arg(args, 0, name)?.to_lowercase())
+            }
             "casecmp" => Value::Int(
-                text.to_lowercase().cmp(&str_arg(args, 0, name)?.to_lowercase()) as i64,
+                text.to_lowercase()
+                    .cmp(&str_arg(args, 0, name)?.to_lowercase()) as i64,
             ),
             "each_char" | "each_line" => {
                 let Some(block) = block else {
@@ -385,7 +407,9 @@ impl<'a> Interp<'a, '_> {
                 Some(c) => Value::Int(i64::from(c as u32)),
                 None => return Err(Fault::argument("empty string").into()),
             },
-            "hex" => Value::Int(i64::from_str_radix(text.trim_start_matches("0x"), 16).unwrap_or(0)),
+            "hex" => {
+                Value::Int(i64::from_str_radix(text.trim_start_matches("0x"), 16).unwrap_or(0))
+            }
             "oct" => Value::Int(i64::from_str_radix(text.trim_start_matches("0o"), 8).unwrap_or(0)),
             "succ" | "next" => Value::str(succ(text)),
             "unpack" | "unpack1" | "encode" | "force_encoding" | "unicode_normalize" => {
@@ -419,10 +443,12 @@ impl<'a> Interp<'a, '_> {
                 (Some(r), _) => r.to_s().replace("\\0", pattern).replace("\\&", pattern),
                 (None, Some(b)) => {
                     let v = self.yield_block(b, vec![Value::str(pattern)])?;
-                    self.to_s(v, span)?
+                    self.stringify(v, span)?
                 }
                 (None, None) => {
-                    return Err(Fault::argument("wrong number of arguments (given 1, expected 2)").into())
+                    return Err(
+                        Fault::argument("wrong number of arguments (given 1, expected 2)").into(),
+                    )
                 }
             };
             out.push_str(&piece);
@@ -463,7 +489,11 @@ impl<'a> Interp<'a, '_> {
             }
             "step" => {
                 let limit = int_arg(args, 0, name)?;
-                let step = if args.len() > 1 { int_arg(args, 1, name)? } else { 1 };
+                let step = if args.len() > 1 {
+                    int_arg(args, 1, name)?
+                } else {
+                    1
+                };
                 if step == 0 {
                     return Err(Fault::argument("step can't be 0").into());
                 }
@@ -553,11 +583,23 @@ fn float_floor_div(a: f64, b: f64) -> f64 {
     a / b
 }
 
-fn integer_arithmetic<'a>(i: i64, name: &str, args: &[Value<'a>]) -> Result<Option<Value<'a>>, Fault> {
-    let overflow = || Fault::new("RangeError", "integer overflow (values beyond 64 bits are unsupported)");
+fn integer_arithmetic<'a>(
+    i: i64,
+    name: &str,
+    args: &[Value<'a>],
+) -> Result<Option<Value<'a>>, Fault> {
+    let overflow = || {
+        Fault::new(
+            "RangeError",
+            "integer overflow (values beyond 64 bits are unsupported)",
+        )
+    };
     let other = args.first();
     if let Some(Value::Float(f)) = other {
-        if matches!(name, "+" | "-" | "*" | "/" | "%" | "**" | "<" | ">" | "<=" | ">=" | "<=>") {
+        if matches!(
+            name,
+            "+" | "-" | "*" | "/" | "%" | "**" | "<" | ">" | "<=" | ">=" | "<=>"
+        ) {
             return float_method(i as f64, name, args);
         }
         let _ = f;
@@ -590,9 +632,14 @@ fn integer_arithmetic<'a>(i: i64, name: &str, args: &[Value<'a>]) -> Result<Opti
         ("&", Some(Value::Int(o))) => Value::Int(i & o),
         ("|", Some(Value::Int(o))) => Value::Int(i | o),
         ("^", Some(Value::Int(o))) => Value::Int(i ^ o),
-        ("<<", Some(Value::Int(o))) => Value::Int(i.checked_shl(u32::try_from(*o).map_err(|_| overflow())?).ok_or_else(overflow)?),
+        ("<<", Some(Value::Int(o))) => Value::Int(
+            i.checked_shl(u32::try_from(*o).map_err(|_| overflow())?)
+                .ok_or_else(overflow)?,
+        ),
         (">>", Some(Value::Int(o))) => Value::Int(i >> (*o).clamp(0, 63)),
-        ("<" | ">" | "<=" | ">=", Some(Value::Int(o))) => Value::Bool(ordering_matches(name, i.cmp(o))),
+        ("<" | ">" | "<=" | ">=", Some(Value::Int(o))) => {
+            Value::Bool(ordering_matches(name, i.cmp(o)))
+        }
         ("<=>", Some(o)) => match compare(&Value::Int(i), o) {
             Some(ord) => Value::Int(ord as i64),
             None => Value::Nil,
@@ -617,14 +664,23 @@ fn integer_arithmetic<'a>(i: i64, name: &str, args: &[Value<'a>]) -> Result<Opti
         ("zero?", None) => Value::Bool(i == 0),
         ("positive?", None) => Value::Bool(i > 0),
         ("negative?", None) => Value::Bool(i < 0),
-        ("nonzero?", None) => if i == 0 { Value::Nil } else { Value::Int(i) },
+        ("nonzero?", None) => {
+            if i == 0 {
+                Value::Nil
+            } else {
+                Value::Int(i)
+            }
+        }
         ("integer?", None) => Value::Bool(true),
         ("between?", Some(_)) => {
             let low = int_arg(args, 0, name)?;
             let high = int_arg(args, 1, name)?;
             Value::Bool(low <= i && i <= high)
         }
-        ("clamp", Some(_)) => Value::Int(i.clamp(int_arg(args, 0, name)?, int_arg(args, 1, name)?.max(int_arg(args, 0, name)?))),
+        ("clamp", Some(_)) => Value::Int(i.clamp(
+            int_arg(args, 0, name)?,
+            int_arg(args, 1, name)?.max(int_arg(args, 0, name)?),
+        )),
         ("divmod", Some(Value::Int(o))) if *o != 0 => {
             let q = integer_arithmetic(i, "/", args)?.unwrap_or(Value::Nil);
             let r = integer_arithmetic(i, "%", args)?.unwrap_or(Value::Nil);
@@ -676,7 +732,11 @@ fn float_to_int(f: f64) -> Result<i64, Fault> {
 }
 
 /// Methods of Float.
-pub(crate) fn float_method<'a>(f: f64, name: &str, args: &[Value<'a>]) -> Result<Option<Value<'a>>, Fault> {
+pub(crate) fn float_method<'a>(
+    f: f64,
+    name: &str,
+    args: &[Value<'a>],
+) -> Result<Option<Value<'a>>, Fault> {
     let other = match args.first() {
         Some(Value::Int(i)) => Some(*i as f64),
         Some(Value::Float(o)) => Some(*o),
@@ -716,13 +776,21 @@ pub(crate) fn float_method<'a>(f: f64, name: &str, args: &[Value<'a>]) -> Result
         }
         ("abs" | "magnitude", _) => Value::Float(f.abs()),
         ("nan?", _) => Value::Bool(f.is_nan()),
-        ("infinite?", _) => if f.is_infinite() { Value::Int(if f > 0.0 { 1 } else { -1 }) } else { Value::Nil },
+        ("infinite?", _) => {
+            if f.is_infinite() {
+                Value::Int(if f > 0.0 { 1 } else { -1 })
+            } else {
+                Value::Nil
+            }
+        }
         ("finite?", _) => Value::Bool(f.is_finite()),
         ("zero?", _) => Value::Bool(f == 0.0),
         ("positive?", _) => Value::Bool(f > 0.0),
         ("negative?", _) => Value::Bool(f < 0.0),
         ("integer?", _) => Value::Bool(false),
-        ("==" | "===" | "eql?", _) => Value::Bool(args.first().is_some_and(|o| equal(&Value::Float(f), o))),
+        ("==" | "===" | "eql?", _) => {
+            Value::Bool(args.first().is_some_and(|o| equal(&Value::Float(f), o)))
+        }
         ("+" | "-" | "*" | "/" | "%" | "**" | "<" | ">" | "<=" | ">=", None) => {
             return Err(Fault::type_error(format!(
                 "{} can't be coerced into Float",
@@ -734,7 +802,11 @@ pub(crate) fn float_method<'a>(f: f64, name: &str, args: &[Value<'a>]) -> Result
 }
 
 /// Methods of Symbol.
-pub(crate) fn symbol_method<'a>(s: &Arc<str>, name: &str, args: &[Value<'a>]) -> Result<Option<Value<'a>>, Fault> {
+pub(crate) fn symbol_method<'a>(
+    s: &Arc<str>,
+    name: &str,
+    args: &[Value<'a>],
+) -> Result<Option<Value<'a>>, Fault> {
     Ok(Some(match name {
         "to_s" | "id2name" | "name" => Value::Str(s.clone()),
         "to_sym" => Value::Sym(s.clone()),
@@ -744,9 +816,18 @@ pub(crate) fn symbol_method<'a>(s: &Arc<str>, name: &str, args: &[Value<'a>]) ->
         "downcase" => Value::Sym(Arc::from(s.to_lowercase())),
         "capitalize" => Value::Sym(Arc::from(capitalize(s))),
         "empty?" => Value::Bool(s.is_empty()),
-        "start_with?" => Value::Bool(args.iter().any(|a| matches!(a, Value::Str(p) if s.starts_with(p.as_ref())))),
-        "end_with?" => Value::Bool(args.iter().any(|a| matches!(a, Value::Str(p) if s.ends_with(p.as_ref())))),
-        "<=>" => match args.first().and_then(|o| compare(&Value::Sym(s.clone()), o)) {
+        "start_with?" => Value::Bool(
+            args.iter()
+                .any(|a| matches!(a, Value::Str(p) if s.starts_with(p.as_ref()))),
+        ),
+        "end_with?" => Value::Bool(
+            args.iter()
+                .any(|a| matches!(a, Value::Str(p) if s.ends_with(p.as_ref()))),
+        ),
+        "<=>" => match args
+            .first()
+            .and_then(|o| compare(&Value::Sym(s.clone()), o))
+        {
             Some(o) => Value::Int(o as i64),
             None => Value::Nil,
         },
@@ -792,9 +873,9 @@ pub(crate) fn kernel_integer<'a>(value: &Value<'a>) -> Result<Value<'a>, Fault> 
             } else {
                 t.parse::<i64>().ok()
             };
-            parsed
-                .map(Value::Int)
-                .ok_or_else(|| Fault::argument(format!("invalid value for Integer(): {}", value.inspect())))
+            parsed.map(Value::Int).ok_or_else(|| {
+                Fault::argument(format!("invalid value for Integer(): {}", value.inspect()))
+            })
         }
         other => Err(Fault::type_error(format!(
             "can't convert {} into Integer",
@@ -813,7 +894,9 @@ pub(crate) fn kernel_float<'a>(value: &Value<'a>) -> Result<Value<'a>, Fault> {
             .replace('_', "")
             .parse::<f64>()
             .map(Value::Float)
-            .map_err(|_| Fault::argument(format!("invalid value for Float(): {}", value.inspect()))),
+            .map_err(|_| {
+                Fault::argument(format!("invalid value for Float(): {}", value.inspect()))
+            }),
         other => Err(Fault::type_error(format!(
             "can't convert {} into Float",
             other.class_name()
@@ -856,7 +939,9 @@ pub(crate) fn format(spec: &str, args: &[Value<'_>]) -> Result<String, Fault> {
             precision = Some(p.parse::<usize>().unwrap_or(0));
         }
         let Some(conversion) = chars.next() else {
-            return Err(Fault::argument("incomplete format specifier; use %% instead"));
+            return Err(Fault::argument(
+                "incomplete format specifier; use %% instead",
+            ));
         };
         if conversion == '%' {
             out.push('%');
@@ -882,7 +967,13 @@ pub(crate) fn format(spec: &str, args: &[Value<'_>]) -> Result<String, Fault> {
                     Value::Int(n) => n,
                     _ => 0,
                 };
-                let sign = if flags.contains('+') && n >= 0 { "+" } else if flags.contains(' ') && n >= 0 { " " } else { "" };
+                let sign = if flags.contains('+') && n >= 0 {
+                    "+"
+                } else if flags.contains(' ') && n >= 0 {
+                    " "
+                } else {
+                    ""
+                };
                 format!("{sign}{n}")
             }
             'f' | 'e' | 'g' => {
@@ -905,7 +996,11 @@ pub(crate) fn format(spec: &str, args: &[Value<'_>]) -> Result<String, Fault> {
                     }
                     _ => float_to_s(f),
                 };
-                if flags.contains('+') && f >= 0.0 { format!("+{body}") } else { body }
+                if flags.contains('+') && f >= 0.0 {
+                    format!("+{body}")
+                } else {
+                    body
+                }
             }
             'x' | 'X' | 'o' | 'b' => {
                 let n = match kernel_integer(arg)? {
@@ -918,13 +1013,25 @@ pub(crate) fn format(spec: &str, args: &[Value<'_>]) -> Result<String, Fault> {
                     _ => 2,
                 };
                 let s = int_to_base(n, base)?;
-                if conversion == 'X' { s.to_uppercase() } else { s }
+                if conversion == 'X' {
+                    s.to_uppercase()
+                } else {
+                    s
+                }
             }
             'c' => match arg {
-                Value::Int(n) => u32::try_from(*n).ok().and_then(char::from_u32).map(String::from).unwrap_or_default(),
+                Value::Int(n) => u32::try_from(*n)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .map(String::from)
+                    .unwrap_or_default(),
                 other => other.to_s().chars().take(1).collect(),
             },
-            other => return Err(Fault::argument(format!("malformed format string - %{other}"))),
+            other => {
+                return Err(Fault::argument(format!(
+                    "malformed format string - %{other}"
+                )))
+            }
         };
         let width: usize = width.parse().unwrap_or(0);
         let len = body.chars().count();
@@ -957,8 +1064,14 @@ mod tests {
     fn format_handles_common_conversions() {
         let args = [Value::str("a"), Value::Int(5), Value::Float(1.5)];
         assert_eq!(format("%s-%03d-%.2f%%", &args).unwrap(), "a-005-1.50%");
-        assert_eq!(format("%-4s|%4s|", &[Value::str("ab"), Value::str("c")]).unwrap(), "ab  |   c|");
-        assert_eq!(format("%x %o %b", &[Value::Int(255), Value::Int(8), Value::Int(5)]).unwrap(), "ff 10 101");
+        assert_eq!(
+            format("%-4s|%4s|", &[Value::str("ab"), Value::str("c")]).unwrap(),
+            "ab  |   c|"
+        );
+        assert_eq!(
+            format("%x %o %b", &[Value::Int(255), Value::Int(8), Value::Int(5)]).unwrap(),
+            "ff 10 101"
+        );
     }
 
     #[test]
@@ -972,19 +1085,40 @@ mod tests {
 
     #[test]
     fn split_follows_ruby() {
-        let parts: Vec<String> = split(" a  b c ", None, None).iter().map(Value::to_s).collect();
+        let parts: Vec<String> = split(" a  b c ", None, None)
+            .iter()
+            .map(Value::to_s)
+            .collect();
         assert_eq!(parts, ["a", "b", "c"]);
-        let parts: Vec<String> = split("a,b,,", Some(","), None).iter().map(Value::to_s).collect();
+        let parts: Vec<String> = split("a,b,,", Some(","), None)
+            .iter()
+            .map(Value::to_s)
+            .collect();
         assert_eq!(parts, ["a", "b"]);
-        let parts: Vec<String> = split("a=b=c", Some("="), Some(2)).iter().map(Value::to_s).collect();
+        let parts: Vec<String> = split("a=b=c", Some("="), Some(2))
+            .iter()
+            .map(Value::to_s)
+            .collect();
         assert_eq!(parts, ["a", "b=c"]);
     }
 
     #[test]
     fn integer_division_floors_like_ruby() {
-        assert!(matches!(integer_arithmetic(-7, "/", &[Value::Int(2)]).unwrap(), Some(Value::Int(-4))));
-        assert!(matches!(integer_arithmetic(7, "/", &[Value::Int(-2)]).unwrap(), Some(Value::Int(-4))));
-        assert!(matches!(integer_arithmetic(-7, "%", &[Value::Int(3)]).unwrap(), Some(Value::Int(2))));
-        assert!(matches!(integer_arithmetic(7, "%", &[Value::Int(-3)]).unwrap(), Some(Value::Int(-2))));
+        assert!(matches!(
+            integer_arithmetic(-7, "/", &[Value::Int(2)]).unwrap(),
+            Some(Value::Int(-4))
+        ));
+        assert!(matches!(
+            integer_arithmetic(7, "/", &[Value::Int(-2)]).unwrap(),
+            Some(Value::Int(-4))
+        ));
+        assert!(matches!(
+            integer_arithmetic(-7, "%", &[Value::Int(3)]).unwrap(),
+            Some(Value::Int(2))
+        ));
+        assert!(matches!(
+            integer_arithmetic(7, "%", &[Value::Int(-3)]).unwrap(),
+            Some(Value::Int(-2))
+        ));
     }
 }

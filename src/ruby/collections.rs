@@ -204,7 +204,11 @@ fn array_index<'a>(items: &[Value<'a>], args: &[Value<'a>]) -> Result<Value<'a>,
                 other.class_name()
             )))
         }
-        [] => return Err(Fault::argument("wrong number of arguments (given 0, expected 1..2)")),
+        [] => {
+            return Err(Fault::argument(
+                "wrong number of arguments (given 0, expected 1..2)",
+            ))
+        }
     })
 }
 
@@ -283,7 +287,10 @@ fn hash_from_pairs<'a>(items: &[Value<'a>]) -> Result<Value<'a>, Fault> {
                 item.class_name()
             )));
         }
-        map.insert(HashKey::of(&pair[0]).map_err(Fault::type_error)?, pair[1].clone());
+        map.insert(
+            HashKey::of(&pair[0]).map_err(Fault::type_error)?,
+            pair[1].clone(),
+        );
     }
     Ok(Value::hash(map))
 }
@@ -299,7 +306,11 @@ fn key_for(h: &RHash<'_>, key: &Value<'_>) -> Result<HashKey, Fault> {
 }
 
 impl<'a> Interp<'a, '_> {
-    fn need_block<'b>(&self, block: Option<&'b BlockArg>, name: &str) -> Result<&'b BlockArg, Fault> {
+    fn need_block<'b>(
+        &self,
+        block: Option<&'b BlockArg>,
+        name: &str,
+    ) -> Result<&'b BlockArg, Fault> {
         block.ok_or_else(|| {
             Fault::new(
                 "NotImplementedError",
@@ -385,7 +396,11 @@ impl<'a> Interp<'a, '_> {
                             let v = self.yield_block(block, vec![item])?;
                             self.truthy(&v)?
                         }
-                        (None, None) => return Err(Fault::argument("`index` needs an argument or a block").into()),
+                        (None, None) => {
+                            return Err(
+                                Fault::argument("`index` needs an argument or a block").into()
+                            )
+                        }
                     };
                     if hit {
                         return Ok(Some(Value::Int(i64::try_from(i).unwrap_or(0))));
@@ -451,9 +466,15 @@ impl<'a> Interp<'a, '_> {
                     _ => return Err(Fault::argument("invalid slice size").into()),
                 };
                 let groups: Vec<Value<'a>> = if name == "each_slice" {
-                    items.chunks(size).map(|c| Value::array(c.to_vec())).collect()
+                    items
+                        .chunks(size)
+                        .map(|c| Value::array(c.to_vec()))
+                        .collect()
                 } else {
-                    items.windows(size).map(|c| Value::array(c.to_vec())).collect()
+                    items
+                        .windows(size)
+                        .map(|c| Value::array(c.to_vec()))
+                        .collect()
                 };
                 match block {
                     Some(block) => {
@@ -469,7 +490,9 @@ impl<'a> Interp<'a, '_> {
                 let mut iter = items.into_iter();
                 let (mut memo, op) = match (args, block) {
                     ([init, Value::Sym(op)], _) => (init.clone(), Some(op.clone())),
-                    ([Value::Sym(op)], None) => (iter.next().unwrap_or(Value::Nil), Some(op.clone())),
+                    ([Value::Sym(op)], None) => {
+                        (iter.next().unwrap_or(Value::Nil), Some(op.clone()))
+                    }
                     ([init], Some(_)) => (init.clone(), None),
                     ([], Some(_)) => (iter.next().unwrap_or(Value::Nil), None),
                     _ => return Err(Fault::argument("`inject` needs a block or a symbol").into()),
@@ -626,15 +649,22 @@ impl<'a> Interp<'a, '_> {
                 Value::Bool(items.iter().any(|i| equal(i, &args[0])))
             }
             "first" => match args.first() {
-                Some(Value::Int(n)) => {
-                    Value::array(items.into_iter().take(usize::try_from(*n).unwrap_or(0)).collect())
-                }
+                Some(Value::Int(n)) => Value::array(
+                    items
+                        .into_iter()
+                        .take(usize::try_from(*n).unwrap_or(0))
+                        .collect(),
+                ),
                 _ => items.into_iter().next().unwrap_or(Value::Nil),
             },
             "take" | "drop" => {
                 let n = match args.first() {
                     Some(Value::Int(n)) if *n >= 0 => usize::try_from(*n).unwrap_or(0),
-                    _ => return Err(Fault::argument(format!("`{name}` needs a non-negative count")).into()),
+                    _ => {
+                        return Err(
+                            Fault::argument(format!("`{name}` needs a non-negative count")).into(),
+                        )
+                    }
                 };
                 if name == "take" {
                     Value::array(items.into_iter().take(n).collect())
@@ -666,7 +696,11 @@ impl<'a> Interp<'a, '_> {
                         .enumerate()
                         .map(|(i, item)| {
                             let mut row = vec![item];
-                            row.extend(others.iter().map(|o| o.get(i).cloned().unwrap_or(Value::Nil)));
+                            row.extend(
+                                others
+                                    .iter()
+                                    .map(|o| o.get(i).cloned().unwrap_or(Value::Nil)),
+                            );
                             Value::array(row)
                         })
                         .collect(),
@@ -723,7 +757,10 @@ impl<'a> Interp<'a, '_> {
             "at" => array_index(&array.items.borrow(), &args[..args.len().min(1)])?,
             "dig" => {
                 let Some((first, rest)) = args.split_first() else {
-                    return Err(Fault::argument("wrong number of arguments (given 0, expected 1+)").into());
+                    return Err(Fault::argument(
+                        "wrong number of arguments (given 0, expected 1+)",
+                    )
+                    .into());
                 };
                 let value = array_index(&array.items.borrow(), std::slice::from_ref(first))?;
                 if rest.is_empty() || value.is_nil() {
@@ -763,8 +800,9 @@ impl<'a> Interp<'a, '_> {
             "[]=" => {
                 arity(args, 2, 2)?;
                 let index = match &args[0] {
-                    Value::Int(i) => index_of(len, *i)
-                        .ok_or_else(|| Fault::new("IndexError", format!("index {i} too small for array")))?,
+                    Value::Int(i) => index_of(len, *i).ok_or_else(|| {
+                        Fault::new("IndexError", format!("index {i} too small for array"))
+                    })?,
                     other => {
                         return Err(Fault::type_error(format!(
                             "no implicit conversion of {} into Integer",
@@ -868,7 +906,11 @@ impl<'a> Interp<'a, '_> {
                         }
                     }
                     _ => {
-                        let item = if name == "first" { items.first() } else { items.last() };
+                        let item = if name == "first" {
+                            items.first()
+                        } else {
+                            items.last()
+                        };
                         item.cloned().unwrap_or(Value::Nil)
                     }
                 }
@@ -889,7 +931,7 @@ impl<'a> Interp<'a, '_> {
                 flatten(&items(), -1, &mut flat);
                 let mut parts = Vec::with_capacity(flat.len());
                 for item in flat {
-                    parts.push(self.to_s(item, span)?);
+                    parts.push(self.stringify(item, span)?);
                 }
                 Value::str(parts.join(&sep))
             }
@@ -971,9 +1013,17 @@ impl<'a> Interp<'a, '_> {
             }
             "*" => match args.first() {
                 Some(Value::Int(n)) => {
-                    let n = usize::try_from(*n).map_err(|_| Fault::argument("negative argument"))?;
+                    let n =
+                        usize::try_from(*n).map_err(|_| Fault::argument("negative argument"))?;
                     let items = items();
-                    Value::array(items.iter().cycle().take(items.len() * n).cloned().collect())
+                    Value::array(
+                        items
+                            .iter()
+                            .cycle()
+                            .take(items.len() * n)
+                            .cloned()
+                            .collect(),
+                    )
                 }
                 Some(Value::Str(_)) => return self.array_method(array, "join", args, block, span),
                 _ => return Err(Fault::type_error("Array#* needs an Integer or a String").into()),
@@ -1005,7 +1055,11 @@ impl<'a> Interp<'a, '_> {
                 let target = args.first().cloned().unwrap_or(Value::Nil);
                 items()
                     .into_iter()
-                    .find(|i| to_array(i.clone()).first().is_some_and(|k| equal(k, &target)))
+                    .find(|i| {
+                        to_array(i.clone())
+                            .first()
+                            .is_some_and(|k| equal(k, &target))
+                    })
                     .unwrap_or(Value::Nil)
             }
             "sample" | "shuffle" => {
@@ -1068,7 +1122,10 @@ impl<'a> Interp<'a, '_> {
             }
             "dig" => {
                 let Some((first, rest)) = args.split_first() else {
-                    return Err(Fault::argument("wrong number of arguments (given 0, expected 1+)").into());
+                    return Err(Fault::argument(
+                        "wrong number of arguments (given 0, expected 1+)",
+                    )
+                    .into());
                 };
                 let value = hash.get(first).unwrap_or(Value::Nil);
                 if rest.is_empty() || value.is_nil() {
@@ -1141,8 +1198,12 @@ impl<'a> Interp<'a, '_> {
                 let block = self.need_block(block, name)?;
                 let keep = name != "reject";
                 let mut map = IndexMap::new();
-                let entries: Vec<(HashKey, Value<'a>)> =
-                    hash.map.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                let entries: Vec<(HashKey, Value<'a>)> = hash
+                    .map
+                    .borrow()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 for (k, v) in entries {
                     let hit = self.yield_block(block, vec![k.to_value(), v.clone()])?;
                     if self.truthy(&hit)? == keep {
@@ -1161,8 +1222,12 @@ impl<'a> Interp<'a, '_> {
                         ))
                         .into());
                     };
-                    let entries: Vec<(HashKey, Value<'a>)> =
-                        other.map.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    let entries: Vec<(HashKey, Value<'a>)> = other
+                        .map
+                        .borrow()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
                     for (k, v) in entries {
                         let v = match (map.get(&k), block) {
                             (Some(old), Some(b)) => {
@@ -1197,8 +1262,12 @@ impl<'a> Interp<'a, '_> {
             "to_a" => Value::array(pairs(hash)),
             "transform_values" | "transform_keys" => {
                 let mut map = IndexMap::new();
-                let entries: Vec<(HashKey, Value<'a>)> =
-                    hash.map.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                let entries: Vec<(HashKey, Value<'a>)> = hash
+                    .map
+                    .borrow()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 for (k, v) in entries {
                     if name == "transform_values" {
                         let block = self.need_block(block, name)?;
@@ -1209,7 +1278,9 @@ impl<'a> Interp<'a, '_> {
                                 mapping.get(&k.to_value()).unwrap_or_else(|| k.to_value())
                             }
                             (Some(block), _) => self.yield_block(block, vec![k.to_value()])?,
-                            _ => return Err(Fault::argument("`transform_keys` needs a block").into()),
+                            _ => {
+                                return Err(Fault::argument("`transform_keys` needs a block").into())
+                            }
                         };
                         map.insert(HashKey::of(&new_key).map_err(Fault::type_error)?, v);
                     }
@@ -1328,7 +1399,11 @@ mod tests {
     #[test]
     fn json_fast_path_reads_without_copying() {
         let json = serde_json::json!({"a": {"b": [1, 2]}});
-        let v = json_fast_path(&json, "dig", &[Value::str("a"), Value::Sym("b".into()), Value::Int(-1)]);
+        let v = json_fast_path(
+            &json,
+            "dig",
+            &[Value::str("a"), Value::Sym("b".into()), Value::Int(-1)],
+        );
         assert!(matches!(v, Some(Value::Int(2))));
         let missing = json_fast_path(&json, "[]", &[Value::str("x")]);
         assert!(matches!(missing, Some(Value::Nil)));

@@ -10,10 +10,10 @@
 //! it came from, so a syntax error in `<% if x %>` reports that tag's line and column.
 
 use super::ast::Span;
+use super::fault_to_error;
 use super::interp::{CallInfo, Fault, Host, Interp, Reply};
 use super::lower::{parse_program, LineIndex, Program, SpanMap};
 use super::value::Value;
-use super::fault_to_error;
 use crate::error::{Error, Result, SourceLocation};
 use crate::template::TemplateEngine;
 use serde_json::{Map, Value as Json};
@@ -42,7 +42,7 @@ impl ErbTemplate {
             segments: &converted.segments,
             template: LineIndex::new(source),
         };
-        let program = parse_program(&converted.code, &spans, &converted.texts)
+        let program = parse_program(&converted.code, &spans, Some(&converted.texts))
             .map_err(|f| fault_to_error(path, f))?;
         Ok(ErbTemplate {
             path: path.to_path_buf(),
@@ -170,8 +170,11 @@ impl Converted {
     }
 
     fn expression(&mut self, code: &str, code_offset: usize, escape: bool) {
-        self.code
-            .push_str(if escape { "__erb_escape((" } else { "__erb_expr((" });
+        self.code.push_str(if escape {
+            "__erb_escape(("
+        } else {
+            "__erb_expr(("
+        });
         self.ruby(code, code_offset);
         self.code.push_str("\n));");
     }
@@ -204,11 +207,16 @@ fn next_tag(source: &str, from: usize) -> std::result::Result<Option<Tag<'_>>, (
     };
     let code_start = after + indicator_len;
     let Some(close) = source[code_start..].find("%>") else {
-        return Err((start, "unterminated ERB tag: `<%` without a closing `%>`".to_string()));
+        return Err((
+            start,
+            "unterminated ERB tag: `<%` without a closing `%>`".to_string(),
+        ));
     };
     let close = code_start + close;
     let (code_end, tail) = match source[..close].chars().last() {
-        Some(c @ ('-' | '=')) if close > code_start => (close - 1, if c == '-' { "-" } else { "=" }),
+        Some(c @ ('-' | '=')) if close > code_start => {
+            (close - 1, if c == '-' { "-" } else { "=" })
+        }
         _ => (close, ""),
     };
     let mut end = close + 2;
@@ -281,14 +289,17 @@ fn convert(source: &str) -> std::result::Result<Converted, (usize, String)> {
         out.text(text);
         match kind {
             Some('=') => {
-                let rspace = if tag.tail.is_empty() { tag.rspace } else { None };
+                let rspace = if tag.tail.is_empty() {
+                    tag.rspace
+                } else {
+                    None
+                };
                 out.expression(tag.code, tag.code_offset, tag.indicator.len() > 1);
                 out.text(rspace.unwrap_or(""));
             }
             Some('#') => {
-                let newlines = "\n".repeat(
-                    tag.code.matches('\n').count() + usize::from(tag.rspace.is_some()),
-                );
+                let newlines =
+                    "\n".repeat(tag.code.matches('\n').count() + usize::from(tag.rspace.is_some()));
                 match (lspace, tag.rspace) {
                     (Some(_), Some(_)) => out.code.push_str(&newlines),
                     (l, r) => {

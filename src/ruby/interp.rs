@@ -133,23 +133,21 @@ impl<'a, 'h> Interp<'a, 'h> {
 
     /// Runs a program; `return` at top level ends it early.
     pub(crate) fn run(&mut self, program: &Program) -> Result<Value<'a>, Fault> {
-        self.frames
-            .push(vec![Value::Nil; program.locals as usize]);
+        self.frames.push(vec![Value::Nil; program.locals as usize]);
         let result = self.eval(&program.body);
         self.frames.pop();
         match result {
             Ok(v) | Err(Flow::Return(v)) => Ok(v),
             Err(Flow::Error(fault)) => Err(fault),
             Err(Flow::Next(_)) => Err(Fault::new("SyntaxError", "`next` used outside of a block")),
-            Err(Flow::Break(_)) => Err(Fault::new("SyntaxError", "`break` used outside of a block")),
+            Err(Flow::Break(_)) => {
+                Err(Fault::new("SyntaxError", "`break` used outside of a block"))
+            }
         }
     }
 
     fn local(&mut self, local: Local) -> Result<&mut Value<'a>, Fault> {
-        let index = self
-            .frames
-            .len()
-            .checked_sub(1 + local.depth as usize);
+        let index = self.frames.len().checked_sub(1 + local.depth as usize);
         index
             .and_then(|i| self.frames.get_mut(i))
             .and_then(|frame| frame.get_mut(local.slot as usize))
@@ -280,16 +278,19 @@ impl<'a, 'h> Interp<'a, 'h> {
                 rescues,
                 otherwise,
                 ensure,
-            } => self.eval_begin(body.as_deref(), rescues, otherwise.as_deref(), ensure.as_deref())?,
+            } => self.eval_begin(
+                body.as_deref(),
+                rescues,
+                otherwise.as_deref(),
+                ensure.as_deref(),
+            )?,
             Expr::RescueModifier(body, rescue) => match self.eval(body) {
                 Err(Flow::Error(_)) => self.eval(rescue)?,
                 other => other?,
             },
             Expr::Next(value) => return Err(Flow::Next(self.eval_optional(value.as_deref())?)),
             Expr::Break(value) => return Err(Flow::Break(self.eval_optional(value.as_deref())?)),
-            Expr::Return(value) => {
-                return Err(Flow::Return(self.eval_optional(value.as_deref())?))
-            }
+            Expr::Return(value) => return Err(Flow::Return(self.eval_optional(value.as_deref())?)),
             Expr::SourceFile => Value::str(self.file.to_string_lossy()),
             Expr::Text(text) => {
                 self.out.push_str(text);
@@ -297,7 +298,7 @@ impl<'a, 'h> Interp<'a, 'h> {
             }
             Expr::Output { value, escape } => {
                 let value = self.eval(value)?;
-                let text = self.to_s(value, span)?;
+                let text = self.stringify(value, span)?;
                 if *escape {
                     escape_html(&text, &mut self.out);
                 } else {
@@ -324,7 +325,7 @@ impl<'a, 'h> Interp<'a, 'h> {
     }
 
     /// `to_s` as string interpolation and `<%= %>` call it.
-    pub(crate) fn to_s(&mut self, value: Value<'a>, span: Span) -> Result<String, Flow<'a>> {
+    pub(crate) fn stringify(&mut self, value: Value<'a>, span: Span) -> Result<String, Flow<'a>> {
         match value {
             Value::Str(s) => Ok(s.to_string()),
             Value::Attr(_) | Value::Node => {
@@ -339,7 +340,7 @@ impl<'a, 'h> Interp<'a, 'h> {
         let mut out = String::new();
         for part in parts {
             let value = self.eval(part)?;
-            out.push_str(&self.to_s(value, part.span)?);
+            out.push_str(&self.stringify(value, part.span)?);
         }
         Ok(out)
     }
@@ -445,7 +446,12 @@ impl<'a, 'h> Interp<'a, 'h> {
         Ok(new)
     }
 
-    fn assign_targets(&mut self, targets: &[Target], value: Value<'a>, span: Span) -> Result<(), Flow<'a>> {
+    fn assign_targets(
+        &mut self,
+        targets: &[Target],
+        value: Value<'a>,
+        span: Span,
+    ) -> Result<(), Flow<'a>> {
         let items = super::collections::to_array(value);
         let splat_at = targets.iter().position(|t| matches!(t, Target::Splat(_)));
         for (i, target) in targets.iter().enumerate() {
@@ -509,15 +515,22 @@ impl<'a, 'h> Interp<'a, 'h> {
     }
 
     /// Ruby `===` as `case`/`when` uses it.
-    pub(crate) fn case_equal(&mut self, pattern: &Value<'a>, value: &Value<'a>, span: Span) -> Result<bool, Flow<'a>> {
+    pub(crate) fn case_equal(
+        &mut self,
+        pattern: &Value<'a>,
+        value: &Value<'a>,
+        span: Span,
+    ) -> Result<bool, Flow<'a>> {
         Ok(match pattern {
             Value::Module(class) => super::modules::is_a(value, class),
             Value::Range(_) => {
-                let included = self.call_method(pattern.clone(), "include?", vec![value.clone()], None, span)?;
+                let included =
+                    self.call_method(pattern.clone(), "include?", vec![value.clone()], None, span)?;
                 included.truthy()
             }
             Value::Attr(_) => {
-                let eq = self.call_method(pattern.clone(), "==", vec![value.clone()], None, span)?;
+                let eq =
+                    self.call_method(pattern.clone(), "==", vec![value.clone()], None, span)?;
                 eq.truthy()
             }
             _ => equal(pattern, value),
@@ -605,11 +618,9 @@ impl<'a, 'h> Interp<'a, 'h> {
                 format!("undefined local variable or method `{}`", call.name),
             )
             .into()),
-            Reply::NotFound => Err(Fault::new(
-                "NoMethodError",
-                format!("undefined method `{}`", call.name),
-            )
-            .into()),
+            Reply::NotFound => {
+                Err(Fault::new("NoMethodError", format!("undefined method `{}`", call.name)).into())
+            }
         }
     }
 
@@ -703,10 +714,7 @@ impl<'a, 'h> Interp<'a, 'h> {
             "class" => Value::Module(receiver.ruby_class()),
             "freeze" | "dup" | "clone" | "itself" | "to_value" => receiver.clone(),
             "frozen?" => Value::Bool(!matches!(receiver, Value::Array(_) | Value::Hash(_))),
-            "respond_to?" => Value::Bool(matches!(
-                one(),
-                Value::Str(_) | Value::Sym(_)
-            )),
+            "respond_to?" => Value::Bool(matches!(one(), Value::Str(_) | Value::Sym(_))),
             "to_json" => Value::str(
                 serde_json::to_string(&receiver.to_json().map_err(Fault::type_error)?)
                     .unwrap_or_default(),
@@ -745,10 +753,11 @@ impl<'a, 'h> Interp<'a, 'h> {
                 } else {
                     args
                 };
-                for (param, value) in block.params.iter().zip(
-                    args.into_iter()
-                        .chain(std::iter::repeat(Value::Nil)),
-                ) {
+                for (param, value) in block
+                    .params
+                    .iter()
+                    .zip(args.into_iter().chain(std::iter::repeat(Value::Nil)))
+                {
                     bind_param(&mut frame, param, value);
                 }
                 self.frames.push(frame);
@@ -788,14 +797,24 @@ impl<'a, 'h> Interp<'a, 'h> {
             "puts" | "print" | "p" | "pp" => {
                 let text: Vec<String> = args
                     .iter()
-                    .map(|a| if name == "p" || name == "pp" { a.inspect() } else { a.to_s() })
+                    .map(|a| {
+                        if name == "p" || name == "pp" {
+                            a.inspect()
+                        } else {
+                            a.to_s()
+                        }
+                    })
                     .collect();
                 if name == "print" {
                     print!("{}", text.concat());
                 } else {
                     println!("{}", text.join("\n"));
                 }
-                if name == "p" { first() } else { Value::Nil }
+                if name == "p" {
+                    first()
+                } else {
+                    Value::Nil
+                }
             }
             "format" | "sprintf" => match args.split_first() {
                 Some((Value::Str(f), rest)) => Value::str(super::builtins::format(f, rest)?),
@@ -803,12 +822,13 @@ impl<'a, 'h> Interp<'a, 'h> {
             },
             "Integer" => super::builtins::kernel_integer(&first())?,
             "Float" => super::builtins::kernel_float(&first())?,
-            "String" => Value::str(self.to_s(first(), span)?),
+            "String" => Value::str(self.stringify(first(), span)?),
             "Array" => match first() {
                 Value::Nil => Value::array(Vec::new()),
-                v @ (Value::Array(_) | Value::Json(serde_json::Value::Array(_)) | Value::Hash(_) | Value::Range(_)) => {
-                    Value::array(super::collections::splat_items(v))
-                }
+                v @ (Value::Array(_)
+                | Value::Json(serde_json::Value::Array(_))
+                | Value::Hash(_)
+                | Value::Range(_)) => Value::array(super::collections::splat_items(v)),
                 other => Value::array(vec![other]),
             },
             "__dir__" => Value::str(
@@ -818,8 +838,18 @@ impl<'a, 'h> Interp<'a, 'h> {
                     .unwrap_or_default(),
             ),
             "__method__" => Value::Nil,
-            "lambda" | "proc" | "loop" | "eval" | "instance_eval" | "binding" | "define_method"
-            | "send" | "public_send" | "instance_variable_get" | "instance_variable_set" | "exit" => {
+            "lambda"
+            | "proc"
+            | "loop"
+            | "eval"
+            | "instance_eval"
+            | "binding"
+            | "define_method"
+            | "send"
+            | "public_send"
+            | "instance_variable_get"
+            | "instance_variable_set"
+            | "exit" => {
                 return Err(Fault::new(
                     "NotImplementedError",
                     format!("unsupported Ruby: `{name}`"),

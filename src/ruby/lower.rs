@@ -5,8 +5,8 @@
 //! reported the same way.
 
 use super::ast::{
-    Arg, AssignOp, Block, BlockArg, Call, Expr, HashItem, Local, Node, Param, Rescue, Span,
-    Target, When,
+    Arg, AssignOp, Block, BlockArg, Call, Expr, HashItem, Local, Node, Param, Rescue, Span, Target,
+    When,
 };
 use super::Fault;
 use ruby_prism as pm;
@@ -54,18 +54,20 @@ impl SpanMap for LineIndex<'_> {
     }
 }
 
-/// Parses `code` and lowers the whole program; `texts` are the ERB text chunks that
-/// `__erb_text(i)` markers refer to (empty outside templates).
+/// Parses `code` and lowers the whole program; in a template, `texts` are the text chunks that
+/// `__erb_text(i)` markers refer to (None outside templates).
 pub(crate) fn parse_program(
     code: &str,
     spans: &dyn SpanMap,
-    texts: &[Arc<str>],
+    texts: Option<&[Arc<str>]>,
 ) -> Result<Program, Fault> {
     let result = pm::parse(code.as_bytes());
     if let Some(error) = result.errors().next() {
         let message = String::from_utf8_lossy(error.message()).into_owned();
-        return Err(Fault::new("SyntaxError", format!("syntax error: {message}"))
-            .at(spans.span(error.location().start())));
+        return Err(
+            Fault::new("SyntaxError", format!("syntax error: {message}"))
+                .at(spans.span(error.location().start())),
+        );
     }
     let root = result.node();
     let Some(program) = root.as_program_node() else {
@@ -101,7 +103,7 @@ struct Lowerer<'s> {
     scopes: Vec<Vec<Vec<u8>>>,
     spans: &'s dyn SpanMap,
     source: &'s [u8],
-    texts: &'s [Arc<str>],
+    texts: Option<&'s [Arc<str>]>,
 }
 
 type Lowered = Result<Node, Fault>;
@@ -313,13 +315,17 @@ impl<'s> Lowerer<'s> {
             pm::Node::SourceFileNode { .. } => Expr::SourceFile,
             pm::Node::SourceLineNode { .. } => Expr::Int(i64::from(span.line)),
             pm::Node::IntegerNode { .. } => self.integer(node)?,
-            pm::Node::FloatNode { .. } => Expr::Float(node.as_float_node().map_or(0.0, |f| f.value())),
-            pm::Node::StringNode { .. } => {
-                Expr::Str(node.as_string_node().map_or_else(|| Arc::from(""), |s| text(s.unescaped())))
+            pm::Node::FloatNode { .. } => {
+                Expr::Float(node.as_float_node().map_or(0.0, |f| f.value()))
             }
-            pm::Node::SymbolNode { .. } => {
-                Expr::Sym(node.as_symbol_node().map_or_else(|| Arc::from(""), |s| text(s.unescaped())))
-            }
+            pm::Node::StringNode { .. } => Expr::Str(
+                node.as_string_node()
+                    .map_or_else(|| Arc::from(""), |s| text(s.unescaped())),
+            ),
+            pm::Node::SymbolNode { .. } => Expr::Sym(
+                node.as_symbol_node()
+                    .map_or_else(|| Arc::from(""), |s| text(s.unescaped())),
+            ),
             pm::Node::InterpolatedStringNode { .. } => match node.as_interpolated_string_node() {
                 Some(s) => Expr::Interpolated(self.parts(s.parts())?),
                 None => return Err(self.unsupported(node)),
@@ -378,20 +384,24 @@ impl<'s> Lowerer<'s> {
                 }
                 None => return Err(self.unsupported(node)),
             },
-            pm::Node::LocalVariableOrWriteNode { .. } => match node.as_local_variable_or_write_node() {
-                Some(l) => {
-                    let local = self.local(l.name().as_slice(), l.depth(), node)?;
-                    Expr::LocalOpSet(local, AssignOp::Or, self.boxed(&l.value())?)
+            pm::Node::LocalVariableOrWriteNode { .. } => {
+                match node.as_local_variable_or_write_node() {
+                    Some(l) => {
+                        let local = self.local(l.name().as_slice(), l.depth(), node)?;
+                        Expr::LocalOpSet(local, AssignOp::Or, self.boxed(&l.value())?)
+                    }
+                    None => return Err(self.unsupported(node)),
                 }
-                None => return Err(self.unsupported(node)),
-            },
-            pm::Node::LocalVariableAndWriteNode { .. } => match node.as_local_variable_and_write_node() {
-                Some(l) => {
-                    let local = self.local(l.name().as_slice(), l.depth(), node)?;
-                    Expr::LocalOpSet(local, AssignOp::And, self.boxed(&l.value())?)
+            }
+            pm::Node::LocalVariableAndWriteNode { .. } => {
+                match node.as_local_variable_and_write_node() {
+                    Some(l) => {
+                        let local = self.local(l.name().as_slice(), l.depth(), node)?;
+                        Expr::LocalOpSet(local, AssignOp::And, self.boxed(&l.value())?)
+                    }
+                    None => return Err(self.unsupported(node)),
                 }
-                None => return Err(self.unsupported(node)),
-            },
+            }
             pm::Node::LocalVariableOperatorWriteNode { .. } => {
                 match node.as_local_variable_operator_write_node() {
                     Some(l) => {
@@ -402,10 +412,12 @@ impl<'s> Lowerer<'s> {
                     None => return Err(self.unsupported(node)),
                 }
             }
-            pm::Node::InstanceVariableReadNode { .. } => match node.as_instance_variable_read_node() {
-                Some(i) => Expr::IvarGet(text(i.name().as_slice())),
-                None => return Err(self.unsupported(node)),
-            },
+            pm::Node::InstanceVariableReadNode { .. } => {
+                match node.as_instance_variable_read_node() {
+                    Some(i) => Expr::IvarGet(text(i.name().as_slice())),
+                    None => return Err(self.unsupported(node)),
+                }
+            }
             pm::Node::InstanceVariableWriteNode { .. } => {
                 match node.as_instance_variable_write_node() {
                     Some(i) => Expr::IvarSet(text(i.name().as_slice()), self.boxed(&i.value())?),
@@ -440,11 +452,15 @@ impl<'s> Lowerer<'s> {
             pm::Node::ConstantPathNode { .. } => Expr::Const(self.constant_path(node)?),
             pm::Node::CallNode { .. } => self.call(node)?,
             pm::Node::IndexOrWriteNode { .. } => match node.as_index_or_write_node() {
-                Some(i) => self.index_op(node, i.receiver(), i.arguments(), AssignOp::Or, &i.value())?,
+                Some(i) => {
+                    self.index_op(node, i.receiver(), i.arguments(), AssignOp::Or, &i.value())?
+                }
                 None => return Err(self.unsupported(node)),
             },
             pm::Node::IndexAndWriteNode { .. } => match node.as_index_and_write_node() {
-                Some(i) => self.index_op(node, i.receiver(), i.arguments(), AssignOp::And, &i.value())?,
+                Some(i) => {
+                    self.index_op(node, i.receiver(), i.arguments(), AssignOp::And, &i.value())?
+                }
                 None => return Err(self.unsupported(node)),
             },
             pm::Node::IndexOperatorWriteNode { .. } => match node.as_index_operator_write_node() {
@@ -526,7 +542,9 @@ impl<'s> Lowerer<'s> {
         let magnitude: u128 = digits
             .iter()
             .rev()
-            .try_fold(0u128, |acc, &d| acc.checked_mul(1 << 32).map(|a| a + u128::from(d)))
+            .try_fold(0u128, |acc, &d| {
+                acc.checked_mul(1 << 32).map(|a| a + u128::from(d))
+            })
             .unwrap_or(u128::MAX);
         let signed = if negative {
             i128::try_from(magnitude).ok().map(|m| -m)
@@ -537,8 +555,11 @@ impl<'s> Lowerer<'s> {
             .and_then(|v| i64::try_from(v).ok())
             .map(Expr::Int)
             .ok_or_else(|| {
-                Fault::new("RangeError", "unsupported Ruby: integer larger than 64 bits")
-                    .at(self.span(node))
+                Fault::new(
+                    "RangeError",
+                    "unsupported Ruby: integer larger than 64 bits",
+                )
+                .at(self.span(node))
             })
     }
 
@@ -603,7 +624,7 @@ impl<'s> Lowerer<'s> {
         };
         let name = text(call.name().as_slice());
         let receiver = call.receiver();
-        if receiver.is_none() && name.starts_with("__erb_") && !self.texts.is_empty() {
+        if receiver.is_none() && name.starts_with("__erb_") && self.texts.is_some() {
             if let Some(expr) = self.erb_marker(&name, call.arguments())? {
                 return Ok(expr);
             }
@@ -654,7 +675,7 @@ impl<'s> Lowerer<'s> {
         Ok(match (name, arg.expr) {
             ("__erb_text", Expr::Int(i)) => usize::try_from(i)
                 .ok()
-                .and_then(|i| self.texts.get(i))
+                .and_then(|i| self.texts.and_then(|t| t.get(i)))
                 .map(|t| Expr::Text(t.clone())),
             ("__erb_expr", expr) => Some(Expr::Output {
                 value: Box::new(Node {
@@ -688,7 +709,11 @@ impl<'s> Lowerer<'s> {
         let Some(block) = node.as_block_node() else {
             return Err(self.unsupported(node));
         };
-        let locals: Vec<Vec<u8>> = block.locals().iter().map(|c| c.as_slice().to_vec()).collect();
+        let locals: Vec<Vec<u8>> = block
+            .locals()
+            .iter()
+            .map(|c| c.as_slice().to_vec())
+            .collect();
         let count = u32::try_from(locals.len()).unwrap_or(u32::MAX);
         self.scopes.push(locals);
         let result = self.block_body(node, &block);
@@ -720,7 +745,9 @@ impl<'s> Lowerer<'s> {
 
     fn block_params(&mut self, node: &pm::Node<'_>) -> Result<Vec<Param>, Fault> {
         if let Some(numbered) = node.as_numbered_parameters_node() {
-            return Ok((0..u32::from(numbered.maximum())).map(Param::Slot).collect());
+            return Ok((0..u32::from(numbered.maximum()))
+                .map(Param::Slot)
+                .collect());
         }
         let Some(block_params) = node.as_block_parameters_node() else {
             return Err(self.unsupported(node));
@@ -741,11 +768,7 @@ impl<'s> Lowerer<'s> {
             )
             .at(self.span(node)));
         }
-        params
-            .requireds()
-            .iter()
-            .map(|p| self.param(&p))
-            .collect()
+        params.requireds().iter().map(|p| self.param(&p)).collect()
     }
 
     fn param(&mut self, node: &pm::Node<'_>) -> Result<Param, Fault> {

@@ -85,7 +85,7 @@ pub(crate) fn fault_to_error(file: &Path, fault: Fault) -> Error {
 /// Parses a whole Ruby file into a program, reporting errors at `file`.
 pub(crate) fn parse_file(file: &Path, source: &str) -> crate::Result<lower::Program> {
     let index = lower::LineIndex::new(source);
-    lower::parse_program(source, &index, &[]).map_err(|f| fault_to_error(file, f))
+    lower::parse_program(source, &index, None).map_err(|f| fault_to_error(file, f))
 }
 
 #[cfg(test)]

@@ -10,13 +10,35 @@ use super::value::Value;
 use std::path::{Component, Path, PathBuf};
 
 const CLASSES: [&str; 17] = [
-    "String", "Symbol", "Integer", "Float", "Numeric", "Array", "Hash", "Range", "NilClass",
-    "TrueClass", "FalseClass", "Object", "BasicObject", "Comparable", "Enumerable", "Module",
+    "String",
+    "Symbol",
+    "Integer",
+    "Float",
+    "Numeric",
+    "Array",
+    "Hash",
+    "Range",
+    "NilClass",
+    "TrueClass",
+    "FalseClass",
+    "Object",
+    "BasicObject",
+    "Comparable",
+    "Enumerable",
+    "Module",
     "Class",
 ];
 
 const MODULES: [&str; 9] = [
-    "File", "IO", "ENV", "JSON", "Dir", "Chef::Log", "Math", "STDOUT", "STDERR",
+    "File",
+    "IO",
+    "ENV",
+    "JSON",
+    "Dir",
+    "Chef::Log",
+    "Math",
+    "STDOUT",
+    "STDERR",
 ];
 
 /// The value of a constant; NameError for unknown ones.
@@ -44,8 +66,10 @@ pub(crate) fn is_a(value: &Value<'_>, class: &str) -> bool {
         "Numeric" | "Comparable" if matches!(value, Value::Int(_) | Value::Float(_)) => true,
         "Comparable" => matches!(value, Value::Str(_)),
         "Enumerable" => matches!(own, "Array" | "Hash" | "Range"),
-        "Hash" => matches!(value, Value::Hash(_) | Value::Attr(_))
-            || matches!(value, Value::Json(serde_json::Value::Object(_))),
+        "Hash" => {
+            matches!(value, Value::Hash(_) | Value::Attr(_))
+                || matches!(value, Value::Json(serde_json::Value::Object(_)))
+        }
         other => own == other,
     }
 }
@@ -242,10 +266,7 @@ impl<'a> Interp<'a, '_> {
                     Err(_) => match args.get(1) {
                         Some(default) => default.clone(),
                         None => {
-                            return Err(Fault::new(
-                                "KeyError",
-                                format!("key not found: \"{key}\""),
-                            ))
+                            return Err(Fault::new("KeyError", format!("key not found: \"{key}\"")))
                         }
                     },
                 }
@@ -273,7 +294,11 @@ impl<'a> Interp<'a, '_> {
             }
             ("Chef::Log", "debug" | "info" | "trace") => Value::Nil,
             ("Chef::Log", "warn" | "error" | "fatal") => {
-                eprintln!("{}: {}", name.to_uppercase(), args.first().map(Value::to_s).unwrap_or_default());
+                eprintln!(
+                    "{}: {}",
+                    name.to_uppercase(),
+                    args.first().map(Value::to_s).unwrap_or_default()
+                );
                 Value::Nil
             }
             ("Math", "sqrt") => match args.first() {
@@ -281,10 +306,13 @@ impl<'a> Interp<'a, '_> {
                 Some(Value::Float(f)) => Value::Float(f.sqrt()),
                 _ => return Err(Fault::type_error("Math.sqrt needs a number")),
             },
-            ("Integer" | "Float" | "String" | "Array" | "Hash" | "Symbol" | "NilClass", "name" | "to_s") => {
-                Value::str(module)
+            (
+                "Integer" | "Float" | "String" | "Array" | "Hash" | "Symbol" | "NilClass",
+                "name" | "to_s",
+            ) => Value::str(module),
+            (_, "==") => {
+                Value::Bool(matches!(args.first(), Some(Value::Module(m)) if *m == module))
             }
-            (_, "==") => Value::Bool(matches!(args.first(), Some(Value::Module(m)) if *m == module)),
             (_, "===") => Value::Bool(args.first().is_some_and(|v| is_a(v, module))),
             _ => return Ok(None),
         }))

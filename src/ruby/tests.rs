@@ -63,11 +63,17 @@ fn arithmetic_follows_ruby_precedence_and_integer_rules() {
 #[test]
 fn strings_interpolate_and_have_ruby_methods() {
     assert_eq!(ruby("x = 'w'; \"a#{x}b#{1 + 1}\""), "\"awb2\"");
-    assert_eq!(ruby("'a,b,c'.split(',').map(&:upcase).join('-')"), "\"A-B-C\"");
+    assert_eq!(
+        ruby("'a,b,c'.split(',').map(&:upcase).join('-')"),
+        "\"A-B-C\""
+    );
     assert_eq!(ruby("'hello world'.gsub('o', '0')"), "\"hell0 w0rld\"");
     assert_eq!(ruby("'hello'.sub('l', 'L')"), "\"heLlo\"");
     assert_eq!(ruby("'  pad  '.strip.capitalize"), "\"Pad\"");
-    assert_eq!(ruby("'nginx.conf'.end_with?('.conf') && 'x'.start_with?('x')"), "true");
+    assert_eq!(
+        ruby("'nginx.conf'.end_with?('.conf') && 'x'.start_with?('x')"),
+        "true"
+    );
     assert_eq!(ruby("'80'.to_i + '1.5'.to_f"), "81.5");
     assert_eq!(ruby("'ab' * 2 + 'c'"), "\"ababc\"");
     assert_eq!(ruby("'%05.1f|%s' % [3.14159, :x]"), "\"003.1|x\"");
@@ -81,8 +87,14 @@ fn strings_interpolate_and_have_ruby_methods() {
 fn literals_cover_words_symbols_heredocs_and_hashes() {
     assert_eq!(ruby("%w(a b c)"), r#"["a", "b", "c"]"#);
     assert_eq!(ruby("%i(a b)"), "[:a, :b]");
-    assert_eq!(ruby("{ 'a' => 1, b: [nil, true], 'c-d': 2.0 }"), r#"{"a" => 1, b: [nil, true], "c-d": 2.0}"#);
-    assert_eq!(ruby("x = 3\n<<~EOS\n  one #{x}\n    two\nEOS\n"), r#""one 3\n  two\n""#);
+    assert_eq!(
+        ruby("{ 'a' => 1, b: [nil, true], 'c-d': 2.0 }"),
+        r#"{"a" => 1, b: [nil, true], "c-d": 2.0}"#
+    );
+    assert_eq!(
+        ruby("x = 3\n<<~EOS\n  one #{x}\n    two\nEOS\n"),
+        r#""one 3\n  two\n""#
+    );
     assert_eq!(ruby("(1..4).to_a"), "[1, 2, 3, 4]");
     assert_eq!(ruby("(1...4).map { |i| i * 2 }"), "[2, 4, 6]");
     assert_eq!(ruby("__FILE__"), "\"/t/test.rb\"");
@@ -91,7 +103,10 @@ fn literals_cover_words_symbols_heredocs_and_hashes() {
 
 #[test]
 fn control_flow_matches_ruby() {
-    assert_eq!(ruby("x = 5\nif x > 3 then 'big' elsif x > 1 then 'mid' else 'small' end"), "\"big\"");
+    assert_eq!(
+        ruby("x = 5\nif x > 3 then 'big' elsif x > 1 then 'mid' else 'small' end"),
+        "\"big\""
+    );
     assert_eq!(ruby("x = 2\nunless x == 2 then 'a' else 'b' end"), "\"b\"");
     assert_eq!(ruby("y = 1\ny = 2 if false\ny"), "1");
     assert_eq!(ruby("y = 1\ny += 1 unless nil\ny"), "2");
@@ -104,10 +119,19 @@ fn control_flow_matches_ruby() {
         ruby("case 'ubuntu'\nwhen 'debian', 'ubuntu' then 'deb'\nwhen 'centos' then 'rpm'\nelse 'x'\nend"),
         "\"deb\""
     );
-    assert_eq!(ruby("case 7\nwhen 1..5 then 'low'\nwhen 6..10 then 'high'\nend"), "\"high\"");
-    assert_eq!(ruby("case 'x'\nwhen Integer then 'int'\nwhen String then 'str'\nend"), "\"str\"");
+    assert_eq!(
+        ruby("case 7\nwhen 1..5 then 'low'\nwhen 6..10 then 'high'\nend"),
+        "\"high\""
+    );
+    assert_eq!(
+        ruby("case 'x'\nwhen Integer then 'int'\nwhen String then 'str'\nend"),
+        "\"str\""
+    );
     assert_eq!(ruby("a, b = [1, 2]\nb"), "2");
-    assert_eq!(ruby("begin\n  raise 'boom'\nrescue => e\n  \"caught #{e}\"\nend"), "\"caught boom\"");
+    assert_eq!(
+        ruby("begin\n  raise 'boom'\nrescue => e\n  \"caught #{e}\"\nend"),
+        "\"caught boom\""
+    );
     assert_eq!(ruby("(raise 'x') rescue 'fallback'"), "\"fallback\"");
 }
 
@@ -118,13 +142,31 @@ fn blocks_see_and_change_outer_locals() {
     assert_eq!(ruby("[1, 2, 3, 4].select(&:even?)"), "[2, 4]");
     assert_eq!(ruby("[1, 2, 3].reject { |x| x == 2 }"), "[1, 3]");
     assert_eq!(ruby("[1, 2, 3].inject(0) { |m, x| m + x }"), "6");
-    assert_eq!(ruby("[1, 2, 3].map { |x| next 0 if x == 2; x }"), "[1, 0, 3]");
+    assert_eq!(
+        ruby("[1, 2, 3].map { |x| next 0 if x == 2; x }"),
+        "[1, 0, 3]"
+    );
     assert_eq!(ruby("[1, 2, 3].each { |x| break x * 10 if x == 2 }"), "20");
-    assert_eq!(ruby("r = []\n{ 'a' => 1, 'b' => 2 }.each { |k, v| r << \"#{k}=#{v}\" }\nr"), r#"["a=1", "b=2"]"#);
-    assert_eq!(ruby("r = []\n%w(x y).each_with_index { |v, i| r << \"#{i}#{v}\" }\nr"), r#"["0x", "1y"]"#);
-    assert_eq!(ruby("{ a: 1 }.each_with_index.to_a rescue 'needs block'"), "\"needs block\"");
-    assert_eq!(ruby("{ 'b' => 2, 'a' => 1 }.sort.map { |k, v| k }"), r#"["a", "b"]"#);
-    assert_eq!(ruby("{ 'a' => 1, 'b' => 2 }.select { |k, v| v > 1 }"), r#"{"b" => 2}"#);
+    assert_eq!(
+        ruby("r = []\n{ 'a' => 1, 'b' => 2 }.each { |k, v| r << \"#{k}=#{v}\" }\nr"),
+        r#"["a=1", "b=2"]"#
+    );
+    assert_eq!(
+        ruby("r = []\n%w(x y).each_with_index { |v, i| r << \"#{i}#{v}\" }\nr"),
+        r#"["0x", "1y"]"#
+    );
+    assert_eq!(
+        ruby("{ a: 1 }.each_with_index.to_a rescue 'needs block'"),
+        "\"needs block\""
+    );
+    assert_eq!(
+        ruby("{ 'b' => 2, 'a' => 1 }.sort.map { |k, v| k }"),
+        r#"["a", "b"]"#
+    );
+    assert_eq!(
+        ruby("{ 'a' => 1, 'b' => 2 }.select { |k, v| v > 1 }"),
+        r#"{"b" => 2}"#
+    );
     assert_eq!(ruby("3.times.to_a rescue [0, 1, 2].sum"), "3");
     assert_eq!(ruby("[[1, 2], [3, 4]].map { |(a, b)| a + b }"), "[3, 7]");
 }
@@ -139,7 +181,10 @@ fn collection_methods_match_ruby() {
     assert_eq!(ruby("{ 'a' => { 'b' => 1 } }.dig('a', 'b')"), "1");
     assert_eq!(ruby("{ 'a' => 1 }.fetch('x', 5)"), "5");
     assert_eq!(ruby("{ 'a' => 1 }.merge('b' => 2).keys"), r#"["a", "b"]"#);
-    assert_eq!(ruby("{ 'a' => 1 }.key?('a') && !{ 'a' => 1 }.has_key?('b')"), "true");
+    assert_eq!(
+        ruby("{ 'a' => 1 }.key?('a') && !{ 'a' => 1 }.has_key?('b')"),
+        "true"
+    );
     assert_eq!(ruby("{ a: 1 }.to_a"), "[[:a, 1]]");
     assert_eq!(ruby("[1, 2, 3].each_slice(2).to_a"), "[[1, 2], [3]]");
     assert_eq!(ruby("%w(a b a).group_by { |x| x }.keys"), r#"["a", "b"]"#);
@@ -157,12 +202,30 @@ fn unsupported_constructs_are_refused_with_their_position() {
         error("def helper\n  1\nend"),
         "/t/test.rb:1:1: unsupported Ruby: method definition (`def`)"
     );
-    assert_eq!(error("x = 1\n  $stdout"), "/t/test.rb:2:3: unsupported Ruby: global variable");
-    assert_eq!(error("a = 'x'.frobnicate"), "/t/test.rb:1:5: undefined method `frobnicate` for String");
-    assert_eq!(error("a = 1\nb = missing_thing"), "/t/test.rb:2:5: undefined local variable or method `missing_thing`");
-    assert_eq!(error("nil.upcase"), "/t/test.rb:1:1: undefined method `upcase` for nil");
-    assert_eq!(error("h = {}\nh['a']['b']"), "/t/test.rb:2:1: undefined method `[]` for nil (`h['a']` is nil)");
-    assert_eq!(error("'x' + 1"), "/t/test.rb:1:1: no implicit conversion of Integer into String");
+    assert_eq!(
+        error("x = 1\n  $stdout"),
+        "/t/test.rb:2:3: unsupported Ruby: global variable"
+    );
+    assert_eq!(
+        error("a = 'x'.frobnicate"),
+        "/t/test.rb:1:5: undefined method `frobnicate` for String"
+    );
+    assert_eq!(
+        error("a = 1\nb = missing_thing"),
+        "/t/test.rb:2:5: undefined local variable or method `missing_thing`"
+    );
+    assert_eq!(
+        error("nil.upcase"),
+        "/t/test.rb:1:1: undefined method `upcase` for nil"
+    );
+    assert_eq!(
+        error("h = {}\nh['a']['b']"),
+        "/t/test.rb:2:1: undefined method `[]` for nil (`h['a']` is nil)"
+    );
+    assert_eq!(
+        error("'x' + 1"),
+        "/t/test.rb:1:1: no implicit conversion of Integer into String"
+    );
 }
 
 #[test]
@@ -176,7 +239,26 @@ fn syntax_errors_name_the_line() {
 
 #[test]
 fn odd_input_never_panics() {
-    for source in ["", "\0", "<<~", "\"#{", "[1,2,3][", "x = 9999999999999999999999", "a.b.c.d", "%w(", "def", "1..", "::Foo", "'é'.upcase * 3", "{ a: } ", "->(x) { x }", "`ls`", "/re/ =~ 'x'", "BEGIN { }", "[].first.first"] {
+    for source in [
+        "",
+        "\0",
+        "<<~",
+        "\"#{",
+        "[1,2,3][",
+        "x = 9999999999999999999999",
+        "a.b.c.d",
+        "%w(",
+        "def",
+        "1..",
+        "::Foo",
+        "'é'.upcase * 3",
+        "{ a: } ",
+        "->(x) { x }",
+        "`ls`",
+        "/re/ =~ 'x'",
+        "BEGIN { }",
+        "[].first.first",
+    ] {
         let _ = try_ruby(source);
     }
     assert!(error("x = 9999999999999999999999").contains("64 bits"));
@@ -231,7 +313,13 @@ impl TestNode {
 
     fn merged(&self) -> Json {
         let mut out = json!({});
-        for level in ["default", "force_default", "normal", "override", "force_override"] {
+        for level in [
+            "default",
+            "force_default",
+            "normal",
+            "override",
+            "force_override",
+        ] {
             if let Some(l) = self.levels.get(level) {
                 merge(&mut out, l);
             }
@@ -251,19 +339,27 @@ impl NodeAccess for TestNode {
     }
 
     fn read_level(&self, level: WriteLevel, path: &[String]) -> Option<Json> {
-        self.levels.get(level_name(level)).and_then(|l| lookup(l, path)).cloned()
+        self.levels
+            .get(level_name(level))
+            .and_then(|l| lookup(l, path))
+            .cloned()
     }
 
     fn write(&mut self, write: AttributeWrite) -> Result<(), String> {
         if write.path.first().is_some_and(|k| k == "forbidden") {
             return Err("writes to `forbidden` are refused".to_string());
         }
-        let present = self.read_level(write.level, &write.path).is_some_and(|v| !v.is_null());
+        let present = self
+            .read_level(write.level, &write.path)
+            .is_some_and(|v| !v.is_null());
         self.writes.push(write.clone());
         if write.op == WriteOp::SetUnless && present {
             return Ok(());
         }
-        let mut cursor = self.levels.entry(level_name(write.level)).or_insert_with(|| json!({}));
+        let mut cursor = self
+            .levels
+            .entry(level_name(write.level))
+            .or_insert_with(|| json!({}));
         let Some((last, parents)) = write.path.split_last() else {
             return Err("empty path".to_string());
         };
@@ -314,9 +410,15 @@ node.set['ns'] = nil
 node.normal['nn'] = [1, 'two', :three]
 ";
     attributes(source, &mut node).unwrap();
-    assert_eq!(node.level("default"), json!({"a": {"b": "x"}, "sym": {"key": "value"}, "nd": 1.5}));
+    assert_eq!(
+        node.level("default"),
+        json!({"a": {"b": "x"}, "sym": {"key": "value"}, "nd": 1.5})
+    );
     assert_eq!(node.level("force_default"), json!({"fd": 1}));
-    assert_eq!(node.level("normal"), json!({"n": 2, "s": 3, "ns": null, "nn": [1, "two", "three"]}));
+    assert_eq!(
+        node.level("normal"),
+        json!({"n": 2, "s": 3, "ns": null, "nn": [1, "two", "three"]})
+    );
     assert_eq!(node.level("override"), json!({"o": 4, "no": true}));
     assert_eq!(node.level("force_override"), json!({"fo": 5}));
     assert_eq!(node.writes[0].path, ["a", "b"]);
@@ -412,10 +514,20 @@ fn reading_through_a_missing_attribute_is_a_clear_error() {
 fn writing_to_the_merged_view_is_immutable_attribute_modification() {
     let mut node = debian();
     let err = attributes("node['platform_x'] = 1", &mut node).unwrap_err();
-    assert_eq!(err.class(), "Chef::Exceptions::ImmutableAttributeModification");
+    assert_eq!(
+        err.class(),
+        "Chef::Exceptions::ImmutableAttributeModification"
+    );
     let err = attributes("node['memory']['total'] = 1", &mut node).unwrap_err();
-    assert_eq!(err.class(), "Chef::Exceptions::ImmutableAttributeModification");
-    assert!(err.to_string().starts_with("/cb/attributes/default.rb:1:1: "), "{err}");
+    assert_eq!(
+        err.class(),
+        "Chef::Exceptions::ImmutableAttributeModification"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("/cb/attributes/default.rb:1:1: "),
+        "{err}"
+    );
 }
 
 #[test]
@@ -545,8 +657,10 @@ issues_url \"https://example.com/#{'nginx'}/issues\"
 gem 'x', version: '1.0', require: false
 ";
     let calls = eval_dsl_calls(&path, source).unwrap();
-    let summary: Vec<(String, Vec<Json>)> =
-        calls.iter().map(|c| (c.method.clone(), c.args.clone())).collect();
+    let summary: Vec<(String, Vec<Json>)> = calls
+        .iter()
+        .map(|c| (c.method.clone(), c.args.clone()))
+        .collect();
     assert_eq!(
         summary,
         vec![
@@ -554,15 +668,27 @@ gem 'x', version: '1.0', require: false
             ("maintainer".to_string(), vec![json!("Ops")]),
             ("version".to_string(), vec![json!("2.1.0")]),
             ("description".to_string(), vec![json!("Installs nginx")]),
-            ("long_description".to_string(), vec![json!("# nginx\nInstalls nginx.\n")]),
+            (
+                "long_description".to_string(),
+                vec![json!("# nginx\nInstalls nginx.\n")]
+            ),
             ("depends".to_string(), vec![json!("apt"), json!(">= 2.0")]),
             ("depends".to_string(), vec![json!("logrotate")]),
             ("supports".to_string(), vec![json!("debian")]),
             ("supports".to_string(), vec![json!("ubuntu")]),
-            ("recipe".to_string(), vec![json!("nginx::default"), json!("Installs the package")]),
+            (
+                "recipe".to_string(),
+                vec![json!("nginx::default"), json!("Installs the package")]
+            ),
             ("chef_version".to_string(), vec![json!(">= 15")]),
-            ("issues_url".to_string(), vec![json!("https://example.com/nginx/issues")]),
-            ("gem".to_string(), vec![json!("x"), json!({"version": "1.0", "require": false})]),
+            (
+                "issues_url".to_string(),
+                vec![json!("https://example.com/nginx/issues")]
+            ),
+            (
+                "gem".to_string(),
+                vec![json!("x"), json!({"version": "1.0", "require": false})]
+            ),
         ]
     );
     assert_eq!(calls[5].location, SourceLocation::new(&path, 6, 1));
@@ -573,10 +699,21 @@ gem 'x', version: '1.0', require: false
 fn readme_is_read_relative_to_the_metadata_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("README.md"), "docs").unwrap();
-    let calls = eval_dsl_calls(&dir.path().join("metadata.rb"), "long_description IO.read('README.md')").unwrap();
+    let calls = eval_dsl_calls(
+        &dir.path().join("metadata.rb"),
+        "long_description IO.read('README.md')",
+    )
+    .unwrap();
     assert_eq!(calls[0].args, [json!("docs")]);
-    let err = eval_dsl_calls(&dir.path().join("metadata.rb"), "long_description File.read('NOPE.md')").unwrap_err();
-    assert!(err.to_string().contains("metadata.rb:1:18: cannot read"), "{err}");
+    let err = eval_dsl_calls(
+        &dir.path().join("metadata.rb"),
+        "long_description File.read('NOPE.md')",
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("metadata.rb:1:18: cannot read"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -597,7 +734,10 @@ ssl_verify_mode :verify_peer
 ";
     let calls = eval_dsl_calls(&path, source).unwrap();
     let args: HashMap<String, Vec<Json>> = calls.into_iter().map(|c| (c.method, c.args)).collect();
-    assert_eq!(args["cookbook_path"], [json!([format!("{root}/cookbooks")])]);
+    assert_eq!(
+        args["cookbook_path"],
+        [json!([format!("{root}/cookbooks")])]
+    );
     assert_eq!(args["role_path"], [json!(format!("{root}/roles"))]);
     assert_eq!(args["data_bag_path"], [json!(format!("{root}/bags"))]);
     assert_eq!(args["file_cache_path"], [json!(format!("{root}/cache"))]);
@@ -610,7 +750,13 @@ ssl_verify_mode :verify_peer
 fn dsl_files_refuse_blocks_and_bare_names() {
     let path = Path::new("/r/solo.rb");
     let err = eval_dsl_calls(path, "config_context :knife do\nend").unwrap_err();
-    assert_eq!(err.to_string(), "/r/solo.rb:1:1: unsupported Ruby: a block passed to `config_context`");
+    assert_eq!(
+        err.to_string(),
+        "/r/solo.rb:1:1: unsupported Ruby: a block passed to `config_context`"
+    );
     let err = eval_dsl_calls(path, "name 'x'\nbogus").unwrap_err();
-    assert_eq!(err.to_string(), "/r/solo.rb:2:1: undefined local variable or method `bogus`");
+    assert_eq!(
+        err.to_string(),
+        "/r/solo.rb:2:1: undefined local variable or method `bogus`"
+    );
 }

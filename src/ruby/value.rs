@@ -370,7 +370,13 @@ fn is_simple_symbol(s: &str, allow_operator: bool) -> bool {
     let body: String = s.chars().skip(1).collect();
     let trimmed = body
         .strip_suffix(['?', '!'])
-        .or_else(|| if allow_operator { body.strip_suffix('=') } else { None })
+        .or_else(|| {
+            if allow_operator {
+                body.strip_suffix('=')
+            } else {
+                None
+            }
+        })
         .unwrap_or(&body);
     trimmed
         .chars()
@@ -525,13 +531,9 @@ pub fn equal(a: &Value<'_>, b: &Value<'_>) -> bool {
         }
         (Value::Hash(x), Value::Hash(y)) => {
             let (x, y) = (x.map.borrow(), y.map.borrow());
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| equal(v, w)))
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| equal(v, w)))
         }
-        (Value::Range(x), Value::Range(y)) => {
-            x.2 == y.2 && equal(&x.0, &y.0) && equal(&x.1, &y.1)
-        }
+        (Value::Range(x), Value::Range(y)) => x.2 == y.2 && equal(&x.0, &y.0) && equal(&x.1, &y.1),
         (Value::Node, Value::Node) => true,
         _ => false,
     }
