@@ -44,10 +44,10 @@ pub fn run_all() {
     let mut failures = Vec::new();
     let (mut total_pass, mut total_fail) = (0, 0);
     for file in files {
-        let text =
-            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let doc: Value =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let text = std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let doc: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let group = doc["group"].as_str().unwrap_or("?").to_string();
         let cases = doc["cases"].as_array().cloned().unwrap_or_default();
         let (mut passed, mut failed, mut skipped) = (0, 0, Vec::new());
@@ -78,11 +78,7 @@ pub fn run_all() {
         total_fail += failed;
     }
     println!("acceptance: {total_pass} passed, {total_fail} failed");
-    assert!(
-        failures.is_empty(),
-        "failed cases:\n{}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "failed cases:\n{}", failures.join("\n"));
 }
 
 fn run_case(group: &str, case: &Value) -> Outcome {
