@@ -28,7 +28,10 @@ server {
 fn big_node() -> Value {
     let mut automatic = Map::new();
     for i in 0..2000 {
-        automatic.insert(format!("key{i}"), json!({"a": i, "b": [1, 2, 3], "c": "text"}));
+        automatic.insert(
+            format!("key{i}"),
+            json!({"a": i, "b": [1, 2, 3], "c": "text"}),
+        );
     }
     automatic.insert("fqdn".into(), json!("lb1.example"));
     automatic.insert(
@@ -98,7 +101,9 @@ fn hundred_renders_are_fast() {
     let node = big_node();
     let variables = variables();
     let templates: Vec<ErbTemplate> = (0..100)
-        .map(|i| ErbTemplate::compile(std::path::Path::new(&format!("/t{i}.erb")), UPSTREAM).unwrap())
+        .map(|i| {
+            ErbTemplate::compile(std::path::Path::new(&format!("/t{i}.erb")), UPSTREAM).unwrap()
+        })
         .collect();
     let start = Instant::now();
     for template in &templates {

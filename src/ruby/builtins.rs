@@ -9,6 +9,9 @@ use std::sync::Arc;
 
 type Found<'a> = Result<Option<Value<'a>>, Flow<'a>>;
 
+/// The largest string or array one operation may build (repeat, padding, `Array#*`).
+pub(crate) const MAX_SIZE: usize = 64 << 20;
+
 fn str_arg<'v>(args: &'v [Value<'_>], index: usize, method: &str) -> Result<&'v str, Fault> {
     match args.get(index) {
         Some(Value::Str(s)) => Ok(s),
@@ -142,7 +145,7 @@ fn split<'a>(s: &str, sep: Option<&str>, limit: Option<i64>) -> Vec<Value<'a>> {
 
 fn pad(s: &str, width: i64, fill: &str, side: Ordering) -> String {
     let len = s.chars().count();
-    let width = usize::try_from(width).unwrap_or(0);
+    let width = usize::try_from(width).unwrap_or(0).min(MAX_SIZE);
     if width <= len || fill.is_empty() {
         return s.to_string();
     }
@@ -354,6 +357,9 @@ impl<'a> Interp<'a, '_> {
             "*" => {
                 let n = int_arg(args, 0, name)?;
                 let n = usize::try_from(n).map_err(|_| Fault::argument("negative argument"))?;
+                if text.len().saturating_mul(n) > MAX_SIZE {
+                    return Err(Fault::argument("argument too big").into());
+                }
                 Value::str(text.repeat(n))
             }
             "%" => {
@@ -557,10 +563,10 @@ fn string_index<'a>(text: &str, args: &[Value<'a>]) -> Result<Value<'a>, Fault> 
                     Value::Int(b) => *b,
                     _ => -1,
                 };
-                let b = if b < 0 { len + b } else { b };
-                let b = if r.2 { b - 1 } else { b };
-                let a = if *a < 0 { len + a } else { *a };
-                substring(text, a, (b - a + 1).max(0))
+                let b = if b < 0 { len.saturating_add(b) } else { b };
+                let b = if r.2 { b.saturating_sub(1) } else { b };
+                let a = if *a < 0 { len.saturating_add(*a) } else { *a };
+                substring(text, a, b.saturating_sub(a).saturating_add(1).max(0))
             }
             _ => None,
         },
@@ -936,7 +942,7 @@ pub(crate) fn format(spec: &str, args: &[Value<'_>]) -> Result<String, Fault> {
                 p.push(d);
                 chars.next();
             }
-            precision = Some(p.parse::<usize>().unwrap_or(0));
+            precision = Some(p.parse::<usize>().unwrap_or(0).min(1000));
         }
         let Some(conversion) = chars.next() else {
             return Err(Fault::argument(
@@ -1034,6 +1040,9 @@ pub(crate) fn format(spec: &str, args: &[Value<'_>]) -> Result<String, Fault> {
             }
         };
         let width: usize = width.parse().unwrap_or(0);
+        if width > MAX_SIZE {
+            return Err(Fault::argument("width too big"));
+        }
         let len = body.chars().count();
         if len >= width {
             out.push_str(&body);

@@ -10,7 +10,7 @@ use std::rc::Rc;
 type Found<'a> = Result<Option<Value<'a>>, Flow<'a>>;
 
 /// The most elements a range may expand to.
-const RANGE_LIMIT: i64 = 10_000_000;
+const RANGE_LIMIT: i64 = 1_000_000;
 
 /// Elements for a splat (`*x`): arrays, hash pairs, range members; nil is empty.
 pub(crate) fn splat_items(value: Value<'_>) -> Vec<Value<'_>> {
@@ -183,9 +183,9 @@ fn range_bounds(len: usize, r: &(Value<'_>, Value<'_>, bool)) -> Option<(i64, i6
     let low = if low < 0 { ilen + low } else { low };
     let mut high = if high < 0 { ilen + high } else { high };
     if r.2 && !matches!(r.1, Value::Nil) {
-        high -= 1;
+        high = high.saturating_sub(1);
     }
-    Some((low, (high - low + 1).max(0)))
+    Some((low, high.saturating_sub(low).saturating_add(1).max(0)))
 }
 
 fn array_index<'a>(items: &[Value<'a>], args: &[Value<'a>]) -> Result<Value<'a>, Fault> {
@@ -1016,14 +1016,11 @@ impl<'a> Interp<'a, '_> {
                     let n =
                         usize::try_from(*n).map_err(|_| Fault::argument("negative argument"))?;
                     let items = items();
-                    Value::array(
-                        items
-                            .iter()
-                            .cycle()
-                            .take(items.len() * n)
-                            .cloned()
-                            .collect(),
-                    )
+                    let total = items.len().saturating_mul(n);
+                    if total > super::builtins::MAX_SIZE {
+                        return Err(Fault::argument("argument too big").into());
+                    }
+                    Value::array(items.iter().cycle().take(total).cloned().collect())
                 }
                 Some(Value::Str(_)) => return self.array_method(array, "join", args, block, span),
                 _ => return Err(Fault::type_error("Array#* needs an Integer or a String").into()),

@@ -12,6 +12,20 @@ use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
 
+/// How much stack the evaluator (or the lowering) may use before refusing to go deeper.
+const STACK_BUDGET: usize = 1 << 20;
+
+/// An approximation of the current stack position: the address of a local.
+pub(crate) fn stack_position() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
+}
+
+/// Whether recursion that started at `base` has used up its stack budget.
+pub(crate) fn stack_exhausted(base: usize) -> bool {
+    base.abs_diff(stack_position()) > STACK_BUDGET
+}
+
 /// A Ruby error being raised: its class, message and where (once known).
 #[derive(Debug, Clone)]
 pub(crate) struct Fault {
@@ -113,6 +127,7 @@ pub(crate) trait Host<'a> {
 pub(crate) struct Interp<'a, 'h> {
     pub file: &'h Path,
     frames: Vec<Vec<Value<'a>>>,
+    stack_base: usize,
     pub ivars: HashMap<Arc<str>, Value<'a>>,
     host: &'h mut dyn Host<'a>,
     /// ERB output.
@@ -125,6 +140,7 @@ impl<'a, 'h> Interp<'a, 'h> {
         Self {
             file,
             frames: Vec::new(),
+            stack_base: stack_position(),
             ivars: HashMap::new(),
             host,
             out: String::new(),
@@ -133,6 +149,7 @@ impl<'a, 'h> Interp<'a, 'h> {
 
     /// Runs a program; `return` at top level ends it early.
     pub(crate) fn run(&mut self, program: &Program) -> Result<Value<'a>, Fault> {
+        self.stack_base = stack_position();
         self.frames.push(vec![Value::Nil; program.locals as usize]);
         let result = self.eval(&program.body);
         self.frames.pop();
@@ -157,6 +174,14 @@ impl<'a, 'h> Interp<'a, 'h> {
     /// Evaluates one expression.
     pub(crate) fn eval(&mut self, node: &Node) -> Eval<'a> {
         let span = node.span;
+        if stack_exhausted(self.stack_base) {
+            return Err(Fault::new(
+                "SystemStackError",
+                "stack level too deep (nesting too deep)",
+            )
+            .at(span)
+            .into());
+        }
         let at = |f: Fault| Flow::Error(f.at(span));
         Ok(match &node.expr {
             Expr::Nil => Value::Nil,

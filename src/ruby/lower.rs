@@ -58,7 +58,40 @@ impl SpanMap for LineIndex<'_> {
 /// `__erb_text(i)` markers refer to (None outside templates).
 pub(crate) fn parse_program(
     code: &str,
-    spans: &dyn SpanMap,
+    spans: &(dyn SpanMap + Sync),
+    texts: Option<&[Arc<str>]>,
+) -> Result<Program, Fault> {
+    // Prism recurses once per nesting level (up to its limit of 10,000), so code long enough to
+    // nest deeply is parsed on a thread whose stack cannot run out.
+    if code.len() < INLINE_PARSE_LIMIT {
+        return parse_and_lower(code, spans, texts);
+    }
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("ruby-parse".to_string())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, || parse_and_lower(code, spans, texts));
+        match worker {
+            Ok(handle) => handle.join().unwrap_or_else(|_| {
+                Err(Fault::new(
+                    "SyntaxError",
+                    "the Ruby parser failed on this file",
+                ))
+            }),
+            Err(_) => parse_and_lower(code, spans, texts),
+        }
+    })
+}
+
+/// Code shorter than this cannot nest deep enough to exhaust the caller's stack in prism.
+const INLINE_PARSE_LIMIT: usize = 2048;
+
+/// The stack of the thread that parses longer code.
+const PARSE_STACK: usize = 64 << 20;
+
+fn parse_and_lower(
+    code: &str,
+    spans: &(dyn SpanMap + Sync),
     texts: Option<&[Arc<str>]>,
 ) -> Result<Program, Fault> {
     let result = pm::parse(code.as_bytes());
@@ -80,6 +113,8 @@ pub(crate) fn parse_program(
         .collect();
     let count = locals.len();
     let mut lowerer = Lowerer {
+        depth: 0,
+        stack_base: super::interp::stack_position(),
         scopes: vec![locals],
         spans,
         source: code.as_bytes(),
@@ -99,7 +134,12 @@ pub(crate) struct Program {
     pub body: Node,
 }
 
+/// How deep expressions may nest.
+const MAX_NESTING: u32 = 1000;
+
 struct Lowerer<'s> {
+    depth: u32,
+    stack_base: usize,
     scopes: Vec<Vec<Vec<u8>>>,
     spans: &'s dyn SpanMap,
     source: &'s [u8],
@@ -306,6 +346,21 @@ impl<'s> Lowerer<'s> {
     }
 
     fn lower(&mut self, node: &pm::Node<'_>) -> Lowered {
+        // The evaluator recurses as deep as the tree; refuse trees that could exhaust the stack.
+        if self.depth >= MAX_NESTING || super::interp::stack_exhausted(self.stack_base) {
+            return Err(Fault::new(
+                "NotImplementedError",
+                "unsupported Ruby: expressions nested this deep",
+            )
+            .at(self.span(node)));
+        }
+        self.depth += 1;
+        let lowered = self.lower_node(node);
+        self.depth -= 1;
+        lowered
+    }
+
+    fn lower_node(&mut self, node: &pm::Node<'_>) -> Lowered {
         let span = self.span(node);
         let expr = match node {
             pm::Node::NilNode { .. } => Expr::Nil,
@@ -543,7 +598,8 @@ impl<'s> Lowerer<'s> {
             .iter()
             .rev()
             .try_fold(0u128, |acc, &d| {
-                acc.checked_mul(1 << 32).map(|a| a + u128::from(d))
+                acc.checked_mul(1 << 32)
+                    .and_then(|a| a.checked_add(u128::from(d)))
             })
             .unwrap_or(u128::MAX);
         let signed = if negative {

@@ -760,3 +760,110 @@ fn dsl_files_refuse_blocks_and_bare_names() {
         "/r/solo.rb:2:1: undefined local variable or method `bogus`"
     );
 }
+
+#[test]
+fn deep_nesting_is_refused_not_a_crash() {
+    for n in [40usize, 2_000, 20_000] {
+        let sources = [
+            format!("{}1{}", "[".repeat(n), "]".repeat(n)),
+            format!("{}1{}", "(".repeat(n), ")".repeat(n)),
+            format!("x = 1{}", " + 1".repeat(n)),
+            format!("{}1{}", "if true then ".repeat(n), " end".repeat(n)),
+            format!("{}1{}", "[1].map { |x| ".repeat(n), " }".repeat(n)),
+            format!("{}true", "!".repeat(n)),
+        ];
+        for source in sources {
+            let _ = try_ruby(&source);
+        }
+    }
+    assert!(error(&format!(
+        "{}1{}",
+        "[1].map { |x| ".repeat(300),
+        " }".repeat(300)
+    ))
+    .contains("deep"));
+    assert_eq!(
+        ruby(&format!("{}1{}", "[".repeat(8), "]".repeat(8))),
+        "[[[[[[[[1]]]]]]]]"
+    );
+}
+
+#[test]
+fn containers_that_contain_themselves_do_not_recurse_forever() {
+    assert!(ruby("a = [1]\na << a\na.inspect").contains("[...]"));
+    assert_eq!(ruby("a = []\na << a\na == a"), "true");
+    assert_eq!(ruby("a = []\na << a\nb = []\nb << b\na == b"), "false");
+    assert!(error("a = []\na << a\na.to_json").contains("nested more than"));
+    assert!(ruby("h = {}\nh['self'] = h\nh.to_s").contains("{...}"));
+}
+
+/// A tiny deterministic generator for mutation tests.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, bound: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        usize::try_from(self.0 >> 33).unwrap_or(0) % bound.max(1)
+    }
+}
+
+const FUZZ_CORPUS: [&str; 6] = [
+    "x = [1, 'two', :three, { a: 1 }]\nx.each_with_index { |v, i| y = \"#{i}:#{v}\" }\ncase x.size when 1..3 then 'a' else x.map(&:to_s).join(',') end",
+    "default['a']['b'] = node['x'] ? 1 : %w(a b)\nh = { 'k' => [1.5, nil] }\nh.fetch('k', []).compact.sum rescue nil",
+    "s = 'abc'.upcase.gsub('B', 'x') * 2\nn = (1..5).select(&:even?).inject(:+)\nunless n > 3 then s[1..] else format('%05d', n) end",
+    "a, b = [1, 2]\na ||= 3\nb += a\n[[1, 2], [3, 4]].map { |(p, q)| p * q }.max_by { |v| -v }",
+    "name 'cb'\ndepends 'apt', '>= 1.0'\nlong_description \"x#{1 + 1}\"\nsupports 'debian' if true",
+    "begin\n  raise 'x'\nrescue => e\n  e.to_s.length\nensure\n  z = 1\nend\n{ b: 2 }.merge('c' => 3).to_a.flatten.uniq",
+];
+
+const FUZZ_PIECES: [&str; 24] = [
+    "(", ")", "[", "]", "{", "}", "|", "\"", "'", "#{", "end", "do", "nil", "<<~X\n", "%w(", "::",
+    "..", "&.", "=", "\n", "-", "**", "if ", "@",
+];
+
+fn mutate(source: &str, rng: &mut Lcg) -> String {
+    let mut bytes: Vec<u8> = source.as_bytes().to_vec();
+    for _ in 0..=rng.next(4) {
+        let at = rng.next(bytes.len() + 1);
+        match rng.next(3) {
+            0 if !bytes.is_empty() => {
+                let end = (at + rng.next(6)).min(bytes.len());
+                bytes.drain(at.min(end)..end);
+            }
+            1 => {
+                let piece = FUZZ_PIECES[rng.next(FUZZ_PIECES.len())];
+                bytes.splice(at..at, piece.bytes());
+            }
+            _ => {
+                let from = rng.next(bytes.len());
+                let chunk: Vec<u8> = bytes
+                    .iter()
+                    .skip(from)
+                    .take(rng.next(12))
+                    .copied()
+                    .collect();
+                bytes.splice(at.min(bytes.len())..at.min(bytes.len()), chunk);
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn mutated_programs_never_panic() {
+    let mut rng = Lcg(7);
+    for round in 0..1500 {
+        let source = mutate(FUZZ_CORPUS[round % FUZZ_CORPUS.len()], &mut rng);
+        let _ = try_ruby(&source);
+        let _ = attributes(&source, &mut debian());
+        let _ = eval_dsl_calls(Path::new("/r/metadata.rb"), &source);
+        let template = format!("a <%= {source} %>\n<% {source} -%>\nb");
+        if let Ok(t) = erb::ErbTemplate::compile(Path::new("/t.erb"), &template) {
+            use crate::template::TemplateEngine;
+            let _ = t.render(&serde_json::Map::new(), &json!({"x": 1}));
+        }
+    }
+}

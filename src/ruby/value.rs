@@ -12,6 +12,9 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 use std::sync::Arc;
 
+/// How deep values may nest before printing, comparing or converting them stops (cycles).
+const MAX_DEPTH: usize = 100;
+
 /// A Ruby value.
 #[derive(Debug, Clone)]
 pub enum Value<'a> {
@@ -207,6 +210,15 @@ impl<'a> Value<'a> {
 
     /// The value as JSON (symbols become strings, hash keys their `to_s`).
     pub fn to_json(&self) -> Result<serde_json::Value, String> {
+        self.to_json_at(0)
+    }
+
+    fn to_json_at(&self, depth: usize) -> Result<serde_json::Value, String> {
+        if depth > MAX_DEPTH {
+            return Err(format!(
+                "value nested more than {MAX_DEPTH} deep (a container that contains itself?)"
+            ));
+        }
         Ok(match self {
             Value::Nil => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
@@ -219,19 +231,19 @@ impl<'a> Value<'a> {
                 a.items
                     .borrow()
                     .iter()
-                    .map(Value::to_json)
+                    .map(|v| v.to_json_at(depth + 1))
                     .collect::<Result<_, _>>()?,
             ),
             Value::Hash(h) => {
                 let mut map = serde_json::Map::new();
                 for (k, v) in h.map.borrow().iter() {
-                    map.insert(k.to_value().to_s(), v.to_json()?);
+                    map.insert(k.to_value().to_s(), v.to_json_at(depth + 1)?);
                 }
                 serde_json::Value::Object(map)
             }
             Value::Range(r) => match (&r.0, &r.1) {
                 (Value::Int(low), Value::Int(high)) => {
-                    let high = if r.2 { *high - 1 } else { *high };
+                    let high = if r.2 { high.saturating_sub(1) } else { *high };
                     if high.saturating_sub(*low) > 1_000_000 {
                         return Err("range too large to store".to_string());
                     }
@@ -260,11 +272,18 @@ impl<'a> Value<'a> {
     /// Ruby 3.4's `inspect`.
     pub fn inspect(&self) -> String {
         let mut out = String::new();
-        self.write_inspect(&mut out);
+        self.write_inspect(&mut out, 0);
         out
     }
 
-    fn write_inspect(&self, out: &mut String) {
+    fn write_inspect(&self, out: &mut String, depth: usize) {
+        if depth > MAX_DEPTH {
+            out.push_str(match self {
+                Value::Hash(_) | Value::Json(serde_json::Value::Object(_)) => "{...}",
+                _ => "[...]",
+            });
+            return;
+        }
         match self {
             Value::Nil => out.push_str("nil"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -280,18 +299,22 @@ impl<'a> Value<'a> {
                     if i > 0 {
                         out.push_str(", ");
                     }
-                    item.write_inspect(out);
+                    item.write_inspect(out, depth + 1);
                 }
                 out.push(']');
             }
             Value::Hash(h) => {
                 let map = h.map.borrow();
-                inspect_pairs(map.iter().map(|(k, v)| (k.to_value(), v.clone())), out);
+                inspect_pairs(
+                    map.iter().map(|(k, v)| (k.to_value(), v.clone())),
+                    out,
+                    depth,
+                );
             }
             Value::Range(r) => {
-                r.0.write_inspect(out);
+                r.0.write_inspect(out, depth + 1);
                 out.push_str(if r.2 { "..." } else { ".." });
-                r.1.write_inspect(out);
+                r.1.write_inspect(out, depth + 1);
             }
             Value::Json(serde_json::Value::Array(items)) => {
                 out.push('[');
@@ -299,7 +322,7 @@ impl<'a> Value<'a> {
                     if i > 0 {
                         out.push_str(", ");
                     }
-                    Value::from_json(item).write_inspect(out);
+                    Value::from_json(item).write_inspect(out, depth + 1);
                 }
                 out.push(']');
             }
@@ -307,8 +330,9 @@ impl<'a> Value<'a> {
                 map.iter()
                     .map(|(k, v)| (Value::str(k), Value::from_json(v))),
                 out,
+                depth,
             ),
-            Value::Json(other) => Value::from_json(other).write_inspect(out),
+            Value::Json(other) => Value::from_json(other).write_inspect(out, depth + 1),
             Value::Module(name) => out.push_str(name),
             Value::Node => out.push_str("#<Chef::Node>"),
             Value::Attr(a) => {
@@ -325,7 +349,11 @@ fn number<'a>(n: &serde_json::Number) -> Value<'a> {
     }
 }
 
-fn inspect_pairs<'a>(pairs: impl Iterator<Item = (Value<'a>, Value<'a>)>, out: &mut String) {
+fn inspect_pairs<'a>(
+    pairs: impl Iterator<Item = (Value<'a>, Value<'a>)>,
+    out: &mut String,
+    depth: usize,
+) {
     let mut empty = true;
     out.push('{');
     for (i, (k, v)) in pairs.enumerate() {
@@ -343,11 +371,11 @@ fn inspect_pairs<'a>(pairs: impl Iterator<Item = (Value<'a>, Value<'a>)>, out: &
                 out.push_str(": ");
             }
             _ => {
-                k.write_inspect(out);
+                k.write_inspect(out, depth + 1);
                 out.push_str(" => ");
             }
         }
-        v.write_inspect(out);
+        v.write_inspect(out, depth + 1);
     }
     let _ = empty;
     out.push('}');
@@ -459,6 +487,13 @@ pub fn float_to_s(f: f64) -> String {
 impl HashKey {
     /// The key of a value; Err names the unsupported key type.
     pub fn of(value: &Value<'_>) -> Result<HashKey, String> {
+        HashKey::of_at(value, 0)
+    }
+
+    fn of_at(value: &Value<'_>, depth: usize) -> Result<HashKey, String> {
+        if depth > MAX_DEPTH {
+            return Err("hash key nested too deep".to_string());
+        }
         Ok(match value {
             Value::Nil => HashKey::Nil,
             Value::Bool(b) => HashKey::Bool(*b),
@@ -470,13 +505,13 @@ impl HashKey {
                 a.items
                     .borrow()
                     .iter()
-                    .map(HashKey::of)
+                    .map(|v| HashKey::of_at(v, depth + 1))
                     .collect::<Result<_, _>>()?,
             ),
             Value::Json(serde_json::Value::Array(items)) => HashKey::Array(
                 items
                     .iter()
-                    .map(|i| HashKey::of(&Value::from_json(i)))
+                    .map(|i| HashKey::of_at(&Value::from_json(i), depth + 1))
                     .collect::<Result<_, _>>()?,
             ),
             other => return Err(format!("a {} cannot be a hash key", other.class_name())),
@@ -512,8 +547,21 @@ impl<'a> RHash<'a> {
     }
 }
 
+/// Whether two containers are the same object.
+fn same<T, U>(x: *const T, y: *const U) -> bool {
+    std::ptr::eq(x.cast::<()>(), y.cast::<()>())
+}
+
 /// Ruby `==`.
 pub fn equal(a: &Value<'_>, b: &Value<'_>) -> bool {
+    equal_at(a, b, 0)
+}
+
+fn equal_at(a: &Value<'_>, b: &Value<'_>, depth: usize) -> bool {
+    if depth > MAX_DEPTH {
+        return false;
+    }
+    let equal = |x: &Value<'_>, y: &Value<'_>| equal_at(x, y, depth + 1);
     match (a, b) {
         (Value::Nil, Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
@@ -525,6 +573,8 @@ pub fn equal(a: &Value<'_>, b: &Value<'_>) -> bool {
         (Value::Json(x), Value::Json(y)) => x == y,
         (Value::Json(_), _) => equal(&a.clone().materialize(), b),
         (_, Value::Json(_)) => equal(a, &b.clone().materialize()),
+        (Value::Array(x), Value::Array(y)) if same(Rc::as_ptr(x), Rc::as_ptr(y)) => true,
+        (Value::Hash(x), Value::Hash(y)) if same(Rc::as_ptr(x), Rc::as_ptr(y)) => true,
         (Value::Array(x), Value::Array(y)) => {
             let (x, y) = (x.items.borrow(), y.items.borrow());
             x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| equal(p, q))
@@ -541,6 +591,14 @@ pub fn equal(a: &Value<'_>, b: &Value<'_>) -> bool {
 
 /// Ruby `<=>`; None when the values do not compare.
 pub fn compare(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
+    compare_at(a, b, 0)
+}
+
+fn compare_at(a: &Value<'_>, b: &Value<'_>, depth: usize) -> Option<Ordering> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    let compare = |x: &Value<'_>, y: &Value<'_>| compare_at(x, y, depth + 1);
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
         (Value::Int(x), Value::Float(y)) => (*x as f64).partial_cmp(y),
