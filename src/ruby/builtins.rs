@@ -479,6 +479,12 @@ impl<'a> Interp<'a, '_> {
             return Ok(Some(v));
         }
         Ok(Some(match name {
+            "times" if block.is_none() => {
+                if i > 1_000_000 {
+                    return Err(Fault::argument("too many items for an enumerator").into());
+                }
+                Value::array((0..i.max(0)).map(Value::Int).collect())
+            }
             "times" | "upto" | "downto" => {
                 let Some(block) = block else {
                     return Ok(None);

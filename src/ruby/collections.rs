@@ -97,6 +97,36 @@ fn next_string(s: &str) -> String {
     std::iter::once(first).chain(chars).collect()
 }
 
+/// A block-less enumerator call (`each_with_index`, `map`), approximated by the array it would
+/// yield, so chains like `each_with_index.map { |x, i| }` and `map.with_index(1) { }` work.
+fn enumerator<'a>(name: &str, items: Vec<Value<'a>>, args: &[Value<'a>]) -> Option<Value<'a>> {
+    match name {
+        "each" | "map" | "collect" | "flat_map" | "select" | "filter" | "reject" | "filter_map"
+        | "each_entry" | "sort_by" | "min_by" | "max_by" | "group_by" | "find" | "detect"
+        | "each_value" | "each_pair" | "reverse_each" => {
+            Some(Value::array(if name == "reverse_each" {
+                items.into_iter().rev().collect()
+            } else {
+                items
+            }))
+        }
+        "each_with_index" | "with_index" | "each_with_object" if name != "each_with_object" => {
+            let offset = match args.first() {
+                Some(Value::Int(o)) => *o,
+                _ => 0,
+            };
+            Some(Value::array(
+                items
+                    .into_iter()
+                    .zip(offset..)
+                    .map(|(item, i)| Value::array(vec![item, Value::Int(i)]))
+                    .collect(),
+            ))
+        }
+        _ => None,
+    }
+}
+
 fn key_string(key: &Value<'_>) -> Option<String> {
     match key {
         Value::Str(s) | Value::Sym(s) => Some(s.to_string()),
@@ -727,7 +757,24 @@ impl<'a> Interp<'a, '_> {
             Ok(())
         };
         let len = array.items.borrow().len();
+        if block.is_none() {
+            if let Some(v) = enumerator(name, items(), args) {
+                return Ok(Some(v));
+            }
+        }
         Ok(Some(match name {
+            "with_index" | "each_with_index" if name == "with_index" => {
+                let block = self.need_block(block, name)?;
+                let offset = match args.first() {
+                    Some(Value::Int(o)) => *o,
+                    _ => 0,
+                };
+                let mut out = Vec::with_capacity(len);
+                for (item, i) in items().into_iter().zip(offset..) {
+                    out.push(self.yield_block(block, vec![item, Value::Int(i)])?);
+                }
+                Value::array(out)
+            }
             "each" => {
                 let block = self.need_block(block, name)?;
                 for item in items() {
@@ -1081,6 +1128,16 @@ impl<'a> Interp<'a, '_> {
     ) -> Found<'a> {
         let receiver = || Value::Hash(hash.clone());
         let len = hash.map.borrow().len();
+        if block.is_none() && name != "select" && name != "reject" && name != "filter" {
+            let items = if name == "each_value" {
+                hash.map.borrow().values().cloned().collect()
+            } else {
+                pairs(hash)
+            };
+            if let Some(v) = enumerator(name, items, args) {
+                return Ok(Some(v));
+            }
+        }
         let mutate = |f: &mut dyn FnMut(&mut IndexMap<HashKey, Value<'a>>)| -> Result<(), Fault> {
             check_mutable(hash.mutability, "Hash")?;
             f(&mut hash.map.borrow_mut());
@@ -1334,6 +1391,11 @@ impl<'a> Interp<'a, '_> {
         span: Span,
     ) -> Found<'a> {
         let (low, high, exclusive) = (&range.0, &range.1, range.2);
+        if block.is_none() && name != "find" && name != "detect" {
+            if let Some(v) = enumerator(name, range_items(range)?, args) {
+                return Ok(Some(v));
+            }
+        }
         Ok(Some(match name {
             "include?" | "member?" | "cover?" | "===" => {
                 arity(args, 1, 1)?;

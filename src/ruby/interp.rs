@@ -737,7 +737,16 @@ impl<'a, 'h> Interp<'a, 'h> {
                 }
             },
             "class" => Value::Module(receiver.ruby_class()),
-            "freeze" | "dup" | "clone" | "itself" | "to_value" => receiver.clone(),
+            "freeze" | "itself" => receiver.clone(),
+            "dup" | "clone" => match receiver {
+                Value::Array(a) => Value::array(a.items.borrow().clone()),
+                Value::Hash(h) => Value::Hash(std::rc::Rc::new(super::value::RHash {
+                    map: std::cell::RefCell::new(h.map.borrow().clone()),
+                    mutability: Mutability::Mutable,
+                    indifferent: h.indifferent,
+                })),
+                other => other.clone(),
+            },
             "frozen?" => Value::Bool(!matches!(receiver, Value::Array(_) | Value::Hash(_))),
             "respond_to?" => Value::Bool(matches!(one(), Value::Str(_) | Value::Sym(_))),
             "to_json" => Value::str(

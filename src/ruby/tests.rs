@@ -156,9 +156,23 @@ fn blocks_see_and_change_outer_locals() {
         r#"["0x", "1y"]"#
     );
     assert_eq!(
-        ruby("{ a: 1 }.each_with_index.to_a rescue 'needs block'"),
-        "\"needs block\""
+        ruby("%w(a b).each_with_index.map { |x, i| \"#{i}#{x}\" }"),
+        r#"["0a", "1b"]"#
     );
+    assert_eq!(
+        ruby("%w(a b).map.with_index(1) { |x, i| \"#{i}#{x}\" }"),
+        r#"["1a", "2b"]"#
+    );
+    assert_eq!(
+        ruby("%w(a b).each.with_index.to_a"),
+        r#"[["a", 0], ["b", 1]]"#
+    );
+    assert_eq!(
+        ruby("{ 'k' => 1 }.each_with_index.map { |(k, v), i| [k, v, i] }"),
+        r#"[["k", 1, 0]]"#
+    );
+    assert_eq!(ruby("3.times.map { |i| i * 2 }"), "[0, 2, 4]");
+    assert_eq!(ruby("(1..3).each_slice(2).to_a"), "[[1, 2], [3]]");
     assert_eq!(
         ruby("{ 'b' => 2, 'a' => 1 }.sort.map { |k, v| k }"),
         r#"["a", "b"]"#
@@ -167,7 +181,7 @@ fn blocks_see_and_change_outer_locals() {
         ruby("{ 'a' => 1, 'b' => 2 }.select { |k, v| v > 1 }"),
         r#"{"b" => 2}"#
     );
-    assert_eq!(ruby("3.times.to_a rescue [0, 1, 2].sum"), "3");
+    assert_eq!(ruby("3.times.to_a"), "[0, 1, 2]");
     assert_eq!(ruby("[[1, 2], [3, 4]].map { |(a, b)| a + b }"), "[3, 7]");
 }
 
