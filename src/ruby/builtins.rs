@@ -213,7 +213,39 @@ impl<'a> Interp<'a, '_> {
         span: Span,
     ) -> Found<'a> {
         let text: &str = s;
+        if let Some(base) = name.strip_suffix('!') {
+            if matches!(
+                base,
+                "upcase"
+                    | "downcase"
+                    | "capitalize"
+                    | "swapcase"
+                    | "strip"
+                    | "lstrip"
+                    | "rstrip"
+                    | "chomp"
+                    | "chop"
+                    | "squeeze"
+                    | "reverse"
+                    | "gsub"
+                    | "sub"
+                    | "tr"
+                    | "delete"
+            ) {
+                return self.string_method(s, base, args, block, span);
+            }
+        }
         Ok(Some(match name {
+            "replace" => Value::str(str_arg(args, 0, name)?),
+            "+@" | "-@" | "dup" | "clone" | "itself" => Value::Str(s.clone()),
+            "prepend" => {
+                let mut out = String::new();
+                for a in args {
+                    out.push_str(&self.stringify(a.clone(), span)?);
+                }
+                out.push_str(text);
+                Value::str(out)
+            }
             "length" | "size" => {
                 Value::Int(i64::try_from(text.chars().count()).unwrap_or(i64::MAX))
             }
@@ -297,7 +329,7 @@ impl<'a> Interp<'a, '_> {
                 )
             }
             "reverse" => Value::str(text.chars().rev().collect::<String>()),
-            "gsub" | "sub" | "gsub!" | "sub!" => {
+            "gsub" | "sub" => {
                 arity(args, 1, 2)?;
                 let pattern = str_arg(args, 0, name)?;
                 let all = name.starts_with('g');

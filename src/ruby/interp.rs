@@ -592,9 +592,42 @@ impl<'a, 'h> Interp<'a, 'h> {
         result
     }
 
+    /// A mutating call on a variable: borrowed JSON is copied into the variable first, so the
+    /// change is kept; for a String (an immutable value here), the new string is written back.
+    fn settle_receiver(&mut self, call: &Call, receiver: Value<'a>) -> Result<Value<'a>, Fault> {
+        let Some(node) = &call.receiver else {
+            return Ok(receiver);
+        };
+        if !matches!(node.expr, Expr::LocalGet(_) | Expr::IvarGet(_)) || !is_mutator(&call.name) {
+            return Ok(receiver);
+        }
+        match receiver {
+            Value::Json(_) => {
+                let owned = receiver.materialize();
+                self.store(node, owned.clone())?;
+                Ok(owned)
+            }
+            other => Ok(other),
+        }
+    }
+
+    fn store(&mut self, variable: &Node, value: Value<'a>) -> Result<(), Fault> {
+        match &variable.expr {
+            Expr::LocalGet(local) => *self.local(*local)? = value,
+            Expr::IvarGet(name) => {
+                self.ivars.insert(name.clone(), value);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     fn eval_call(&mut self, call: &Call, span: Span) -> Eval<'a> {
         let receiver = match &call.receiver {
-            Some(r) => Some(self.eval(r)?),
+            Some(r) => {
+                let value = self.eval(r)?;
+                Some(self.settle_receiver(call, value).map_err(|f| f.at(span))?)
+            }
             None => None,
         };
         if call.safe_navigation && receiver.as_ref().is_some_and(Value::is_nil) {
@@ -602,6 +635,7 @@ impl<'a, 'h> Interp<'a, 'h> {
         }
         let args = self.eval_args(&call.args)?;
         let block = call.block.as_ref();
+        let string_receiver = matches!(receiver, Some(Value::Str(_)));
         let result = match receiver {
             None | Some(Value::Module("main")) => self.call_self(call, args, span),
             Some(Value::Nil) if call.name.as_ref() == "[]" => {
@@ -618,6 +652,14 @@ impl<'a, 'h> Interp<'a, 'h> {
             }
             Some(receiver) => self.call_method(receiver, &call.name, args, block, span),
         };
+        let root = call.receiver.as_ref().and_then(mutation_root);
+        if let (true, Ok(Value::Str(_)), Some(node)) = (string_receiver, &result, root) {
+            if is_string_mutator(&call.name) {
+                if let Ok(new) = &result {
+                    self.store(node, new.clone()).map_err(|f| f.at(span))?;
+                }
+            }
+        }
         match result {
             Err(Flow::Break(value)) if block.is_some() => Ok(value),
             Err(Flow::Error(fault)) => Err(Flow::Error(fault.at(span))),
@@ -893,6 +935,45 @@ impl<'a, 'h> Interp<'a, 'h> {
             _ => return Ok(None),
         }))
     }
+}
+
+/// The variable a chain of in-place calls changes: `s` in `s << 'a' << 'b'`.
+fn mutation_root(node: &Node) -> Option<&Node> {
+    match &node.expr {
+        Expr::LocalGet(_) | Expr::IvarGet(_) => Some(node),
+        Expr::Call(call) if is_string_mutator(&call.name) => {
+            call.receiver.as_ref().and_then(mutation_root)
+        }
+        _ => None,
+    }
+}
+
+/// String methods that change the string in place.
+fn is_string_mutator(name: &str) -> bool {
+    name.ends_with('!') || matches!(name, "<<" | "concat" | "prepend" | "replace")
+}
+
+/// Methods that change their receiver in place.
+fn is_mutator(name: &str) -> bool {
+    name.ends_with('!')
+        || matches!(
+            name,
+            "<<" | "push"
+                | "append"
+                | "unshift"
+                | "prepend"
+                | "concat"
+                | "pop"
+                | "shift"
+                | "delete"
+                | "delete_at"
+                | "clear"
+                | "[]="
+                | "store"
+                | "update"
+                | "insert"
+                | "replace"
+        )
 }
 
 fn bind_param<'a>(frame: &mut [Value<'a>], param: &Param, value: Value<'a>) {

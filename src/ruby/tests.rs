@@ -542,6 +542,15 @@ fn writing_to_the_merged_view_is_immutable_attribute_modification() {
             .starts_with("/cb/attributes/default.rb:1:1: "),
         "{err}"
     );
+    attributes(
+        "m = node['memory'].dup\nm['extra'] = 1\ndefault['m'] = m",
+        &mut node,
+    )
+    .unwrap();
+    assert_eq!(
+        node.level("default")["m"],
+        json!({"total": "2048kB", "extra": 1})
+    );
 }
 
 #[test]
@@ -880,4 +889,25 @@ fn mutated_programs_never_panic() {
             let _ = t.render(&serde_json::Map::new(), &json!({"x": 1}));
         }
     }
+}
+
+#[test]
+fn string_and_json_mutation_through_variables_is_kept() {
+    assert_eq!(ruby("s = 'a'\ns << 'b' << 'c'\ns.upcase!\ns"), "\"ABC\"");
+    assert_eq!(
+        ruby("@s = +'x'\n@s.concat('y')\n@s.gsub!('x', 'z')\n@s"),
+        "\"zy\""
+    );
+    assert_eq!(
+        ruby("s = 'ab'\nt = s.sub('a', 'x')\n[s, t]"),
+        r#"["ab", "xb"]"#
+    );
+}
+
+#[test]
+fn non_mutating_string_methods_leave_the_variable_alone() {
+    assert_eq!(
+        ruby("s = 'abc'\nt = s.delete('b')\n[s, t]"),
+        r#"["abc", "ac"]"#
+    );
 }
