@@ -4,6 +4,7 @@
 //! `Arc<str>`), so a compiled template is `Send + Sync` and can be rendered many times without
 //! parsing again. Local variables are resolved at lowering time to a scope depth and a slot.
 
+use super::regexp::{RegexFlags, RubyRegex};
 use std::sync::Arc;
 
 /// A 1-based line and column in the file the code came from.
@@ -42,6 +43,10 @@ pub enum Expr {
     Interpolated(Vec<Node>),
     /// `:"a#{b}"`.
     InterpolatedSym(Vec<Node>),
+    /// `/a\d/i`, compiled when the file is compiled.
+    Regex(Arc<RubyRegex>),
+    /// `/#{a}\d/`, compiled when evaluated.
+    InterpolatedRegex(Vec<Node>, RegexFlags),
     Array(Vec<Arg>),
     Hash(Vec<HashItem>),
     Range {

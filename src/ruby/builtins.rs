@@ -213,6 +213,12 @@ impl<'a> Interp<'a, '_> {
         span: Span,
     ) -> Found<'a> {
         let text: &str = s;
+        if let Some(Value::Regex(re)) = args.first() {
+            let re = re.clone();
+            if let Some(v) = self.string_regex_method(text, &re, name, args, block, span)? {
+                return Ok(Some(v));
+            }
+        }
         if let Some(base) = name.strip_suffix('!') {
             if matches!(
                 base,

@@ -736,6 +736,20 @@ impl<'a> Interp<'a, '_> {
                         .collect(),
                 )
             }
+            "grep" | "grep_v" => {
+                arity(args, 1, 1)?;
+                let keep = name == "grep";
+                let mut out = Vec::new();
+                for item in items {
+                    if self.case_equal(&args[0], &item, span)? == keep {
+                        out.push(match block {
+                            Some(b) => self.yield_block(b, vec![item])?,
+                            None => item,
+                        });
+                    }
+                }
+                Value::array(out)
+            }
             "each_entry" => return Ok(None),
             _ => return Ok(None),
         }))

@@ -194,6 +194,13 @@ impl<'a, 'h> Interp<'a, 'h> {
             Expr::Sym(s) => Value::Sym(s.clone()),
             Expr::Interpolated(parts) => Value::str(self.interpolate(parts)?),
             Expr::InterpolatedSym(parts) => Value::Sym(Arc::from(self.interpolate(parts)?)),
+            Expr::Regex(regex) => Value::Regex(regex.clone()),
+            Expr::InterpolatedRegex(parts, flags) => {
+                let source = self.interpolate(parts)?;
+                let regex = super::regexp::RubyRegex::compile(&source, *flags)
+                    .map_err(|m| Fault::new("RegexpError", m).at(span))?;
+                Value::Regex(Arc::new(regex))
+            }
             Expr::Array(items) => Value::array(self.eval_args(items)?),
             Expr::Hash(items) => self.eval_hash(items)?,
             Expr::Range {
@@ -548,6 +555,10 @@ impl<'a, 'h> Interp<'a, 'h> {
     ) -> Result<bool, Flow<'a>> {
         Ok(match pattern {
             Value::Module(class) => super::modules::is_a(value, class),
+            Value::Regex(regex) => match value {
+                Value::Str(s) | Value::Sym(s) => regex.regex.is_match(s),
+                _ => false,
+            },
             Value::Range(_) => {
                 let included =
                     self.call_method(pattern.clone(), "include?", vec![value.clone()], None, span)?;
@@ -745,6 +756,7 @@ impl<'a, 'h> Interp<'a, 'h> {
             Value::Hash(h) => self.hash_method(h, name, args, block, span),
             Value::Range(r) => self.range_method(r, name, args, block, span),
             Value::Module(m) => self.module_method(m, name, args, span).map_err(Flow::from),
+            Value::Regex(r) => self.regex_method(r, name, args),
             Value::Nil => Ok(super::builtins::nil_method(name, args)),
             Value::Bool(b) => Ok(super::builtins::bool_method(*b, name, args)),
             Value::Json(_) | Value::Node | Value::Attr(_) => Ok(None),

@@ -8,6 +8,7 @@ use super::ast::{
     Arg, AssignOp, Block, BlockArg, Call, Expr, HashItem, Local, Node, Param, Rescue, Span, Target,
     When,
 };
+use super::regexp::{RegexFlags, RubyRegex};
 use super::Fault;
 use ruby_prism as pm;
 use std::sync::Arc;
@@ -163,8 +164,6 @@ fn describe(node: &pm::Node<'_>) -> String {
         pm::Node::ModuleNode { .. } => "module definition",
         pm::Node::SingletonClassNode { .. } => "singleton class (`class << self`)",
         pm::Node::LambdaNode { .. } => "lambda (`->`)",
-        pm::Node::RegularExpressionNode { .. }
-        | pm::Node::InterpolatedRegularExpressionNode { .. } => "regular expression",
         pm::Node::MatchWriteNode { .. } => "regular expression match with named captures",
         pm::Node::XStringNode { .. } | pm::Node::InterpolatedXStringNode { .. } => {
             "command execution (backticks)"
@@ -385,6 +384,33 @@ impl<'s> Lowerer<'s> {
                 Some(s) => Expr::Interpolated(self.parts(s.parts())?),
                 None => return Err(self.unsupported(node)),
             },
+            pm::Node::RegularExpressionNode { .. } => match node.as_regular_expression_node() {
+                Some(r) => {
+                    let flags = RegexFlags {
+                        ignore_case: r.is_ignore_case(),
+                        extended: r.is_extended(),
+                        multiline: r.is_multi_line(),
+                    };
+                    let source = String::from_utf8_lossy(r.unescaped()).into_owned();
+                    let regex = RubyRegex::compile(&source, flags)
+                        .map_err(|m| Fault::new("RegexpError", m).at(span))?;
+                    Expr::Regex(Arc::new(regex))
+                }
+                None => return Err(self.unsupported(node)),
+            },
+            pm::Node::InterpolatedRegularExpressionNode { .. } => {
+                match node.as_interpolated_regular_expression_node() {
+                    Some(r) => {
+                        let flags = RegexFlags {
+                            ignore_case: r.is_ignore_case(),
+                            extended: r.is_extended(),
+                            multiline: r.is_multi_line(),
+                        };
+                        Expr::InterpolatedRegex(self.parts(r.parts())?, flags)
+                    }
+                    None => return Err(self.unsupported(node)),
+                }
+            }
             pm::Node::InterpolatedSymbolNode { .. } => match node.as_interpolated_symbol_node() {
                 Some(s) => Expr::InterpolatedSym(self.parts(s.parts())?),
                 None => return Err(self.unsupported(node)),

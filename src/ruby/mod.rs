@@ -18,6 +18,7 @@ pub mod erb;
 mod interp;
 mod lower;
 mod modules;
+mod regexp;
 mod value;
 
 pub use attribute_file::eval_attribute_file;

@@ -29,7 +29,7 @@ const CLASSES: [&str; 17] = [
     "Class",
 ];
 
-const MODULES: [&str; 9] = [
+const MODULES: [&str; 11] = [
     "File",
     "IO",
     "ENV",
@@ -39,6 +39,8 @@ const MODULES: [&str; 9] = [
     "Math",
     "STDOUT",
     "STDERR",
+    "Regexp",
+    "Kernel",
 ];
 
 /// The value of a constant; NameError for unknown ones.
@@ -291,6 +293,46 @@ impl<'a> Interp<'a, '_> {
                 let json: serde_json::Value = serde_json::from_str(text)
                     .map_err(|e| Fault::new("JSON::ParserError", e.to_string()))?;
                 Value::from_owned_json(&json, super::value::Mutability::Mutable)
+            }
+            ("Regexp", "escape" | "quote") => {
+                arity(args, 1, 1)?;
+                Value::str(super::regexp::escape(str_args(args, name)?[0]))
+            }
+            ("Regexp", "new" | "compile") => {
+                arity(args, 1, 2)?;
+                let source = match &args[0] {
+                    Value::Regex(r) => r.source.to_string(),
+                    other => str_args(std::slice::from_ref(other), name)?[0].to_string(),
+                };
+                let flags = super::regexp::RegexFlags {
+                    ignore_case: match args.get(1) {
+                        Some(Value::Int(bits)) => bits & 1 != 0,
+                        Some(other) => other.truthy(),
+                        None => false,
+                    },
+                    extended: matches!(args.get(1), Some(Value::Int(bits)) if bits & 2 != 0),
+                    multiline: matches!(args.get(1), Some(Value::Int(bits)) if bits & 4 != 0),
+                };
+                let regex = super::regexp::RubyRegex::compile(&source, flags)
+                    .map_err(|m| Fault::new("RegexpError", m))?;
+                Value::Regex(std::sync::Arc::new(regex))
+            }
+            ("Regexp", "union") => {
+                let items: Vec<Value<'a>> = args
+                    .iter()
+                    .cloned()
+                    .flat_map(super::collections::to_array)
+                    .collect();
+                let parts: Vec<String> = items
+                    .iter()
+                    .map(|v| match v {
+                        Value::Regex(r) => r.source.to_string(),
+                        other => super::regexp::escape(&other.to_s()),
+                    })
+                    .collect();
+                let regex = super::regexp::RubyRegex::compile(&parts.join("|"), Default::default())
+                    .map_err(|m| Fault::new("RegexpError", m))?;
+                Value::Regex(std::sync::Arc::new(regex))
             }
             ("Chef::Log", "debug" | "info" | "trace") => Value::Nil,
             ("Chef::Log", "warn" | "error" | "fatal") => {

@@ -911,3 +911,44 @@ fn non_mutating_string_methods_leave_the_variable_alone() {
         r#"["abc", "ac"]"#
     );
 }
+
+#[test]
+fn regular_expressions_follow_ruby() {
+    assert_eq!(ruby("'12.5' =~ /\\A12/"), "0");
+    assert_eq!(ruby("'ab12' =~ /\\d/"), "2");
+    assert_eq!(ruby("'abc' =~ /z/"), "nil");
+    assert_eq!(ruby("'Ubuntu'.match?(/ubuntu/i)"), "true");
+    assert_eq!(ruby("'a-b_c d'.gsub(/[^a-z]/, '_')"), "\"a_b_c_d\"");
+    assert_eq!(
+        ruby("'john smith'.sub(/(\\w+) (\\w+)/, '\\2, \\1')"),
+        "\"smith, john\""
+    );
+    assert_eq!(
+        ruby("'a1b22'.gsub(/\\d+/) { |m| (m.to_i * 2).to_s }"),
+        "\"a2b44\""
+    );
+    assert_eq!(
+        ruby("'k=v; x=y'.scan(/(\\w)=(\\w)/)"),
+        r#"[["k", "v"], ["x", "y"]]"#
+    );
+    assert_eq!(ruby("'a, b,c'.split(/,\\s*/)"), r#"["a", "b", "c"]"#);
+    assert_eq!(ruby("'v1.2'[/\\d+\\.\\d+/]"), "\"1.2\"");
+    assert_eq!(
+        ruby("m = 'key: val'.match(/(?<k>\\w+): (\\w+)/)\nm[2]"),
+        "\"val\""
+    );
+    assert_eq!(
+        ruby("case 'centos-7'\nwhen /^debian/ then 'deb'\nwhen /^centos/ then 'rpm'\nend"),
+        "\"rpm\""
+    );
+    assert_eq!(ruby("%w(eth0 lo eth1).grep(/^eth/)"), r#"["eth0", "eth1"]"#);
+    assert_eq!(ruby("x = 'ab'\n/#{x}c/.match?('abc')"), "true");
+    assert_eq!(ruby("Regexp.escape('a.b*c')"), r#""a\\.b\\*c""#);
+    assert_eq!(ruby("Regexp.new('^x', true).match?('X1')"), "true");
+    assert_eq!(ruby("/a\\/b/i"), "/a\\/b/i");
+    assert_eq!(ruby("'line1\nline2' =~ /^line2$/"), "6");
+    assert_eq!(
+        error("x = 1\n'a' =~ /(?=a)/"),
+        "/t/test.rb:2:8: unsupported regular expression /(?=a)/: look-around, including look-ahead and look-behind, is not supported (look-around and back-references are not supported)"
+    );
+}

@@ -4,6 +4,7 @@
 //! (the node, template variables) is borrowed as [`Value::Json`] and converted one level at a time
 //! when a method needs it, so reading `node['a']['b']` never copies the whole node.
 
+use super::regexp::RubyRegex;
 use super::{WriteLevel, WriteOp};
 use indexmap::IndexMap;
 use std::cell::RefCell;
@@ -29,6 +30,8 @@ pub enum Value<'a> {
     Range(Rc<(Value<'a>, Value<'a>, bool)>),
     /// An array or object borrowed from the caller's JSON.
     Json(&'a serde_json::Value),
+    /// A regular expression.
+    Regex(Arc<RubyRegex>),
     /// A built-in class or module (`File`, `ENV`, `String`).
     Module(&'static str),
     /// The node object of a file evaluated against node attributes.
@@ -127,6 +130,7 @@ impl<'a> Value<'a> {
             Value::Array(_) | Value::Json(serde_json::Value::Array(_)) => "Array",
             Value::Hash(_) | Value::Json(_) => "Hash",
             Value::Range(_) => "Range",
+            Value::Regex(_) => "Regexp",
             Value::Module(name) => name,
             Value::Node => "Chef::Node",
             Value::Attr(_) => "Chef::Node::VividMash",
@@ -253,6 +257,7 @@ impl<'a> Value<'a> {
             },
             Value::Json(j) => (*j).clone(),
             Value::Module(name) => serde_json::Value::String((*name).to_string()),
+            Value::Regex(r) => serde_json::Value::String(r.inspect()),
             Value::Node | Value::Attr(_) => {
                 return Err(format!("cannot store a {} as a value", self.class_name()))
             }
@@ -265,6 +270,11 @@ impl<'a> Value<'a> {
             Value::Nil => String::new(),
             Value::Str(s) | Value::Sym(s) => s.to_string(),
             Value::Module(name) => (*name).to_string(),
+            Value::Regex(r) => {
+                let off: String = "mix".chars().filter(|c| !r.flags.contains(*c)).collect();
+                let dash = if off.is_empty() { "" } else { "-" };
+                format!("(?{}{dash}{off}:{})", r.flags, r.source)
+            }
             other => other.inspect(),
         }
     }
@@ -334,6 +344,7 @@ impl<'a> Value<'a> {
             ),
             Value::Json(other) => Value::from_json(other).write_inspect(out, depth + 1),
             Value::Module(name) => out.push_str(name),
+            Value::Regex(r) => out.push_str(&r.inspect()),
             Value::Node => out.push_str("#<Chef::Node>"),
             Value::Attr(a) => {
                 let _ = write!(out, "#<Chef::Node::VividMash {}>", a.path.join("."));
@@ -570,6 +581,7 @@ fn equal_at(a: &Value<'_>, b: &Value<'_>, depth: usize) -> bool {
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) | (Value::Sym(x), Value::Sym(y)) => x == y,
         (Value::Module(x), Value::Module(y)) => x == y,
+        (Value::Regex(x), Value::Regex(y)) => x.source == y.source && x.flags == y.flags,
         (Value::Json(x), Value::Json(y)) => x == y,
         (Value::Json(_), _) => equal(&a.clone().materialize(), b),
         (_, Value::Json(_)) => equal(a, &b.clone().materialize()),

@@ -299,3 +299,10 @@ fn generated_ruby_keeps_template_lines() {
     let code = ErbTemplate::ruby_source("a\n<% if x %>\nb\n<% end %>\n").unwrap();
     assert_eq!(code.matches('\n').count(), 4, "{code}");
 }
+
+#[test]
+fn regular_expressions_in_templates() {
+    let node = json!({"platform_version": "12.5", "hostname": "web-01.prod"});
+    let source = "<%= node['platform_version'][/\\A\\d+/] %> <%= node['hostname'].gsub(/[-.]/, '_') %><% if node['hostname'] =~ /prod/ %> prod<% end %>";
+    assert_eq!(render_with(source, json!({}), node), "12 web_01_prod prod");
+}
