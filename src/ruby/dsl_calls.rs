@@ -15,8 +15,11 @@ use std::path::{Path, PathBuf};
 /// `cookbook_path ['/a', '/b']`, `supports 'debian'`; keyword/hash arguments become one object Value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DslCall {
+    /// The method name (`depends`).
     pub method: String,
+    /// The evaluated arguments; a trailing `key: value` list is one object.
     pub args: Vec<serde_json::Value>,
+    /// Where the call is.
     pub location: SourceLocation,
 }
 

@@ -68,7 +68,7 @@ impl TemplateEngine for ErbTemplate {
         interp
             .ivars
             .entry(Arc::from("@node"))
-            .or_insert_with(|| Value::from_json(node));
+            .or_insert(Value::Node);
         let result = interp.run(&self.program);
         let out = std::mem::take(&mut interp.out);
         drop(interp);
@@ -91,6 +91,36 @@ struct TemplateHost<'a> {
     node: &'a Json,
 }
 
+/// Node methods that read an attribute of the same name (`node.name`, `node.platform`).
+const NODE_READERS: [&str; 8] = [
+    "name",
+    "chef_environment",
+    "platform",
+    "platform_family",
+    "platform_version",
+    "fqdn",
+    "hostname",
+    "ipaddress",
+];
+
+impl<'a> TemplateHost<'a> {
+    fn attribute(&self, key: &str) -> Value<'a> {
+        self.node.get(key).map_or(Value::Nil, Value::from_json)
+    }
+
+    fn is_one_of(&self, key: &str, args: &[Value<'a>]) -> Value<'a> {
+        let current = self
+            .node
+            .get(key)
+            .and_then(Json::as_str)
+            .unwrap_or_default();
+        Value::Bool(
+            args.iter()
+                .any(|a| matches!(a, Value::Str(s) | Value::Sym(s) if s.as_ref() == current)),
+        )
+    }
+}
+
 impl<'a> Host<'a> for TemplateHost<'a> {
     fn call(
         &mut self,
@@ -100,7 +130,31 @@ impl<'a> Host<'a> for TemplateHost<'a> {
         _info: CallInfo,
     ) -> std::result::Result<Reply<'a>, Fault> {
         Ok(match (receiver, name, args) {
-            (None, "node", []) => Reply::Value(Value::from_json(self.node)),
+            (None, "node", []) => Reply::Value(Value::Node),
+            (_, "platform?", _) => Reply::Value(self.is_one_of("platform", args)),
+            (_, "platform_family?", _) => Reply::Value(self.is_one_of("platform_family", args)),
+            (Some(Value::Node), "[]=", _) => {
+                return Err(super::interp::check_mutable(
+                    super::value::Mutability::NodeView,
+                    "Chef::Node",
+                )
+                .err()
+                .unwrap_or_else(|| Fault::new("RuntimeError", "node is read-only")))
+            }
+            (Some(Value::Node), reader, []) if NODE_READERS.contains(&reader) => {
+                Reply::Value(self.attribute(reader))
+            }
+            (Some(Value::Node), "attribute?", [Value::Str(k) | Value::Sym(k)]) => {
+                Reply::Value(Value::Bool(self.node.get(k.as_ref()).is_some()))
+            }
+            (Some(Value::Node), "to_s" | "inspect", []) => Reply::Value(Value::str(format!(
+                "node[{}]",
+                self.node
+                    .get("name")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+            ))),
+            (Some(Value::Node), _, _) => Reply::Delegate(Value::from_json(self.node)),
             _ => Reply::NotFound,
         })
     }

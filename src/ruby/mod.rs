@@ -32,10 +32,15 @@ use std::path::Path;
 /// A precedence level an attribute file or recipe writes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteLevel {
+    /// `default[...]`.
     Default,
+    /// `force_default[...]`.
     ForceDefault,
+    /// `normal[...]` (and the deprecated `set[...]`).
     Normal,
+    /// `override[...]`.
     Override,
+    /// `force_override[...]`.
     ForceOverride,
 }
 
@@ -55,9 +60,13 @@ pub enum WriteOp {
 /// One write to node attributes: level, operation, full key path and value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttributeWrite {
+    /// The precedence level written to.
     pub level: WriteLevel,
+    /// How the write combines with the level's current value.
     pub op: WriteOp,
+    /// The full key path (`default['a']['b']` → `["a", "b"]`); symbols become strings.
     pub path: Vec<String>,
+    /// The value, as JSON (symbols become strings, ranges arrays).
     pub value: serde_json::Value,
 }
 

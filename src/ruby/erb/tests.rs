@@ -306,3 +306,18 @@ fn regular_expressions_in_templates() {
     let source = "<%= node['platform_version'][/\\A\\d+/] %> <%= node['hostname'].gsub(/[-.]/, '_') %><% if node['hostname'] =~ /prod/ %> prod<% end %>";
     assert_eq!(render_with(source, json!({}), node), "12 web_01_prod prod");
 }
+
+#[test]
+fn node_methods_chef_offers_work_in_templates() {
+    let node = json!({"name": "web1", "chef_environment": "prod", "platform": "debian", "platform_family": "debian", "a": {"b": 1}});
+    let source = "<%= node.name %>@<%= node.chef_environment %> <%= platform?('debian', 'ubuntu') %> <%= platform_family?('rhel') %> <%= node.attribute?('a') %> <%= @node.keys.length %> <%= node['a'].to_a %>";
+    assert_eq!(
+        render_with(source, json!({}), node),
+        r#"web1@prod true false true 5 [["b", 1]]"#
+    );
+    let message = render_error("<% node['x'] = 1 %>", json!({}), json!({}));
+    assert!(
+        message.contains("ImmutableAttributeModification"),
+        "{message}"
+    );
+}
