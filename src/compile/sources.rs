@@ -81,8 +81,7 @@ impl Sources for RepoSources<'_> {
     }
 }
 
-/// Compiles a template file by its extension: `.hbs` is Handlebars, anything else ERB (Chef
-/// treats every template as ERB).
+/// Reads and compiles a template file (see [`crate::template::compile_source`]).
 pub fn compile_template(path: &Path, location: &SourceLocation) -> Result<Arc<dyn TemplateEngine>> {
     let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::compile_as(

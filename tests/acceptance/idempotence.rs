@@ -11,10 +11,8 @@ use serde_json::{json, Value};
 use skillet::compile::decl::{PropValue, ResourceDecl};
 use skillet::resource::build::{self, Segment, Sources};
 use skillet::resource::{Action, Context, GuardKind, Resource};
-use skillet::template::handlebars::HandlebarsTemplate;
 use skillet::template::TemplateEngine;
 use skillet::{Error, Result, SourceLocation};
-use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -124,18 +122,12 @@ impl Sandbox {
 
     fn run(&self, resource: &Value, expected: &Value) -> Outcome {
         let decl = declaration(resource);
-        let sources = SandboxSources {
-            sandbox: self,
-            erb_requested: Cell::new(false),
-        };
+        let sources = SandboxSources { sandbox: self };
         let action: Action = match resource["action"].as_str().unwrap_or("nothing").parse() {
             Ok(a) => a,
             Err(e) => return Outcome::Fail(e.to_string()),
         };
         let built = build::build(&decl, &sources);
-        if sources.erb_requested.get() {
-            return Outcome::Skip("ERB engine not in this build".into());
-        }
         let mut cx = self.context();
         let played = built.and_then(|r| {
             let played = play(r.as_ref(), action, &mut cx)?;
@@ -280,7 +272,6 @@ fn declaration(resource: &Value) -> ResourceDecl {
 /// Cookbook files and templates looked up inside the sandbox.
 struct SandboxSources<'a> {
     sandbox: &'a Sandbox,
-    erb_requested: Cell<bool>,
 }
 
 impl Sources for SandboxSources<'_> {
@@ -307,29 +298,14 @@ impl Sources for SandboxSources<'_> {
         ))
     }
 
-    fn template(&self, path: &Path, location: &SourceLocation) -> Result<Arc<dyn TemplateEngine>> {
+    fn template(&self, path: &Path, _location: &SourceLocation) -> Result<Arc<dyn TemplateEngine>> {
         // Cookbook sources arrive as sandbox paths already; `local` ones as paths on the host.
         let host = if path.starts_with(&self.sandbox.root) {
             path.to_path_buf()
         } else {
             self.sandbox.host(path)
         };
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("erb") => {
-                self.erb_requested.set(true);
-                Err(Error::compile(
-                    location.clone(),
-                    "ERB engine not in this build",
-                ))
-            }
-            Some("hbs") => {
-                let text = std::fs::read_to_string(&host).map_err(|e| Error::io(&host, e))?;
-                Ok(Arc::new(HandlebarsTemplate::compile(path, &text)?))
-            }
-            _ => Err(Error::compile(
-                location.clone(),
-                format!("no template engine for {}", path.display()),
-            )),
-        }
+        let text = std::fs::read_to_string(&host).map_err(|e| Error::io(&host, e))?;
+        skillet::template::compile_source(path, &text)
     }
 }
