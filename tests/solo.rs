@@ -182,3 +182,23 @@ fn json_report_file_lists_every_action() {
     assert!(text.contains("template"), "{text}");
     assert!(text.contains("updated"), "{text}");
 }
+
+#[test]
+fn solo_rb_literal_settings_are_read() {
+    let repo = web_repo();
+    repo.write(
+        "solo.rb",
+        "repo = File.dirname(__FILE__)\ncookbook_path [File.join(repo, 'cookbooks')]\nrole_path File.join(repo, 'roles')\nfile_cache_path File.join(repo, 'cache')\nnode_path File.join(repo, 'nodes')\nnode_name 'rb-node'\n",
+    );
+    let run = repo.run(&["solo", "-c", "solo.rb", "-o", "role[web]", "--no-color"]);
+    run.ok().updated(5, 6);
+}
+
+#[test]
+fn json_formatter_prints_one_document() {
+    let repo = web_repo();
+    let run = repo.solo(&["-o", "role[web]", "-F", "json"]);
+    run.ok();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout()).expect("one JSON document");
+    assert_eq!(report["run"]["updated"], 5);
+}
