@@ -64,7 +64,7 @@ pub(crate) fn parse_program(
 ) -> Result<Program, Fault> {
     // Prism recurses once per nesting level (up to its limit of 10,000), so code long enough to
     // nest deeply is parsed on a thread whose stack cannot run out.
-    if code.len() < INLINE_PARSE_LIMIT {
+    if nesting_bound(code) < INLINE_PARSE_LIMIT {
         return parse_and_lower(code, spans, texts);
     }
     std::thread::scope(|scope| {
@@ -84,11 +84,29 @@ pub(crate) fn parse_program(
     })
 }
 
-/// Code shorter than this cannot nest deep enough to exhaust the caller's stack in prism.
-const INLINE_PARSE_LIMIT: usize = 2048;
+/// Code that cannot nest deeper than this is parsed on the caller's stack (prism needs well
+/// under 512 bytes of stack per level).
+const INLINE_PARSE_LIMIT: usize = 2000;
+
+/// An upper bound of how deep `code` can nest: every level needs at least one token, and every
+/// token starts with a punctuation byte or a word.
+fn nesting_bound(code: &str) -> usize {
+    let mut count = 0;
+    let mut in_word = false;
+    for byte in code.bytes() {
+        let word = byte.is_ascii_alphanumeric() || byte == b'_' || byte >= 0x80;
+        if word && !in_word {
+            count += 1;
+        } else if !word && !byte.is_ascii_whitespace() {
+            count += 1;
+        }
+        in_word = word;
+    }
+    count
+}
 
 /// The stack of the thread that parses longer code.
-const PARSE_STACK: usize = 64 << 20;
+const PARSE_STACK: usize = 8 << 20;
 
 fn parse_and_lower(
     code: &str,
