@@ -6,7 +6,6 @@
 //! returns a read-only copy of the merged view, and writing into that copy is Chef's
 //! `ImmutableAttributeModification`.
 
-use super::ast::Span;
 use super::interp::{CallInfo, Fault, Host, Interp, Reply};
 use super::value::{AttrRef, Mutability, Value};
 use super::{fault_to_error, parse_file, AttributeWrite, NodeAccess, WriteLevel, WriteOp};
@@ -384,9 +383,8 @@ impl<'a> Host<'a> for AttributeHost<'_> {
         receiver: Option<&Value<'a>>,
         name: &str,
         args: &[Value<'a>],
-        info: CallInfo,
+        _info: CallInfo,
     ) -> Result<Reply<'a>, Fault> {
-        let _: Span = info.span;
         match receiver {
             None => self.self_call(name, args),
             Some(Value::Node) => self.node_call(name, args),

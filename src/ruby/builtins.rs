@@ -629,10 +629,6 @@ fn ordering_matches(op: &str, ordering: Ordering) -> bool {
     }
 }
 
-fn float_floor_div(a: f64, b: f64) -> f64 {
-    a / b
-}
-
 fn integer_arithmetic<'a>(
     i: i64,
     name: &str,
@@ -645,14 +641,12 @@ fn integer_arithmetic<'a>(
         )
     };
     let other = args.first();
-    if let Some(Value::Float(f)) = other {
-        if matches!(
-            name,
-            "+" | "-" | "*" | "/" | "%" | "**" | "<" | ">" | "<=" | ">=" | "<=>"
-        ) {
-            return float_method(i as f64, name, args);
-        }
-        let _ = f;
+    let arithmetic = matches!(
+        name,
+        "+" | "-" | "*" | "/" | "%" | "**" | "<" | ">" | "<=" | ">=" | "<=>"
+    );
+    if arithmetic && matches!(other, Some(Value::Float(_))) {
+        return float_method(i as f64, name, args);
     }
     Ok(Some(match (name, other) {
         ("+", Some(Value::Int(o))) => Value::Int(i.checked_add(*o).ok_or_else(overflow)?),
@@ -678,7 +672,7 @@ fn integer_arithmetic<'a>(
                 Value::Int(i.checked_pow(e).ok_or_else(overflow)?)
             }
         }
-        ("fdiv", Some(Value::Int(o))) => Value::Float(float_floor_div(i as f64, *o as f64)),
+        ("fdiv", Some(Value::Int(o))) => Value::Float(i as f64 / *o as f64),
         ("&", Some(Value::Int(o))) => Value::Int(i & o),
         ("|", Some(Value::Int(o))) => Value::Int(i | o),
         ("^", Some(Value::Int(o))) => Value::Int(i ^ o),

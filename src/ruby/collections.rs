@@ -110,7 +110,7 @@ fn enumerator<'a>(name: &str, items: Vec<Value<'a>>, args: &[Value<'a>]) -> Opti
                 items
             }))
         }
-        "each_with_index" | "with_index" | "each_with_object" if name != "each_with_object" => {
+        "each_with_index" | "with_index" => {
             let offset = match args.first() {
                 Some(Value::Int(o)) => *o,
                 _ => 0,
@@ -490,7 +490,7 @@ impl<'a> Interp<'a, '_> {
                 }
                 memo
             }
-            "map_with_index" | "each_slice" | "each_cons" => {
+            "each_slice" | "each_cons" => {
                 let size = match args.first() {
                     Some(Value::Int(n)) if *n > 0 => usize::try_from(*n).unwrap_or(1),
                     _ => return Err(Fault::argument("invalid slice size").into()),
@@ -750,7 +750,6 @@ impl<'a> Interp<'a, '_> {
                 }
                 Value::array(out)
             }
-            "each_entry" => return Ok(None),
             _ => return Ok(None),
         }))
     }
@@ -777,7 +776,7 @@ impl<'a> Interp<'a, '_> {
             }
         }
         Ok(Some(match name {
-            "with_index" | "each_with_index" if name == "with_index" => {
+            "with_index" => {
                 let block = self.need_block(block, name)?;
                 let offset = match args.first() {
                     Some(Value::Int(o)) => *o,
@@ -1262,7 +1261,7 @@ impl<'a> Interp<'a, '_> {
                 self.enumerable(pairs(hash), name, args, block, span)?;
                 receiver()
             }
-            "select" | "filter" | "reject" | "filter_map" if name != "filter_map" => {
+            "select" | "filter" | "reject" => {
                 let block = self.need_block(block, name)?;
                 let keep = name != "reject";
                 let mut map = IndexMap::new();

@@ -117,8 +117,7 @@ pub(crate) trait Host<'a> {
     ) -> Result<Reply<'a>, Fault>;
 
     /// The current value at a precedence-level path; None when not set.
-    fn resolve(&mut self, attr: &AttrRef) -> Result<Option<Value<'a>>, Fault> {
-        let _ = attr;
+    fn resolve(&mut self, _attr: &AttrRef) -> Result<Option<Value<'a>>, Fault> {
         Ok(None)
     }
 }
@@ -584,13 +583,7 @@ impl<'a, 'h> Interp<'a, 'h> {
         if let Err(Flow::Error(fault)) = &result {
             if let Some(rescue) = rescues.first() {
                 let fault = fault.clone();
-                result = (|| {
-                    if let Some(target) = &rescue.variable {
-                        let error = Value::str(&fault.message);
-                        self.assign(target, error, fault.span.unwrap_or_default())?;
-                    }
-                    self.eval_optional(rescue.body.as_ref())
-                })();
+                result = self.eval_rescue(rescue, &fault);
             }
         } else if result.is_ok() {
             if let Some(o) = otherwise {
@@ -631,6 +624,15 @@ impl<'a, 'h> Interp<'a, 'h> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// A `rescue => e` clause: `e` is the error's message.
+    fn eval_rescue(&mut self, rescue: &super::ast::Rescue, fault: &Fault) -> Eval<'a> {
+        if let Some(target) = &rescue.variable {
+            let error = Value::str(&fault.message);
+            self.assign(target, error, fault.span.unwrap_or_default())?;
+        }
+        self.eval_optional(rescue.body.as_ref())
     }
 
     fn eval_call(&mut self, call: &Call, span: Span) -> Eval<'a> {
@@ -680,7 +682,7 @@ impl<'a, 'h> Interp<'a, 'h> {
 
     fn call_self(&mut self, call: &Call, args: Vec<Value<'a>>, span: Span) -> Eval<'a> {
         let block = call.block.as_ref();
-        if let Some(value) = self.kernel(&call.name, &args, block, span)? {
+        if let Some(value) = self.kernel(&call.name, &args, span)? {
             return Ok(value);
         }
         let info = CallInfo {
@@ -828,10 +830,6 @@ impl<'a, 'h> Interp<'a, 'h> {
             BlockArg::Symbol(name) => {
                 let mut args = args.into_iter();
                 let receiver = args.next().unwrap_or(Value::Nil);
-                let receiver = match receiver {
-                    Value::Array(_) | Value::Json(_) if name.as_ref() != "first" => receiver,
-                    other => other,
-                };
                 self.call_method(receiver, name, args.collect(), None, Span::default())
             }
             BlockArg::Code(block) => {
@@ -867,10 +865,8 @@ impl<'a, 'h> Interp<'a, 'h> {
         &mut self,
         name: &str,
         args: &[Value<'a>],
-        block: Option<&BlockArg>,
         span: Span,
     ) -> Result<Option<Value<'a>>, Flow<'a>> {
-        let _ = block;
         let first = || args.first().cloned().unwrap_or(Value::Nil);
         Ok(Some(match name {
             "raise" | "fail" => {

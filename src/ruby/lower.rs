@@ -816,7 +816,7 @@ impl<'s> Lowerer<'s> {
             .collect();
         let count = u32::try_from(locals.len()).unwrap_or(u32::MAX);
         self.scopes.push(locals);
-        let result = self.block_body(node, &block);
+        let result = self.block_body(&block);
         self.scopes.pop();
         let (params, body) = result?;
         Ok(BlockArg::Code(Arc::new(Block {
@@ -828,7 +828,6 @@ impl<'s> Lowerer<'s> {
 
     fn block_body(
         &mut self,
-        node: &pm::Node<'_>,
         block: &pm::BlockNode<'_>,
     ) -> Result<(Vec<Param>, Option<Node>), Fault> {
         let params = match block.parameters() {
@@ -839,7 +838,6 @@ impl<'s> Lowerer<'s> {
             Some(b) => Some(self.lower(&b)?),
             None => None,
         };
-        let _ = node;
         Ok((params, body))
     }
 

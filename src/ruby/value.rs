@@ -365,10 +365,8 @@ fn inspect_pairs<'a>(
     out: &mut String,
     depth: usize,
 ) {
-    let mut empty = true;
     out.push('{');
     for (i, (k, v)) in pairs.enumerate() {
-        empty = false;
         if i > 0 {
             out.push_str(", ");
         }
@@ -388,7 +386,6 @@ fn inspect_pairs<'a>(
         }
         v.write_inspect(out, depth + 1);
     }
-    let _ = empty;
     out.push('}');
 }
 
