@@ -95,11 +95,9 @@ fn nesting_bound(code: &str) -> usize {
     let mut in_word = false;
     for byte in code.bytes() {
         let word = byte.is_ascii_alphanumeric() || byte == b'_' || byte >= 0x80;
-        if word && !in_word {
-            count += 1;
-        } else if !word && !byte.is_ascii_whitespace() {
-            count += 1;
-        }
+        let starts_word = word && !in_word;
+        let punctuation = !word && !byte.is_ascii_whitespace();
+        count += usize::from(starts_word || punctuation);
         in_word = word;
     }
     count
