@@ -242,13 +242,28 @@ fn array_index<'a>(items: &[Value<'a>], args: &[Value<'a>]) -> Result<Value<'a>,
     })
 }
 
-fn flatten<'a>(items: &[Value<'a>], depth: i64, out: &mut Vec<Value<'a>>) {
+fn flatten<'a>(items: &[Value<'a>], depth: i64, out: &mut Vec<Value<'a>>) -> Result<(), Fault> {
+    flatten_at(items, depth, out, 0)
+}
+
+fn flatten_at<'a>(
+    items: &[Value<'a>],
+    depth: i64,
+    out: &mut Vec<Value<'a>>,
+    level: usize,
+) -> Result<(), Fault> {
+    if level > 100 {
+        return Err(Fault::argument("tried to flatten recursive array"));
+    }
     for item in items {
         match item.clone().materialize() {
-            Value::Array(inner) if depth != 0 => flatten(&inner.items.borrow(), depth - 1, out),
+            Value::Array(inner) if depth != 0 => {
+                flatten_at(&inner.items.borrow(), depth - 1, out, level + 1)?;
+            }
             _ => out.push(item.clone()),
         }
     }
+    Ok(())
 }
 
 fn uniq<'a>(items: Vec<Value<'a>>) -> Vec<Value<'a>> {
@@ -988,7 +1003,7 @@ impl<'a> Interp<'a, '_> {
                     }
                 };
                 let mut flat = Vec::new();
-                flatten(&items(), -1, &mut flat);
+                flatten(&items(), -1, &mut flat)?;
                 let mut parts = Vec::with_capacity(flat.len());
                 for item in flat {
                     parts.push(self.stringify(item, span)?);
@@ -1030,7 +1045,7 @@ impl<'a> Interp<'a, '_> {
                     _ => -1,
                 };
                 let mut out = Vec::new();
-                flatten(&items(), depth, &mut out);
+                flatten(&items(), depth, &mut out)?;
                 Value::array(out)
             }
             "to_a" | "to_ary" | "entries" => receiver(),

@@ -169,7 +169,7 @@ fn text(bytes: &[u8]) -> Arc<str> {
     Arc::from(String::from_utf8_lossy(bytes).as_ref())
 }
 
-/// What to call a prism node in "unsupported Ruby: …" messages.
+/// What to call a prism node in "unsupported Ruby: …" messages; unnamed constructs are quoted.
 fn describe(node: &pm::Node<'_>) -> String {
     let known = match node {
         pm::Node::WhileNode { .. } => "`while` loop",
@@ -221,9 +221,15 @@ fn describe(node: &pm::Node<'_>) -> String {
     if !known.is_empty() {
         return known.to_string();
     }
-    let debug = format!("{node:?}");
-    let name = debug.split(['(', ' ', '{']).next().unwrap_or("construct");
-    name.trim_end_matches("Node").to_string()
+    let text = String::from_utf8_lossy(node.location().as_slice()).into_owned();
+    let first_line = text.lines().next().unwrap_or_default();
+    let snippet: String = first_line.chars().take(40).collect();
+    let ellipsis = if snippet.len() < text.len() {
+        "…"
+    } else {
+        ""
+    };
+    format!("`{snippet}{ellipsis}`")
 }
 
 impl<'s> Lowerer<'s> {
@@ -526,6 +532,16 @@ impl<'s> Lowerer<'s> {
                     Some(i) => Expr::IvarOpSet(
                         text(i.name().as_slice()),
                         AssignOp::Or,
+                        self.boxed(&i.value())?,
+                    ),
+                    None => return Err(self.unsupported(node)),
+                }
+            }
+            pm::Node::InstanceVariableAndWriteNode { .. } => {
+                match node.as_instance_variable_and_write_node() {
+                    Some(i) => Expr::IvarOpSet(
+                        text(i.name().as_slice()),
+                        AssignOp::And,
                         self.boxed(&i.value())?,
                     ),
                     None => return Err(self.unsupported(node)),

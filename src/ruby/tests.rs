@@ -952,3 +952,21 @@ fn regular_expressions_follow_ruby() {
         "/t/test.rb:2:8: unsupported regular expression /(?=a)/: look-around, including look-ahead and look-behind, is not supported (look-around and back-references are not supported)"
     );
 }
+
+#[test]
+fn flattening_a_recursive_array_is_an_error() {
+    assert!(error("a = [1]\na << a\na.flatten").contains("tried to flatten recursive array"));
+    assert_eq!(
+        error("x = 1\nx.y ||= 2"),
+        "/t/test.rb:2:1: unsupported Ruby: `x.y ||= 2`"
+    );
+    assert_eq!(ruby("@a = 1\n@a &&= 2\n@a"), "2");
+    assert_eq!(
+        error("x = 1\nBEGIN { x }"),
+        "/t/test.rb:2:1: unsupported Ruby: `BEGIN` block"
+    );
+    assert_eq!(
+        error("x = [1]\n{ **x, y: 1 } in {y:}"),
+        "/t/test.rb:2:1: unsupported Ruby: pattern matching (`=>` / `in`)"
+    );
+}
