@@ -373,6 +373,34 @@ impl<'a> Interp<'a, '_> {
         block: Option<&BlockArg>,
         span: Span,
     ) -> Found<'a> {
+        match name {
+            "map" | "collect" | "flat_map" | "collect_concat" | "filter_map" | "select"
+            | "filter" | "reject" | "partition" | "find" | "detect" | "find_index" | "index" => {
+                self.enumerable_filtering(items, name, args, block)
+            }
+            "any?" | "all?" | "none?" | "one?" | "count" | "include?" | "member?" => {
+                self.enumerable_queries(items, name, args, block, span)
+            }
+            "each_with_index" | "each_with_object" | "each_slice" | "each_cons" | "inject"
+            | "reduce" | "sum" => self.enumerable_folding(items, name, args, block, span),
+            "sort_by" | "min_by" | "max_by" | "group_by" | "uniq_by" | "sort" | "min" | "max"
+            | "minmax" | "tally" => self.enumerable_ordering(items, name, args, block),
+            "to_a" | "entries" | "to_h" | "first" | "take" | "drop" | "take_while"
+            | "drop_while" | "zip" | "grep" | "grep_v" => {
+                self.enumerable_reshaping(items, name, args, block, span)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Enumerable methods that pick or transform elements.
+    fn enumerable_filtering(
+        &mut self,
+        items: Vec<Value<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+    ) -> Found<'a> {
         Ok(Some(match name {
             "map" | "collect" | "flat_map" | "collect_concat" => {
                 let block = self.need_block(block, name)?;
@@ -453,6 +481,20 @@ impl<'a> Interp<'a, '_> {
                 }
                 Value::Nil
             }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Enumerable methods that answer a question about the elements.
+    fn enumerable_queries(
+        &mut self,
+        items: Vec<Value<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+        span: Span,
+    ) -> Found<'a> {
+        Ok(Some(match name {
             "any?" | "all?" | "none?" | "one?" => {
                 let mut hits = 0usize;
                 let total = items.len();
@@ -489,6 +531,24 @@ impl<'a> Interp<'a, '_> {
                 };
                 Value::Int(i64::try_from(n).unwrap_or(0))
             }
+            "include?" | "member?" => {
+                arity(args, 1, 1)?;
+                Value::Bool(items.iter().any(|i| equal(i, &args[0])))
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Enumerable methods that walk the elements with extra state.
+    fn enumerable_folding(
+        &mut self,
+        items: Vec<Value<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+        span: Span,
+    ) -> Found<'a> {
+        Ok(Some(match name {
             "each_with_index" => {
                 let block = self.need_block(block, name)?;
                 for (i, item) in items.into_iter().enumerate() {
@@ -565,6 +625,19 @@ impl<'a> Interp<'a, '_> {
                 };
                 sum(&items, init)?
             }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Enumerable methods that order, group or count elements.
+    fn enumerable_ordering(
+        &mut self,
+        items: Vec<Value<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+    ) -> Found<'a> {
+        Ok(Some(match name {
             "sort_by" | "min_by" | "max_by" | "group_by" | "uniq_by" => {
                 let block = self.need_block(block, name)?;
                 let mut keyed = Vec::with_capacity(items.len());
@@ -678,6 +751,20 @@ impl<'a> Interp<'a, '_> {
                 }
                 Value::hash(map)
             }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Enumerable methods that convert or cut the elements.
+    fn enumerable_reshaping(
+        &mut self,
+        items: Vec<Value<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+        span: Span,
+    ) -> Found<'a> {
+        Ok(Some(match name {
             "to_a" | "entries" => Value::array(items),
             "to_h" => match block {
                 Some(block) => {
@@ -689,10 +776,6 @@ impl<'a> Interp<'a, '_> {
                 }
                 None => hash_from_pairs(&items)?,
             },
-            "include?" | "member?" => {
-                arity(args, 1, 1)?;
-                Value::Bool(items.iter().any(|i| equal(i, &args[0])))
-            }
             "first" => match args.first() {
                 Some(Value::Int(n)) => Value::array(
                     items
@@ -777,19 +860,50 @@ impl<'a> Interp<'a, '_> {
         block: Option<&BlockArg>,
         span: Span,
     ) -> Found<'a> {
-        let receiver = || Value::Array(array.clone());
-        let items = || array.items.borrow().clone();
-        let mutate = |f: &mut dyn FnMut(&mut Vec<Value<'a>>)| -> Result<(), Fault> {
-            check_mutable(array.mutability, "Array")?;
-            f(&mut array.items.borrow_mut());
-            Ok(())
-        };
-        let len = array.items.borrow().len();
         if block.is_none() {
-            if let Some(v) = enumerator(name, items(), args) {
+            if let Some(v) = enumerator(name, array.items.borrow().clone(), args) {
                 return Ok(Some(v));
             }
         }
+        let found = match name {
+            "with_index" | "each" | "each_with_index" | "reverse_each" | "each_index" => {
+                self.array_iteration(array, name, args, block, span)?
+            }
+            "[]" | "slice" | "at" | "dig" | "fetch" | "values_at" | "length" | "size"
+            | "empty?" | "any?" | "first" | "last" => {
+                self.array_access(array, name, args, block, span)?
+            }
+            "[]=" | "<<" | "push" | "append" | "unshift" | "prepend" | "concat" | "pop"
+            | "shift" | "delete" | "delete_at" | "clear" | "map!" | "collect!" | "select!"
+            | "reject!" | "filter!" | "sort!" | "uniq!" | "compact!" | "flatten!" | "reverse!"
+            | "sort_by!" | "shuffle!" => self.array_mutation(array, name, args, block, span)?,
+            "join" | "reverse" | "rotate" | "uniq" | "compact" | "flatten" | "to_a" | "to_ary"
+            | "entries" | "+" | "-" | "difference" | "&" | "intersection" | "|" | "union" | "*"
+            | "<=>" | "last_index" | "rindex" | "transpose" | "assoc" | "sample" | "shuffle"
+            | "hash" => self.array_transform(array, name, args, block, span)?,
+            _ => None,
+        };
+        match found {
+            Some(v) => Ok(Some(v)),
+            None => {
+                let items = array.items.borrow().clone();
+                self.enumerable(items, name, args, block, span)
+            }
+        }
+    }
+
+    /// Array methods that yield each element.
+    fn array_iteration(
+        &mut self,
+        array: &Rc<RArray<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+        span: Span,
+    ) -> Found<'a> {
+        let receiver = || Value::Array(array.clone());
+        let items = || array.items.borrow().clone();
+        let len = array.items.borrow().len();
         Ok(Some(match name {
             "with_index" => {
                 let block = self.need_block(block, name)?;
@@ -828,6 +942,21 @@ impl<'a> Interp<'a, '_> {
                 }
                 receiver()
             }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Array methods that read elements.
+    fn array_access(
+        &mut self,
+        array: &Rc<RArray<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+        span: Span,
+    ) -> Found<'a> {
+        let len = array.items.borrow().len();
+        Ok(Some(match name {
             "[]" | "slice" => array_index(&array.items.borrow(), args)?,
             "at" => array_index(&array.items.borrow(), &args[..args.len().min(1)])?,
             "dig" => {
@@ -872,6 +1001,53 @@ impl<'a> Interp<'a, '_> {
                         .collect::<Result<_, _>>()?,
                 )
             }
+            "length" | "size" => Value::Int(i64::try_from(len).unwrap_or(0)),
+            "empty?" => Value::Bool(len == 0),
+            "any?" if args.is_empty() && block.is_none() => {
+                Value::Bool(array.items.borrow().iter().any(Value::truthy))
+            }
+            "first" | "last" => {
+                let items = array.items.borrow();
+                match args.first() {
+                    Some(Value::Int(n)) => {
+                        let n = usize::try_from(*n).unwrap_or(0).min(items.len());
+                        if name == "first" {
+                            Value::array(items[..n].to_vec())
+                        } else {
+                            Value::array(items[items.len() - n..].to_vec())
+                        }
+                    }
+                    _ => {
+                        let item = if name == "first" {
+                            items.first()
+                        } else {
+                            items.last()
+                        };
+                        item.cloned().unwrap_or(Value::Nil)
+                    }
+                }
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Array methods that change the array in place.
+    fn array_mutation(
+        &mut self,
+        array: &Rc<RArray<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+        span: Span,
+    ) -> Found<'a> {
+        let receiver = || Value::Array(array.clone());
+        let mutate = |f: &mut dyn FnMut(&mut Vec<Value<'a>>)| -> Result<(), Fault> {
+            check_mutable(array.mutability, "Array")?;
+            f(&mut array.items.borrow_mut());
+            Ok(())
+        };
+        let len = array.items.borrow().len();
+        Ok(Some(match name {
             "[]=" => {
                 arity(args, 2, 2)?;
                 let index = match &args[0] {
@@ -964,32 +1140,23 @@ impl<'a> Interp<'a, '_> {
                 mutate(&mut |items| *items = new_items.clone())?;
                 receiver()
             }
-            "length" | "size" => Value::Int(i64::try_from(len).unwrap_or(0)),
-            "empty?" => Value::Bool(len == 0),
-            "any?" if args.is_empty() && block.is_none() => {
-                Value::Bool(array.items.borrow().iter().any(Value::truthy))
-            }
-            "first" | "last" => {
-                let items = array.items.borrow();
-                match args.first() {
-                    Some(Value::Int(n)) => {
-                        let n = usize::try_from(*n).unwrap_or(0).min(items.len());
-                        if name == "first" {
-                            Value::array(items[..n].to_vec())
-                        } else {
-                            Value::array(items[items.len() - n..].to_vec())
-                        }
-                    }
-                    _ => {
-                        let item = if name == "first" {
-                            items.first()
-                        } else {
-                            items.last()
-                        };
-                        item.cloned().unwrap_or(Value::Nil)
-                    }
-                }
-            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Array methods that build a new value from the array.
+    fn array_transform(
+        &mut self,
+        array: &Rc<RArray<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+        span: Span,
+    ) -> Found<'a> {
+        let receiver = || Value::Array(array.clone());
+        let items = || array.items.borrow().clone();
+        let len = array.items.borrow().len();
+        Ok(Some(match name {
             "join" => {
                 let sep = match args.first() {
                     Some(Value::Str(s)) => s.to_string(),
@@ -1142,7 +1309,7 @@ impl<'a> Interp<'a, '_> {
                 .into())
             }
             "hash" => Value::Int(i64::try_from(len).unwrap_or(0)),
-            _ => return self.enumerable(items(), name, args, block, span),
+            _ => return Ok(None),
         }))
     }
 
