@@ -382,6 +382,62 @@ impl<'s> Lowerer<'s> {
     }
 
     fn lower_node(&mut self, node: &pm::Node<'_>) -> Lowered {
+        match node {
+            pm::Node::NilNode { .. }
+            | pm::Node::TrueNode { .. }
+            | pm::Node::FalseNode { .. }
+            | pm::Node::SelfNode { .. }
+            | pm::Node::SourceFileNode { .. }
+            | pm::Node::SourceLineNode { .. }
+            | pm::Node::IntegerNode { .. }
+            | pm::Node::FloatNode { .. }
+            | pm::Node::StringNode { .. }
+            | pm::Node::SymbolNode { .. }
+            | pm::Node::InterpolatedStringNode { .. }
+            | pm::Node::RegularExpressionNode { .. }
+            | pm::Node::InterpolatedRegularExpressionNode { .. }
+            | pm::Node::InterpolatedSymbolNode { .. }
+            | pm::Node::ArrayNode { .. }
+            | pm::Node::HashNode { .. }
+            | pm::Node::KeywordHashNode { .. }
+            | pm::Node::ImplicitNode { .. }
+            | pm::Node::RangeNode { .. } => self.lower_literal(node),
+            pm::Node::LocalVariableReadNode { .. }
+            | pm::Node::LocalVariableWriteNode { .. }
+            | pm::Node::LocalVariableOrWriteNode { .. }
+            | pm::Node::LocalVariableAndWriteNode { .. }
+            | pm::Node::LocalVariableOperatorWriteNode { .. }
+            | pm::Node::InstanceVariableReadNode { .. }
+            | pm::Node::InstanceVariableWriteNode { .. }
+            | pm::Node::InstanceVariableOrWriteNode { .. }
+            | pm::Node::InstanceVariableAndWriteNode { .. }
+            | pm::Node::InstanceVariableOperatorWriteNode { .. }
+            | pm::Node::MultiWriteNode { .. }
+            | pm::Node::ConstantReadNode { .. }
+            | pm::Node::ConstantPathNode { .. } => self.lower_variable(node),
+            pm::Node::CallNode { .. }
+            | pm::Node::IndexOrWriteNode { .. }
+            | pm::Node::IndexAndWriteNode { .. }
+            | pm::Node::IndexOperatorWriteNode { .. }
+            | pm::Node::AndNode { .. }
+            | pm::Node::OrNode { .. } => self.lower_operation(node),
+            pm::Node::ParenthesesNode { .. }
+            | pm::Node::StatementsNode { .. }
+            | pm::Node::IfNode { .. }
+            | pm::Node::UnlessNode { .. }
+            | pm::Node::ElseNode { .. }
+            | pm::Node::CaseNode { .. }
+            | pm::Node::BeginNode { .. }
+            | pm::Node::RescueModifierNode { .. }
+            | pm::Node::NextNode { .. }
+            | pm::Node::BreakNode { .. }
+            | pm::Node::ReturnNode { .. } => self.lower_control(node),
+            _ => Err(self.unsupported(node)),
+        }
+    }
+
+    /// Literals: nil, numbers, strings, symbols, regular expressions, arrays, hashes, ranges.
+    fn lower_literal(&mut self, node: &pm::Node<'_>) -> Lowered {
         let span = self.span(node);
         let expr = match node {
             pm::Node::NilNode { .. } => Expr::Nil,
@@ -466,16 +522,15 @@ impl<'s> Lowerer<'s> {
                 },
                 None => return Err(self.unsupported(node)),
             },
-            pm::Node::ParenthesesNode { .. } => match node.as_parentheses_node() {
-                Some(p) => match p.body() {
-                    Some(body) => return self.lower(&body),
-                    None => Expr::Nil,
-                },
-                None => return Err(self.unsupported(node)),
-            },
-            pm::Node::StatementsNode { .. } => {
-                return self.statements(node.as_statements_node(), span)
-            }
+            _ => return Err(self.unsupported(node)),
+        };
+        Ok(self.node(span, expr))
+    }
+
+    /// Variables and constants: reads, writes and compound assignments.
+    fn lower_variable(&mut self, node: &pm::Node<'_>) -> Lowered {
+        let span = self.span(node);
+        let expr = match node {
             pm::Node::LocalVariableReadNode { .. } => match node.as_local_variable_read_node() {
                 Some(l) => Expr::LocalGet(self.local(l.name().as_slice(), l.depth(), node)?),
                 None => return Err(self.unsupported(node)),
@@ -563,6 +618,15 @@ impl<'s> Lowerer<'s> {
                 None => return Err(self.unsupported(node)),
             },
             pm::Node::ConstantPathNode { .. } => Expr::Const(self.constant_path(node)?),
+            _ => return Err(self.unsupported(node)),
+        };
+        Ok(self.node(span, expr))
+    }
+
+    /// Calls, index assignments and boolean operators.
+    fn lower_operation(&mut self, node: &pm::Node<'_>) -> Lowered {
+        let span = self.span(node);
+        let expr = match node {
             pm::Node::CallNode { .. } => self.call(node)?,
             pm::Node::IndexOrWriteNode { .. } => match node.as_index_or_write_node() {
                 Some(i) => {
@@ -591,6 +655,25 @@ impl<'s> Lowerer<'s> {
                 Some(o) => Expr::Or(self.boxed(&o.left())?, self.boxed(&o.right())?),
                 None => return Err(self.unsupported(node)),
             },
+            _ => return Err(self.unsupported(node)),
+        };
+        Ok(self.node(span, expr))
+    }
+
+    /// Control flow: grouping, conditionals, case, rescue and jumps.
+    fn lower_control(&mut self, node: &pm::Node<'_>) -> Lowered {
+        let span = self.span(node);
+        let expr = match node {
+            pm::Node::ParenthesesNode { .. } => match node.as_parentheses_node() {
+                Some(p) => match p.body() {
+                    Some(body) => return self.lower(&body),
+                    None => Expr::Nil,
+                },
+                None => return Err(self.unsupported(node)),
+            },
+            pm::Node::StatementsNode { .. } => {
+                return self.statements(node.as_statements_node(), span)
+            }
             pm::Node::IfNode { .. } => match node.as_if_node() {
                 Some(i) => Expr::If {
                     cond: self.boxed(&i.predicate())?,
