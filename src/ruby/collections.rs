@@ -1321,8 +1321,6 @@ impl<'a> Interp<'a, '_> {
         block: Option<&BlockArg>,
         span: Span,
     ) -> Found<'a> {
-        let receiver = || Value::Hash(hash.clone());
-        let len = hash.map.borrow().len();
         if block.is_none() && name != "select" && name != "reject" && name != "filter" {
             let items = if name == "each_value" {
                 hash.map.borrow().values().cloned().collect()
@@ -1333,24 +1331,39 @@ impl<'a> Interp<'a, '_> {
                 return Ok(Some(v));
             }
         }
-        let mutate = |f: &mut dyn FnMut(&mut IndexMap<HashKey, Value<'a>>)| -> Result<(), Fault> {
-            check_mutable(hash.mutability, "Hash")?;
-            f(&mut hash.map.borrow_mut());
-            Ok(())
+        let found = match name {
+            "[]" | "fetch" | "dig" | "key?" | "has_key?" | "include?" | "member?" | "value?"
+            | "has_value?" | "key" | "keys" | "values" | "values_at" | "fetch_values"
+            | "length" | "size" | "count" | "empty?" | "any?" => {
+                self.hash_access(hash, name, args, block, span)?
+            }
+            "each" | "each_pair" | "each_key" | "each_value" | "each_with_index" | "select"
+            | "filter" | "reject" => self.hash_iteration(hash, name, args, block, span)?,
+            "[]=" | "store" | "merge" | "update" | "merge!" | "delete" | "to_h" | "to_hash"
+            | "to_a" | "transform_values" | "transform_keys" | "invert" | "compact" | "slice"
+            | "except" | "sort" | "hash" => self.hash_changes(hash, name, args, block)?,
+            _ => None,
         };
+        match found {
+            Some(v) => Ok(Some(v)),
+            None => self.enumerable(pairs(hash), name, args, block, span),
+        }
+    }
+
+    /// Hash methods that read entries.
+    fn hash_access(
+        &mut self,
+        hash: &Rc<RHash<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+        span: Span,
+    ) -> Found<'a> {
+        let len = hash.map.borrow().len();
         Ok(Some(match name {
             "[]" => {
                 arity(args, 1, 1)?;
                 hash.get(&args[0]).unwrap_or(Value::Nil)
-            }
-            "[]=" | "store" => {
-                arity(args, 2, 2)?;
-                let key = key_for(hash, &args[0])?;
-                let value = args[1].clone();
-                mutate(&mut |map| {
-                    map.insert(key.clone(), value.clone());
-                })?;
-                args[1].clone()
             }
             "fetch" => {
                 arity(args, 1, 2)?;
@@ -1420,6 +1433,21 @@ impl<'a> Interp<'a, '_> {
             }
             "empty?" => Value::Bool(len == 0),
             "any?" if args.is_empty() && block.is_none() => Value::Bool(len > 0),
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Hash methods that yield each entry.
+    fn hash_iteration(
+        &mut self,
+        hash: &Rc<RHash<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+        span: Span,
+    ) -> Found<'a> {
+        let receiver = || Value::Hash(hash.clone());
+        Ok(Some(match name {
             "each" | "each_pair" => {
                 let block = self.need_block(block, name)?;
                 for pair in pairs(hash) {
@@ -1460,6 +1488,35 @@ impl<'a> Interp<'a, '_> {
                     }
                 }
                 Value::hash(map)
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Hash methods that change the hash or build a changed copy.
+    fn hash_changes(
+        &mut self,
+        hash: &Rc<RHash<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+    ) -> Found<'a> {
+        let receiver = || Value::Hash(hash.clone());
+        let len = hash.map.borrow().len();
+        let mutate = |f: &mut dyn FnMut(&mut IndexMap<HashKey, Value<'a>>)| -> Result<(), Fault> {
+            check_mutable(hash.mutability, "Hash")?;
+            f(&mut hash.map.borrow_mut());
+            Ok(())
+        };
+        Ok(Some(match name {
+            "[]=" | "store" => {
+                arity(args, 2, 2)?;
+                let key = key_for(hash, &args[0])?;
+                let value = args[1].clone();
+                mutate(&mut |map| {
+                    map.insert(key.clone(), value.clone());
+                })?;
+                args[1].clone()
             }
             "merge" | "update" | "merge!" => {
                 let mut map = hash.map.borrow().clone();
@@ -1573,7 +1630,7 @@ impl<'a> Interp<'a, '_> {
                 Value::array(items)
             }
             "hash" => Value::Int(i64::try_from(len).unwrap_or(0)),
-            _ => return self.enumerable(pairs(hash), name, args, block, span),
+            _ => return Ok(None),
         }))
     }
 
