@@ -962,7 +962,7 @@ fn is_string_mutator(name: &str) -> bool {
 }
 
 /// Methods that change their receiver in place.
-fn is_mutator(name: &str) -> bool {
+pub(crate) fn is_mutator(name: &str) -> bool {
     name.ends_with('!')
         || matches!(
             name,

@@ -605,13 +605,16 @@ default['svc']['opt'] ||= 'set-once'
 default['svc']['opt'] ||= 'ignored'
 default['svc']['count'] = 1
 default['svc']['count'] += 1
+default['svc']['env'] = { 'A' => '1' }
+default['svc']['env'].merge!('B' => '2')
 ";
     attributes(source, &mut node).unwrap();
     assert_eq!(
         node.level("default")["svc"],
         json!({
             "user": "www-data", "group": "adm", "ports": ["8080", "8081"], "conf": "/etc/svc",
-            "list": ["one", "two"], "opt": "set-once", "count": 2
+            "list": ["one", "two"], "opt": "set-once", "count": 2,
+            "env": {"A": "1", "B": "2"}
         })
     );
 }
@@ -968,5 +971,15 @@ fn flattening_a_recursive_array_is_an_error() {
     assert_eq!(
         error("x = [1]\n{ **x, y: 1 } in {y:}"),
         "/t/test.rb:2:1: unsupported Ruby: pattern matching (`=>` / `in`)"
+    );
+}
+
+#[test]
+fn in_place_changes_on_levels_are_written_or_refused() {
+    let mut node = debian();
+    let err = attributes("default['l'] = [1, 2]\ndefault['l'].delete(1)", &mut node).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "/cb/attributes/default.rb:2:1: unsupported Ruby: in-place `delete` on node attributes; assign the new value instead"
     );
 }
