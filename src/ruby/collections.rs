@@ -1363,7 +1363,9 @@ impl<'a> Interp<'a, '_> {
         Ok(Some(match name {
             "[]" => {
                 arity(args, 1, 1)?;
-                hash.get(&args[0]).unwrap_or(Value::Nil)
+                hash.get(&args[0])
+                    .or_else(|| hash.default.clone())
+                    .unwrap_or(Value::Nil)
             }
             "fetch" => {
                 arity(args, 1, 2)?;
@@ -1549,6 +1551,7 @@ impl<'a> Interp<'a, '_> {
                         map: std::cell::RefCell::new(map),
                         mutability: super::value::Mutability::Mutable,
                         indifferent: hash.indifferent,
+                        default: hash.default.clone(),
                     }))
                 } else {
                     mutate(&mut |m| *m = map.clone())?;

@@ -983,3 +983,84 @@ fn in_place_changes_on_levels_are_written_or_refused() {
         "/cb/attributes/default.rb:2:1: unsupported Ruby: in-place `delete` on node attributes; assign the new value instead"
     );
 }
+
+#[test]
+fn a_community_style_attribute_file_evaluates() {
+    let mut node = TestNode::with_automatic(json!({
+        "platform": "ubuntu", "platform_family": "debian", "platform_version": "22.04",
+        "cpu": {"total": 4}, "fqdn": "web1.example"
+    }));
+    let source = r#"
+# Cookbook:: nginx
+# Attributes:: default
+default['nginx']['version'] = '1.24.0'
+default['nginx']['dir'] = '/etc/nginx'
+default['nginx']['log_dir_perm'] = '0750'
+default['nginx']['install_method'] = 'package'
+
+case node['platform_family']
+when 'debian'
+  default['nginx']['user']       = 'www-data'
+  default['nginx']['init_style'] = if platform?('ubuntu') && node['platform_version'].to_f <= 14.04
+                                     'upstart'
+                                   else
+                                     'systemd'
+                                   end
+when 'rhel', 'fedora', 'amazon'
+  default['nginx']['user'] = 'nginx'
+else
+  default['nginx']['user'] = 'www-data'
+end
+
+default['nginx']['group'] = node['nginx']['user']
+default['nginx']['gzip_types'] = %w(
+  text/plain
+  text/css
+  application/x-javascript
+)
+default['nginx']['worker_processes'] = node['cpu'] && node['cpu']['total'] ? node['cpu']['total'] : 1
+default['nginx']['worker_connections'] = 1_024
+default['nginx']['extra_configs'] = Hash.new
+default['nginx']['sysctl']['net.core.somaxconn'] = 1024
+default['nginx']['source']['url'] = "http://nginx.org/download/nginx-#{node['nginx']['version']}.tar.gz"
+default['nginx']['source']['checksum'] = nil
+default['nginx']['listen'] = ::File.join(node['nginx']['dir'], 'conf.d')
+default['nginx']['server_names'] = [node['fqdn'], "www.#{node['fqdn']}"].uniq
+default['nginx']['major'] = node['nginx']['version'].split('.').first(2).join('.')
+default['nginx']['secret'] = ENV.fetch('SKILLET_NO_SUCH_VAR', 'changeme')
+default['nginx']['ports'] = Array.new(2) { |i| 8000 + i }
+"#;
+    attributes(source, &mut node).unwrap();
+    let nginx = &node.level("default")["nginx"];
+    assert_eq!(nginx["init_style"], json!("systemd"));
+    assert_eq!(nginx["group"], json!("www-data"));
+    assert_eq!(
+        nginx["gzip_types"],
+        json!(["text/plain", "text/css", "application/x-javascript"])
+    );
+    assert_eq!(nginx["worker_processes"], json!(4));
+    assert_eq!(nginx["extra_configs"], json!({}));
+    assert_eq!(
+        nginx["source"]["url"],
+        json!("http://nginx.org/download/nginx-1.24.0.tar.gz")
+    );
+    assert_eq!(nginx["listen"], json!("/etc/nginx/conf.d"));
+    assert_eq!(
+        nginx["server_names"],
+        json!(["web1.example", "www.web1.example"])
+    );
+    assert_eq!(nginx["major"], json!("1.24"));
+    assert_eq!(nginx["secret"], json!("changeme"));
+    assert_eq!(nginx["ports"], json!([8000, 8001]));
+}
+
+#[test]
+fn constructors_of_core_classes() {
+    assert_eq!(
+        ruby("h = Hash.new(0)\n%w(a b a).each { |w| h[w] += 1 }\nh"),
+        r#"{"a" => 2, "b" => 1}"#
+    );
+    assert_eq!(ruby("Array.new(3, 'x')"), r#"["x", "x", "x"]"#);
+    assert_eq!(ruby("Array.new(2) { |i| i * 10 }"), "[0, 10]");
+    assert_eq!(ruby("String.new('s') + String.new"), "\"s\"");
+}
