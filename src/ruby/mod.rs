@@ -82,6 +82,12 @@ pub trait NodeAccess {
     fn include_attribute(&mut self, name: &str) -> Result<(), String>;
 }
 
+/// Parses and lowers a Ruby file without running it: syntax errors and constructs the
+/// interpreter does not support are reported with their file:line:col.
+pub fn check(path: &Path, source: &str) -> crate::Result<()> {
+    parse_file(path, source).map(|_| ())
+}
+
 /// Turns an evaluator fault into the crate's compile error at `file`.
 pub(crate) fn fault_to_error(file: &Path, fault: Fault) -> Error {
     let span = fault.span.unwrap_or_default();

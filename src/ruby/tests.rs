@@ -1064,3 +1064,44 @@ fn constructors_of_core_classes() {
     assert_eq!(ruby("Array.new(2) { |i| i * 10 }"), "[0, 10]");
     assert_eq!(ruby("String.new('s') + String.new"), "\"s\"");
 }
+
+#[test]
+fn check_reports_problems_without_running_code() {
+    assert!(check(
+        Path::new("/r/x.rb"),
+        "raise 'not run'\nundefined_method_call(1)"
+    )
+    .is_ok());
+    let err = check(Path::new("/r/x.rb"), "a = 1\nuntil a > 2\n  a += 1\nend").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "/r/x.rb:2:1: unsupported Ruby: `until` loop"
+    );
+}
+
+#[test]
+fn role_files_are_dsl_calls_too() {
+    let source = "\
+name 'web'
+description 'Web servers'
+run_list 'role[base]', 'recipe[nginx]'
+env_run_lists 'prod' => ['recipe[nginx::prod]'], '_default' => []
+default_attributes 'nginx' => { 'port' => 80 }
+override_attributes(nginx: { workers: 4 })
+";
+    let calls = eval_dsl_calls(Path::new("/r/roles/web.rb"), source).unwrap();
+    let args: HashMap<String, Vec<Json>> = calls.into_iter().map(|c| (c.method, c.args)).collect();
+    assert_eq!(
+        args["run_list"],
+        [json!("role[base]"), json!("recipe[nginx]")]
+    );
+    assert_eq!(
+        args["env_run_lists"],
+        [json!({"prod": ["recipe[nginx::prod]"], "_default": []})]
+    );
+    assert_eq!(args["default_attributes"], [json!({"nginx": {"port": 80}})]);
+    assert_eq!(
+        args["override_attributes"],
+        [json!({"nginx": {"workers": 4}})]
+    );
+}

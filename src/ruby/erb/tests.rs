@@ -358,5 +358,8 @@ fn compile_phase_timing() {
 
 #[test]
 fn trim_rules_apply_to_crlf_lines() {
-    assert_eq!(render("a\r\n<% if true %>\r\nb\r\n  <% end -%>\r\nc=<%= 1 -%>\r\nd"), "a\r\nb\r\nc=1d");
+    assert_eq!(
+        render("a\r\n<% if true %>\r\nb\r\n  <% end -%>\r\nc=<%= 1 -%>\r\nd"),
+        "a\r\nb\r\nc=1d"
+    );
 }
