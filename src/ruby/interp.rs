@@ -58,6 +58,15 @@ impl Fault {
         )
     }
 
+    /// Whether a bare `rescue` catches it: like Ruby's StandardError, refusals of unsupported
+    /// code and stack exhaustion are not caught, so they can never be skipped silently.
+    pub(crate) fn is_rescuable(&self) -> bool {
+        !matches!(
+            self.class,
+            "NotImplementedError" | "SystemStackError" | "SyntaxError"
+        )
+    }
+
     /// `ArgumentError`.
     pub(crate) fn argument(message: impl Into<String>) -> Self {
         Fault::new("ArgumentError", message)
@@ -316,7 +325,7 @@ impl<'a, 'h> Interp<'a, 'h> {
                 ensure.as_deref(),
             )?,
             Expr::RescueModifier(body, rescue) => match self.eval(body) {
-                Err(Flow::Error(_)) => self.eval(rescue)?,
+                Err(Flow::Error(fault)) if fault.is_rescuable() => self.eval(rescue)?,
                 other => other?,
             },
             Expr::Next(value) => return Err(Flow::Next(self.eval_optional(value.as_deref())?)),
@@ -581,7 +590,7 @@ impl<'a, 'h> Interp<'a, 'h> {
     ) -> Eval<'a> {
         let mut result = self.eval_optional(body);
         if let Err(Flow::Error(fault)) = &result {
-            if let Some(rescue) = rescues.first() {
+            if let Some(rescue) = rescues.first().filter(|_| fault.is_rescuable()) {
                 let fault = fault.clone();
                 result = self.eval_rescue(rescue, &fault);
             }

@@ -1105,3 +1105,13 @@ override_attributes(nginx: { workers: 4 })
         [json!({"nginx": {"workers": 4}})]
     );
 }
+
+#[test]
+fn rescue_never_hides_unsupported_code() {
+    assert!(error("x = [1].sample rescue 0").contains("unsupported Ruby: `sample`"));
+    assert!(error("begin\n  lambda { 1 }\nrescue\n  2\nend").contains("unsupported Ruby: `lambda`"));
+    assert_eq!(
+        ruby("begin\n  nil.upcase\nrescue\n  'rescued'\nend"),
+        "\"rescued\""
+    );
+}
