@@ -287,9 +287,7 @@ impl<'a> Interp<'a, '_> {
             }
             "oct" => Value::Int(i64::from_str_radix(text.trim_start_matches("0o"), 8).unwrap_or(0)),
             "succ" | "next" => Value::str(succ(text)),
-            "unpack" | "unpack1" | "encode" | "force_encoding" | "unicode_normalize" => {
-                Value::Str(s.clone())
-            }
+            "encode" | "force_encoding" | "unicode_normalize" | "scrub" => Value::Str(s.clone()),
             _ => return Ok(None),
         }))
     }
@@ -1007,10 +1005,37 @@ pub(crate) fn format(spec: &str, args: &[Value<'_>]) -> Result<String, Fault> {
     let mut out = String::new();
     let mut chars = spec.chars().peekable();
     let mut next = args.iter();
+    let named = match args {
+        [Value::Hash(h)] => Some(h),
+        _ => None,
+    };
+    let lookup = |name: &str| -> Result<Value<'_>, Fault> {
+        named
+            .and_then(|h| {
+                h.get(&Value::Sym(Arc::from(name)))
+                    .or_else(|| h.get(&Value::str(name)))
+            })
+            .ok_or_else(|| Fault::new("KeyError", format!("key<{name}> not found")))
+    };
     while let Some(c) = chars.next() {
         if c != '%' {
             out.push(c);
             continue;
+        }
+        let mut named_arg = None;
+        match chars.peek() {
+            Some('{') => {
+                chars.next();
+                let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                out.push_str(&lookup(&name)?.to_s());
+                continue;
+            }
+            Some('<') => {
+                chars.next();
+                let name: String = chars.by_ref().take_while(|c| *c != '>').collect();
+                named_arg = Some(lookup(&name)?);
+            }
+            _ => {}
         }
         let mut flags = String::new();
         while let Some(&f) = chars.peek() {
@@ -1045,9 +1070,12 @@ pub(crate) fn format(spec: &str, args: &[Value<'_>]) -> Result<String, Fault> {
             out.push('%');
             continue;
         }
-        let arg = next
-            .next()
-            .ok_or_else(|| Fault::argument("too few arguments"))?;
+        let arg = match &named_arg {
+            Some(value) => value,
+            None => next
+                .next()
+                .ok_or_else(|| Fault::argument("too few arguments"))?,
+        };
         let body = match conversion {
             's' => {
                 let s = arg.to_s();

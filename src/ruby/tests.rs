@@ -1115,3 +1115,16 @@ fn rescue_never_hides_unsupported_code() {
         "\"rescued\""
     );
 }
+
+#[test]
+fn format_with_named_references() {
+    assert_eq!(
+        ruby("'%{host}:%{port}' % { host: 'h', port: 80 }"),
+        "\"h:80\""
+    );
+    assert_eq!(
+        ruby("format('%<n>05.1f|%<s>s', n: 2.25, s: 'x')"),
+        "\"002.2|x\""
+    );
+    assert!(error("'%{missing}' % { a: 1 }").contains("key<missing> not found"));
+}
