@@ -6,8 +6,17 @@
 //! naming the file, line, column and construct; it never guesses.
 //!
 //! Entry points: [`eval_attribute_file`] (attributes/*.rb against a [`NodeAccess`]),
-//! [`eval_dsl_calls`] (metadata.rb, solo.rb: a list of top-level calls) and [`erb::ErbTemplate`]
-//! (Chef's Erubis templates).
+//! [`eval_dsl_calls`] (metadata.rb, solo.rb, roles/*.rb: a list of top-level calls),
+//! [`erb::ErbTemplate`] (Chef's Erubis templates) and [`check`] (parse without running).
+//!
+//! The supported language: literals of every kind (strings with interpolation, heredocs, `%w`/`%i`,
+//! symbols, integers, floats, arrays, both hash syntaxes, ranges, regular expressions), local and
+//! instance variables, multiple and compound assignment (`||=`, `+=`, `h[k] ||= v`), `if`/`elsif`/
+//! `unless`/modifiers/ternary, `case`/`when` (values, ranges, classes, regexps), `&&`/`||`/`!`,
+//! `begin`/`rescue`/`ensure`, `x rescue y`, blocks with `next`/`break`, `&:sym`, top-level `return`,
+//! and the everyday methods of String, Symbol, Integer, Float, Array, Hash, Range, Enumerable,
+//! `File`, `IO`, `ENV`, `JSON` and `Regexp`. Loops other than iterators (`while`, `until`, `for`),
+//! method/class definitions, lambdas, global variables and backticks are refused.
 
 mod ast;
 mod attribute_file;
