@@ -1,7 +1,7 @@
 //! Ruby as cookbooks write it: parsed with prism, evaluated by skillet's own interpreter.
 //!
-//! skillet embeds no Ruby. [`lower`] parses a file with the `ruby-prism` crate and turns prism's
-//! tree into an owned [`ast`]; [`interp`] walks that tree with Ruby's values ([`value`]), scopes
+//! skillet embeds no Ruby. `lower` parses a file with the `ruby-prism` crate and turns prism's
+//! tree into an owned `ast`; `interp` walks that tree with Ruby's values (`value`), scopes
 //! and method dispatch. What the interpreter does not support is refused with a compile error
 //! naming the file, line, column and construct; it never guesses.
 //!
