@@ -6,7 +6,6 @@
 //! returns a read-only copy of the merged view, and writing into that copy is Chef's
 //! `ImmutableAttributeModification`.
 
-use super::ast::Span;
 use super::interp::{CallInfo, Fault, Host, Interp, Reply};
 use super::value::{AttrRef, Mutability, Value};
 use super::{fault_to_error, parse_file, AttributeWrite, NodeAccess, WriteLevel, WriteOp};
@@ -203,6 +202,27 @@ impl AttributeHost<'_> {
             .map_err(|m| Fault::new("Chef::Exceptions::AttributeError", m))
     }
 
+    /// Writes `value` over the whole path of `attr` (for in-place changes like `<<`).
+    fn replace<'a>(
+        &mut self,
+        attr: &AttrRef,
+        method: &str,
+        value: &Value<'a>,
+    ) -> Result<(), Fault> {
+        let Some((last, parent)) = attr.path.split_last() else {
+            return Err(Fault::no_method(
+                method,
+                &Value::Attr(Rc::new(attr.clone())),
+            ));
+        };
+        let parent = AttrRef {
+            level: attr.level,
+            op: WriteOp::Set,
+            path: parent.to_vec(),
+        };
+        self.write(&parent, &Value::str(last), value)
+    }
+
     fn resolve_json(&self, attr: &AttrRef) -> Option<serde_json::Value> {
         self.node.read_level(attr.level, &attr.path)
     }
@@ -357,18 +377,36 @@ impl AttributeHost<'_> {
                 for arg in args {
                     items.push(arg.to_json().map_err(Fault::type_error)?);
                 }
-                let Some((last, parent)) = attr.path.split_last() else {
-                    return Err(Fault::no_method(name, &Value::Attr(Rc::new(attr.clone()))));
-                };
-                let parent = AttrRef {
-                    level: attr.level,
-                    op: WriteOp::Set,
-                    path: parent.to_vec(),
-                };
                 let array =
                     Value::from_owned_json(&serde_json::Value::Array(items), Mutability::Mutable);
-                self.write(&parent, &Value::str(last), &array)?;
+                self.replace(attr, name, &array)?;
                 Reply::Value(array)
+            }
+            ("merge!" | "update", [other]) => {
+                let mut merged = match self.resolve_json(attr) {
+                    Some(serde_json::Value::Object(map)) => map,
+                    _ => serde_json::Map::new(),
+                };
+                let serde_json::Value::Object(extra) = other.to_json().map_err(Fault::type_error)?
+                else {
+                    return Err(Fault::type_error(format!(
+                        "no implicit conversion of {} into Hash",
+                        other.class_name()
+                    )));
+                };
+                merged.extend(extra);
+                let hash =
+                    Value::from_owned_json(&serde_json::Value::Object(merged), Mutability::Mutable);
+                self.replace(attr, name, &hash)?;
+                Reply::Value(hash)
+            }
+            (name, _) if super::interp::is_mutator(name) => {
+                return Err(Fault::new(
+                    "NotImplementedError",
+                    format!(
+                        "unsupported Ruby: in-place `{name}` on node attributes; assign the new value instead"
+                    ),
+                ))
             }
             _ => Reply::Delegate(match self.resolve_json(attr) {
                 Some(j) => Value::from_owned_json(&j, Mutability::Mutable),
@@ -384,9 +422,8 @@ impl<'a> Host<'a> for AttributeHost<'_> {
         receiver: Option<&Value<'a>>,
         name: &str,
         args: &[Value<'a>],
-        info: CallInfo,
+        _info: CallInfo,
     ) -> Result<Reply<'a>, Fault> {
-        let _: Span = info.span;
         match receiver {
             None => self.self_call(name, args),
             Some(Value::Node) => self.node_call(name, args),

@@ -241,17 +241,32 @@ impl<'a> Interp<'a, '_> {
                 return self.string_method(s, base, args, block, span);
             }
         }
+        match name {
+            "replace" | "+@" | "-@" | "dup" | "clone" | "itself" | "length" | "size"
+            | "bytesize" | "to_s" | "to_str" | "to_sym" | "intern" | "to_i" | "to_f" | "chars"
+            | "bytes" | "lines" | "ord" | "hex" | "oct" | "succ" | "next" | "unpack"
+            | "unpack1" | "encode" | "force_encoding" | "unicode_normalize" => {
+                self.string_conversion(s, name, args)
+            }
+            "upcase" | "downcase" | "capitalize" | "swapcase" | "strip" | "lstrip" | "rstrip"
+            | "chomp" | "chop" | "reverse" | "squeeze" | "center" | "ljust" | "rjust" => {
+                self.string_reshaping(s, name, args)
+            }
+            "split" | "empty?" | "include?" | "start_with?" | "end_with?" | "index" | "rindex"
+            | "count" | "[]" | "slice" | "<=>" | "<" | ">" | "<=" | ">=" | "casecmp?"
+            | "casecmp" => self.string_search(s, name, args),
+            "prepend" | "gsub" | "sub" | "tr" | "delete" | "+" | "<<" | "concat" | "*" | "%"
+            | "each_char" | "each_line" => self.string_building(s, name, args, block, span),
+            _ => Ok(None),
+        }
+    }
+
+    /// String methods that convert the string to another value.
+    fn string_conversion(&mut self, s: &Arc<str>, name: &str, args: &[Value<'a>]) -> Found<'a> {
+        let text: &str = s;
         Ok(Some(match name {
             "replace" => Value::str(str_arg(args, 0, name)?),
             "+@" | "-@" | "dup" | "clone" | "itself" => Value::Str(s.clone()),
-            "prepend" => {
-                let mut out = String::new();
-                for a in args {
-                    out.push_str(&self.stringify(a.clone(), span)?);
-                }
-                out.push_str(text);
-                Value::str(out)
-            }
             "length" | "size" => {
                 Value::Int(i64::try_from(text.chars().count()).unwrap_or(i64::MAX))
             }
@@ -260,6 +275,27 @@ impl<'a> Interp<'a, '_> {
             "to_sym" | "intern" => Value::Sym(s.clone()),
             "to_i" => Value::Int(parse_int_prefix(text)),
             "to_f" => Value::Float(parse_float_prefix(text)),
+            "chars" => Value::array(text.chars().map(|c| Value::str(c.to_string())).collect()),
+            "bytes" => Value::array(text.bytes().map(|b| Value::Int(i64::from(b))).collect()),
+            "lines" => Value::array(text.split_inclusive('\n').map(Value::str).collect()),
+            "ord" => match text.chars().next() {
+                Some(c) => Value::Int(i64::from(c as u32)),
+                None => return Err(Fault::argument("empty string").into()),
+            },
+            "hex" => {
+                Value::Int(i64::from_str_radix(text.trim_start_matches("0x"), 16).unwrap_or(0))
+            }
+            "oct" => Value::Int(i64::from_str_radix(text.trim_start_matches("0o"), 8).unwrap_or(0)),
+            "succ" | "next" => Value::str(succ(text)),
+            "encode" | "force_encoding" | "unicode_normalize" | "scrub" => Value::Str(s.clone()),
+            _ => return Ok(None),
+        }))
+    }
+
+    /// String methods that change case, whitespace or layout.
+    fn string_reshaping(&mut self, s: &Arc<str>, name: &str, args: &[Value<'a>]) -> Found<'a> {
+        let text: &str = s;
+        Ok(Some(match name {
             "upcase" => Value::str(text.to_uppercase()),
             "downcase" => Value::str(text.to_lowercase()),
             "capitalize" => Value::str(capitalize(text)),
@@ -290,9 +326,38 @@ impl<'a> Interp<'a, '_> {
                 t.pop();
                 Value::str(t)
             }
-            "chars" => Value::array(text.chars().map(|c| Value::str(c.to_string())).collect()),
-            "bytes" => Value::array(text.bytes().map(|b| Value::Int(i64::from(b))).collect()),
-            "lines" => Value::array(text.split_inclusive('\n').map(Value::str).collect()),
+            "reverse" => Value::str(text.chars().rev().collect::<String>()),
+            "squeeze" => {
+                let mut out = String::new();
+                for c in text.chars() {
+                    if !out.ends_with(c) {
+                        out.push(c);
+                    }
+                }
+                Value::str(out)
+            }
+            "center" | "ljust" | "rjust" => {
+                let width = int_arg(args, 0, name)?;
+                let fill = if args.len() > 1 {
+                    str_arg(args, 1, name)?
+                } else {
+                    " "
+                };
+                let side = match name {
+                    "ljust" => Ordering::Less,
+                    "rjust" => Ordering::Greater,
+                    _ => Ordering::Equal,
+                };
+                Value::str(pad(text, width, fill, side))
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// String methods that look into the string or compare it.
+    fn string_search(&mut self, s: &Arc<str>, name: &str, args: &[Value<'a>]) -> Found<'a> {
+        let text: &str = s;
+        Ok(Some(match name {
             "split" => {
                 let sep = match args.first() {
                     None | Some(Value::Nil) => None,
@@ -334,7 +399,55 @@ impl<'a> Interp<'a, '_> {
                     i64::try_from(text.chars().filter(|c| set.contains(c)).count()).unwrap_or(0),
                 )
             }
-            "reverse" => Value::str(text.chars().rev().collect::<String>()),
+            "[]" | "slice" => string_index(text, args)?,
+            "<=>" => match args
+                .first()
+                .and_then(|o| compare(&Value::Str(s.clone()), o))
+            {
+                Some(o) => Value::Int(o as i64),
+                None => Value::Nil,
+            },
+            "<" | ">" | "<=" | ">=" => {
+                let other = args.first().cloned().unwrap_or(Value::Nil);
+                let Some(ordering) = compare(&Value::Str(s.clone()), &other) else {
+                    return Err(Fault::argument(format!(
+                        "comparison of String with {} failed",
+                        other.class_name()
+                    ))
+                    .into());
+                };
+                Value::Bool(ordering_matches(name, ordering))
+            }
+            "casecmp?" => {
+                Value::Bool(text.to_lowercase() == str_arg(args, 0, name)?.to_lowercase())
+            }
+            "casecmp" => Value::Int(
+                text.to_lowercase()
+                    .cmp(&str_arg(args, 0, name)?.to_lowercase()) as i64,
+            ),
+            _ => return Ok(None),
+        }))
+    }
+
+    /// String methods that build a new string from parts.
+    fn string_building(
+        &mut self,
+        s: &Arc<str>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+        span: Span,
+    ) -> Found<'a> {
+        let text: &str = s;
+        Ok(Some(match name {
+            "prepend" => {
+                let mut out = String::new();
+                for a in args {
+                    out.push_str(&self.stringify(a.clone(), span)?);
+                }
+                out.push_str(text);
+                Value::str(out)
+            }
             "gsub" | "sub" => {
                 arity(args, 1, 2)?;
                 let pattern = str_arg(args, 0, name)?;
@@ -350,30 +463,6 @@ impl<'a> Interp<'a, '_> {
                         .collect::<String>(),
                 )
             }
-            "squeeze" => {
-                let mut out = String::new();
-                for c in text.chars() {
-                    if !out.ends_with(c) {
-                        out.push(c);
-                    }
-                }
-                Value::str(out)
-            }
-            "center" | "ljust" | "rjust" => {
-                let width = int_arg(args, 0, name)?;
-                let fill = if args.len() > 1 {
-                    str_arg(args, 1, name)?
-                } else {
-                    " "
-                };
-                let side = match name {
-                    "ljust" => Ordering::Less,
-                    "rjust" => Ordering::Greater,
-                    _ => Ordering::Equal,
-                };
-                Value::str(pad(text, width, fill, side))
-            }
-            "[]" | "slice" => string_index(text, args)?,
             "+" => match args.first() {
                 Some(Value::Str(o)) => Value::str(format!("{text}{o}")),
                 Some(other) => {
@@ -408,31 +497,6 @@ impl<'a> Interp<'a, '_> {
                 };
                 Value::str(format(text, &values)?)
             }
-            "<=>" => match args
-                .first()
-                .and_then(|o| compare(&Value::Str(s.clone()), o))
-            {
-                Some(o) => Value::Int(o as i64),
-                None => Value::Nil,
-            },
-            "<" | ">" | "<=" | ">=" => {
-                let other = args.first().cloned().unwrap_or(Value::Nil);
-                let Some(ordering) = compare(&Value::Str(s.clone()), &other) else {
-                    return Err(Fault::argument(format!(
-                        "comparison of String with {} failed",
-                        other.class_name()
-                    ))
-                    .into());
-                };
-                Value::Bool(ordering_matches(name, ordering))
-            }
-            "casecmp?" => {
-                Value::Bool(text.to_lowercase() == str_arg(args, 0, name)?.to_lowercase())
-            }
-            "casecmp" => Value::Int(
-                text.to_lowercase()
-                    .cmp(&str_arg(args, 0, name)?.to_lowercase()) as i64,
-            ),
             "each_char" | "each_line" => {
                 let Some(block) = block else {
                     return Ok(None);
@@ -445,18 +509,6 @@ impl<'a> Interp<'a, '_> {
                 for piece in pieces {
                     self.yield_block(block, vec![Value::str(piece)])?;
                 }
-                Value::Str(s.clone())
-            }
-            "ord" => match text.chars().next() {
-                Some(c) => Value::Int(i64::from(c as u32)),
-                None => return Err(Fault::argument("empty string").into()),
-            },
-            "hex" => {
-                Value::Int(i64::from_str_radix(text.trim_start_matches("0x"), 16).unwrap_or(0))
-            }
-            "oct" => Value::Int(i64::from_str_radix(text.trim_start_matches("0o"), 8).unwrap_or(0)),
-            "succ" | "next" => Value::str(succ(text)),
-            "unpack" | "unpack1" | "encode" | "force_encoding" | "unicode_normalize" => {
                 Value::Str(s.clone())
             }
             _ => return Ok(None),
@@ -629,10 +681,6 @@ fn ordering_matches(op: &str, ordering: Ordering) -> bool {
     }
 }
 
-fn float_floor_div(a: f64, b: f64) -> f64 {
-    a / b
-}
-
 fn integer_arithmetic<'a>(
     i: i64,
     name: &str,
@@ -645,14 +693,12 @@ fn integer_arithmetic<'a>(
         )
     };
     let other = args.first();
-    if let Some(Value::Float(f)) = other {
-        if matches!(
-            name,
-            "+" | "-" | "*" | "/" | "%" | "**" | "<" | ">" | "<=" | ">=" | "<=>"
-        ) {
-            return float_method(i as f64, name, args);
-        }
-        let _ = f;
+    let arithmetic = matches!(
+        name,
+        "+" | "-" | "*" | "/" | "%" | "**" | "<" | ">" | "<=" | ">=" | "<=>"
+    );
+    if arithmetic && matches!(other, Some(Value::Float(_))) {
+        return float_method(i as f64, name, args);
     }
     Ok(Some(match (name, other) {
         ("+", Some(Value::Int(o))) => Value::Int(i.checked_add(*o).ok_or_else(overflow)?),
@@ -678,7 +724,7 @@ fn integer_arithmetic<'a>(
                 Value::Int(i.checked_pow(e).ok_or_else(overflow)?)
             }
         }
-        ("fdiv", Some(Value::Int(o))) => Value::Float(float_floor_div(i as f64, *o as f64)),
+        ("fdiv", Some(Value::Int(o))) => Value::Float(i as f64 / *o as f64),
         ("&", Some(Value::Int(o))) => Value::Int(i & o),
         ("|", Some(Value::Int(o))) => Value::Int(i | o),
         ("^", Some(Value::Int(o))) => Value::Int(i ^ o),
@@ -959,10 +1005,37 @@ pub(crate) fn format(spec: &str, args: &[Value<'_>]) -> Result<String, Fault> {
     let mut out = String::new();
     let mut chars = spec.chars().peekable();
     let mut next = args.iter();
+    let named = match args {
+        [Value::Hash(h)] => Some(h),
+        _ => None,
+    };
+    let lookup = |name: &str| -> Result<Value<'_>, Fault> {
+        named
+            .and_then(|h| {
+                h.get(&Value::Sym(Arc::from(name)))
+                    .or_else(|| h.get(&Value::str(name)))
+            })
+            .ok_or_else(|| Fault::new("KeyError", format!("key<{name}> not found")))
+    };
     while let Some(c) = chars.next() {
         if c != '%' {
             out.push(c);
             continue;
+        }
+        let mut named_arg = None;
+        match chars.peek() {
+            Some('{') => {
+                chars.next();
+                let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                out.push_str(&lookup(&name)?.to_s());
+                continue;
+            }
+            Some('<') => {
+                chars.next();
+                let name: String = chars.by_ref().take_while(|c| *c != '>').collect();
+                named_arg = Some(lookup(&name)?);
+            }
+            _ => {}
         }
         let mut flags = String::new();
         while let Some(&f) = chars.peek() {
@@ -997,9 +1070,12 @@ pub(crate) fn format(spec: &str, args: &[Value<'_>]) -> Result<String, Fault> {
             out.push('%');
             continue;
         }
-        let arg = next
-            .next()
-            .ok_or_else(|| Fault::argument("too few arguments"))?;
+        let arg = match &named_arg {
+            Some(value) => value,
+            None => next
+                .next()
+                .ok_or_else(|| Fault::argument("too few arguments"))?,
+        };
         let body = match conversion {
             's' => {
                 let s = arg.to_s();

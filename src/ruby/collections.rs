@@ -110,7 +110,7 @@ fn enumerator<'a>(name: &str, items: Vec<Value<'a>>, args: &[Value<'a>]) -> Opti
                 items
             }))
         }
-        "each_with_index" | "with_index" | "each_with_object" if name != "each_with_object" => {
+        "each_with_index" | "with_index" => {
             let offset = match args.first() {
                 Some(Value::Int(o)) => *o,
                 _ => 0,
@@ -242,13 +242,28 @@ fn array_index<'a>(items: &[Value<'a>], args: &[Value<'a>]) -> Result<Value<'a>,
     })
 }
 
-fn flatten<'a>(items: &[Value<'a>], depth: i64, out: &mut Vec<Value<'a>>) {
+fn flatten<'a>(items: &[Value<'a>], depth: i64, out: &mut Vec<Value<'a>>) -> Result<(), Fault> {
+    flatten_at(items, depth, out, 0)
+}
+
+fn flatten_at<'a>(
+    items: &[Value<'a>],
+    depth: i64,
+    out: &mut Vec<Value<'a>>,
+    level: usize,
+) -> Result<(), Fault> {
+    if level > 100 {
+        return Err(Fault::argument("tried to flatten recursive array"));
+    }
     for item in items {
         match item.clone().materialize() {
-            Value::Array(inner) if depth != 0 => flatten(&inner.items.borrow(), depth - 1, out),
+            Value::Array(inner) if depth != 0 => {
+                flatten_at(&inner.items.borrow(), depth - 1, out, level + 1)?;
+            }
             _ => out.push(item.clone()),
         }
     }
+    Ok(())
 }
 
 fn uniq<'a>(items: Vec<Value<'a>>) -> Vec<Value<'a>> {
@@ -358,6 +373,34 @@ impl<'a> Interp<'a, '_> {
         block: Option<&BlockArg>,
         span: Span,
     ) -> Found<'a> {
+        match name {
+            "map" | "collect" | "flat_map" | "collect_concat" | "filter_map" | "select"
+            | "filter" | "reject" | "partition" | "find" | "detect" | "find_index" | "index" => {
+                self.enumerable_filtering(items, name, args, block)
+            }
+            "any?" | "all?" | "none?" | "one?" | "count" | "include?" | "member?" => {
+                self.enumerable_queries(items, name, args, block, span)
+            }
+            "each_with_index" | "each_with_object" | "each_slice" | "each_cons" | "inject"
+            | "reduce" | "sum" => self.enumerable_folding(items, name, args, block, span),
+            "sort_by" | "min_by" | "max_by" | "group_by" | "uniq_by" | "sort" | "min" | "max"
+            | "minmax" | "tally" => self.enumerable_ordering(items, name, args, block),
+            "to_a" | "entries" | "to_h" | "first" | "take" | "drop" | "take_while"
+            | "drop_while" | "zip" | "grep" | "grep_v" => {
+                self.enumerable_reshaping(items, name, args, block, span)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Enumerable methods that pick or transform elements.
+    fn enumerable_filtering(
+        &mut self,
+        items: Vec<Value<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+    ) -> Found<'a> {
         Ok(Some(match name {
             "map" | "collect" | "flat_map" | "collect_concat" => {
                 let block = self.need_block(block, name)?;
@@ -438,6 +481,20 @@ impl<'a> Interp<'a, '_> {
                 }
                 Value::Nil
             }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Enumerable methods that answer a question about the elements.
+    fn enumerable_queries(
+        &mut self,
+        items: Vec<Value<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+        span: Span,
+    ) -> Found<'a> {
+        Ok(Some(match name {
             "any?" | "all?" | "none?" | "one?" => {
                 let mut hits = 0usize;
                 let total = items.len();
@@ -474,6 +531,24 @@ impl<'a> Interp<'a, '_> {
                 };
                 Value::Int(i64::try_from(n).unwrap_or(0))
             }
+            "include?" | "member?" => {
+                arity(args, 1, 1)?;
+                Value::Bool(items.iter().any(|i| equal(i, &args[0])))
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Enumerable methods that walk the elements with extra state.
+    fn enumerable_folding(
+        &mut self,
+        items: Vec<Value<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+        span: Span,
+    ) -> Found<'a> {
+        Ok(Some(match name {
             "each_with_index" => {
                 let block = self.need_block(block, name)?;
                 for (i, item) in items.into_iter().enumerate() {
@@ -490,7 +565,7 @@ impl<'a> Interp<'a, '_> {
                 }
                 memo
             }
-            "map_with_index" | "each_slice" | "each_cons" => {
+            "each_slice" | "each_cons" => {
                 let size = match args.first() {
                     Some(Value::Int(n)) if *n > 0 => usize::try_from(*n).unwrap_or(1),
                     _ => return Err(Fault::argument("invalid slice size").into()),
@@ -550,6 +625,19 @@ impl<'a> Interp<'a, '_> {
                 };
                 sum(&items, init)?
             }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Enumerable methods that order, group or count elements.
+    fn enumerable_ordering(
+        &mut self,
+        items: Vec<Value<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+    ) -> Found<'a> {
+        Ok(Some(match name {
             "sort_by" | "min_by" | "max_by" | "group_by" | "uniq_by" => {
                 let block = self.need_block(block, name)?;
                 let mut keyed = Vec::with_capacity(items.len());
@@ -663,6 +751,20 @@ impl<'a> Interp<'a, '_> {
                 }
                 Value::hash(map)
             }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Enumerable methods that convert or cut the elements.
+    fn enumerable_reshaping(
+        &mut self,
+        items: Vec<Value<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+        span: Span,
+    ) -> Found<'a> {
+        Ok(Some(match name {
             "to_a" | "entries" => Value::array(items),
             "to_h" => match block {
                 Some(block) => {
@@ -674,10 +776,6 @@ impl<'a> Interp<'a, '_> {
                 }
                 None => hash_from_pairs(&items)?,
             },
-            "include?" | "member?" => {
-                arity(args, 1, 1)?;
-                Value::Bool(items.iter().any(|i| equal(i, &args[0])))
-            }
             "first" => match args.first() {
                 Some(Value::Int(n)) => Value::array(
                     items
@@ -750,7 +848,6 @@ impl<'a> Interp<'a, '_> {
                 }
                 Value::array(out)
             }
-            "each_entry" => return Ok(None),
             _ => return Ok(None),
         }))
     }
@@ -763,21 +860,52 @@ impl<'a> Interp<'a, '_> {
         block: Option<&BlockArg>,
         span: Span,
     ) -> Found<'a> {
-        let receiver = || Value::Array(array.clone());
-        let items = || array.items.borrow().clone();
-        let mutate = |f: &mut dyn FnMut(&mut Vec<Value<'a>>)| -> Result<(), Fault> {
-            check_mutable(array.mutability, "Array")?;
-            f(&mut array.items.borrow_mut());
-            Ok(())
-        };
-        let len = array.items.borrow().len();
         if block.is_none() {
-            if let Some(v) = enumerator(name, items(), args) {
+            if let Some(v) = enumerator(name, array.items.borrow().clone(), args) {
                 return Ok(Some(v));
             }
         }
+        let found = match name {
+            "with_index" | "each" | "each_with_index" | "reverse_each" | "each_index" => {
+                self.array_iteration(array, name, args, block, span)?
+            }
+            "[]" | "slice" | "at" | "dig" | "fetch" | "values_at" | "length" | "size"
+            | "empty?" | "any?" | "first" | "last" => {
+                self.array_access(array, name, args, block, span)?
+            }
+            "[]=" | "<<" | "push" | "append" | "unshift" | "prepend" | "concat" | "pop"
+            | "shift" | "delete" | "delete_at" | "clear" | "map!" | "collect!" | "select!"
+            | "reject!" | "filter!" | "sort!" | "uniq!" | "compact!" | "flatten!" | "reverse!"
+            | "sort_by!" | "shuffle!" => self.array_mutation(array, name, args, block, span)?,
+            "join" | "reverse" | "rotate" | "uniq" | "compact" | "flatten" | "to_a" | "to_ary"
+            | "entries" | "+" | "-" | "difference" | "&" | "intersection" | "|" | "union" | "*"
+            | "<=>" | "last_index" | "rindex" | "transpose" | "assoc" | "sample" | "shuffle"
+            | "hash" => self.array_transform(array, name, args, block, span)?,
+            _ => None,
+        };
+        match found {
+            Some(v) => Ok(Some(v)),
+            None => {
+                let items = array.items.borrow().clone();
+                self.enumerable(items, name, args, block, span)
+            }
+        }
+    }
+
+    /// Array methods that yield each element.
+    fn array_iteration(
+        &mut self,
+        array: &Rc<RArray<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+        span: Span,
+    ) -> Found<'a> {
+        let receiver = || Value::Array(array.clone());
+        let items = || array.items.borrow().clone();
+        let len = array.items.borrow().len();
         Ok(Some(match name {
-            "with_index" | "each_with_index" if name == "with_index" => {
+            "with_index" => {
                 let block = self.need_block(block, name)?;
                 let offset = match args.first() {
                     Some(Value::Int(o)) => *o,
@@ -814,6 +942,21 @@ impl<'a> Interp<'a, '_> {
                 }
                 receiver()
             }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Array methods that read elements.
+    fn array_access(
+        &mut self,
+        array: &Rc<RArray<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+        span: Span,
+    ) -> Found<'a> {
+        let len = array.items.borrow().len();
+        Ok(Some(match name {
             "[]" | "slice" => array_index(&array.items.borrow(), args)?,
             "at" => array_index(&array.items.borrow(), &args[..args.len().min(1)])?,
             "dig" => {
@@ -858,6 +1001,53 @@ impl<'a> Interp<'a, '_> {
                         .collect::<Result<_, _>>()?,
                 )
             }
+            "length" | "size" => Value::Int(i64::try_from(len).unwrap_or(0)),
+            "empty?" => Value::Bool(len == 0),
+            "any?" if args.is_empty() && block.is_none() => {
+                Value::Bool(array.items.borrow().iter().any(Value::truthy))
+            }
+            "first" | "last" => {
+                let items = array.items.borrow();
+                match args.first() {
+                    Some(Value::Int(n)) => {
+                        let n = usize::try_from(*n).unwrap_or(0).min(items.len());
+                        if name == "first" {
+                            Value::array(items[..n].to_vec())
+                        } else {
+                            Value::array(items[items.len() - n..].to_vec())
+                        }
+                    }
+                    _ => {
+                        let item = if name == "first" {
+                            items.first()
+                        } else {
+                            items.last()
+                        };
+                        item.cloned().unwrap_or(Value::Nil)
+                    }
+                }
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Array methods that change the array in place.
+    fn array_mutation(
+        &mut self,
+        array: &Rc<RArray<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+        span: Span,
+    ) -> Found<'a> {
+        let receiver = || Value::Array(array.clone());
+        let mutate = |f: &mut dyn FnMut(&mut Vec<Value<'a>>)| -> Result<(), Fault> {
+            check_mutable(array.mutability, "Array")?;
+            f(&mut array.items.borrow_mut());
+            Ok(())
+        };
+        let len = array.items.borrow().len();
+        Ok(Some(match name {
             "[]=" => {
                 arity(args, 2, 2)?;
                 let index = match &args[0] {
@@ -950,32 +1140,23 @@ impl<'a> Interp<'a, '_> {
                 mutate(&mut |items| *items = new_items.clone())?;
                 receiver()
             }
-            "length" | "size" => Value::Int(i64::try_from(len).unwrap_or(0)),
-            "empty?" => Value::Bool(len == 0),
-            "any?" if args.is_empty() && block.is_none() => {
-                Value::Bool(array.items.borrow().iter().any(Value::truthy))
-            }
-            "first" | "last" => {
-                let items = array.items.borrow();
-                match args.first() {
-                    Some(Value::Int(n)) => {
-                        let n = usize::try_from(*n).unwrap_or(0).min(items.len());
-                        if name == "first" {
-                            Value::array(items[..n].to_vec())
-                        } else {
-                            Value::array(items[items.len() - n..].to_vec())
-                        }
-                    }
-                    _ => {
-                        let item = if name == "first" {
-                            items.first()
-                        } else {
-                            items.last()
-                        };
-                        item.cloned().unwrap_or(Value::Nil)
-                    }
-                }
-            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Array methods that build a new value from the array.
+    fn array_transform(
+        &mut self,
+        array: &Rc<RArray<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+        span: Span,
+    ) -> Found<'a> {
+        let receiver = || Value::Array(array.clone());
+        let items = || array.items.borrow().clone();
+        let len = array.items.borrow().len();
+        Ok(Some(match name {
             "join" => {
                 let sep = match args.first() {
                     Some(Value::Str(s)) => s.to_string(),
@@ -989,7 +1170,7 @@ impl<'a> Interp<'a, '_> {
                     }
                 };
                 let mut flat = Vec::new();
-                flatten(&items(), -1, &mut flat);
+                flatten(&items(), -1, &mut flat)?;
                 let mut parts = Vec::with_capacity(flat.len());
                 for item in flat {
                     parts.push(self.stringify(item, span)?);
@@ -1031,7 +1212,7 @@ impl<'a> Interp<'a, '_> {
                     _ => -1,
                 };
                 let mut out = Vec::new();
-                flatten(&items(), depth, &mut out);
+                flatten(&items(), depth, &mut out)?;
                 Value::array(out)
             }
             "to_a" | "to_ary" | "entries" => receiver(),
@@ -1128,7 +1309,7 @@ impl<'a> Interp<'a, '_> {
                 .into())
             }
             "hash" => Value::Int(i64::try_from(len).unwrap_or(0)),
-            _ => return self.enumerable(items(), name, args, block, span),
+            _ => return Ok(None),
         }))
     }
 
@@ -1140,8 +1321,6 @@ impl<'a> Interp<'a, '_> {
         block: Option<&BlockArg>,
         span: Span,
     ) -> Found<'a> {
-        let receiver = || Value::Hash(hash.clone());
-        let len = hash.map.borrow().len();
         if block.is_none() && name != "select" && name != "reject" && name != "filter" {
             let items = if name == "each_value" {
                 hash.map.borrow().values().cloned().collect()
@@ -1152,24 +1331,41 @@ impl<'a> Interp<'a, '_> {
                 return Ok(Some(v));
             }
         }
-        let mutate = |f: &mut dyn FnMut(&mut IndexMap<HashKey, Value<'a>>)| -> Result<(), Fault> {
-            check_mutable(hash.mutability, "Hash")?;
-            f(&mut hash.map.borrow_mut());
-            Ok(())
+        let found = match name {
+            "[]" | "fetch" | "dig" | "key?" | "has_key?" | "include?" | "member?" | "value?"
+            | "has_value?" | "key" | "keys" | "values" | "values_at" | "fetch_values"
+            | "length" | "size" | "count" | "empty?" | "any?" => {
+                self.hash_access(hash, name, args, block, span)?
+            }
+            "each" | "each_pair" | "each_key" | "each_value" | "each_with_index" | "select"
+            | "filter" | "reject" => self.hash_iteration(hash, name, args, block, span)?,
+            "[]=" | "store" | "merge" | "update" | "merge!" | "delete" | "to_h" | "to_hash"
+            | "to_a" | "transform_values" | "transform_keys" | "invert" | "compact" | "slice"
+            | "except" | "sort" | "hash" => self.hash_changes(hash, name, args, block)?,
+            _ => None,
         };
+        match found {
+            Some(v) => Ok(Some(v)),
+            None => self.enumerable(pairs(hash), name, args, block, span),
+        }
+    }
+
+    /// Hash methods that read entries.
+    fn hash_access(
+        &mut self,
+        hash: &Rc<RHash<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+        span: Span,
+    ) -> Found<'a> {
+        let len = hash.map.borrow().len();
         Ok(Some(match name {
             "[]" => {
                 arity(args, 1, 1)?;
-                hash.get(&args[0]).unwrap_or(Value::Nil)
-            }
-            "[]=" | "store" => {
-                arity(args, 2, 2)?;
-                let key = key_for(hash, &args[0])?;
-                let value = args[1].clone();
-                mutate(&mut |map| {
-                    map.insert(key.clone(), value.clone());
-                })?;
-                args[1].clone()
+                hash.get(&args[0])
+                    .or_else(|| hash.default.clone())
+                    .unwrap_or(Value::Nil)
             }
             "fetch" => {
                 arity(args, 1, 2)?;
@@ -1239,6 +1435,21 @@ impl<'a> Interp<'a, '_> {
             }
             "empty?" => Value::Bool(len == 0),
             "any?" if args.is_empty() && block.is_none() => Value::Bool(len > 0),
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Hash methods that yield each entry.
+    fn hash_iteration(
+        &mut self,
+        hash: &Rc<RHash<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+        span: Span,
+    ) -> Found<'a> {
+        let receiver = || Value::Hash(hash.clone());
+        Ok(Some(match name {
             "each" | "each_pair" => {
                 let block = self.need_block(block, name)?;
                 for pair in pairs(hash) {
@@ -1262,7 +1473,7 @@ impl<'a> Interp<'a, '_> {
                 self.enumerable(pairs(hash), name, args, block, span)?;
                 receiver()
             }
-            "select" | "filter" | "reject" | "filter_map" if name != "filter_map" => {
+            "select" | "filter" | "reject" => {
                 let block = self.need_block(block, name)?;
                 let keep = name != "reject";
                 let mut map = IndexMap::new();
@@ -1279,6 +1490,35 @@ impl<'a> Interp<'a, '_> {
                     }
                 }
                 Value::hash(map)
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Hash methods that change the hash or build a changed copy.
+    fn hash_changes(
+        &mut self,
+        hash: &Rc<RHash<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+    ) -> Found<'a> {
+        let receiver = || Value::Hash(hash.clone());
+        let len = hash.map.borrow().len();
+        let mutate = |f: &mut dyn FnMut(&mut IndexMap<HashKey, Value<'a>>)| -> Result<(), Fault> {
+            check_mutable(hash.mutability, "Hash")?;
+            f(&mut hash.map.borrow_mut());
+            Ok(())
+        };
+        Ok(Some(match name {
+            "[]=" | "store" => {
+                arity(args, 2, 2)?;
+                let key = key_for(hash, &args[0])?;
+                let value = args[1].clone();
+                mutate(&mut |map| {
+                    map.insert(key.clone(), value.clone());
+                })?;
+                args[1].clone()
             }
             "merge" | "update" | "merge!" => {
                 let mut map = hash.map.borrow().clone();
@@ -1311,6 +1551,7 @@ impl<'a> Interp<'a, '_> {
                         map: std::cell::RefCell::new(map),
                         mutability: super::value::Mutability::Mutable,
                         indifferent: hash.indifferent,
+                        default: hash.default.clone(),
                     }))
                 } else {
                     mutate(&mut |m| *m = map.clone())?;
@@ -1392,7 +1633,7 @@ impl<'a> Interp<'a, '_> {
                 Value::array(items)
             }
             "hash" => Value::Int(i64::try_from(len).unwrap_or(0)),
-            _ => return self.enumerable(pairs(hash), name, args, block, span),
+            _ => return Ok(None),
         }))
     }
 

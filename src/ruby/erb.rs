@@ -21,10 +21,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A compiled ERB template, ready to render many times.
-#[derive(Debug)]
 pub struct ErbTemplate {
     path: PathBuf,
     program: Program,
+}
+
+impl std::fmt::Debug for ErbTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ErbTemplate")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ErbTemplate {

@@ -58,6 +58,15 @@ impl Fault {
         )
     }
 
+    /// Whether a bare `rescue` catches it: like Ruby's StandardError, refusals of unsupported
+    /// code and stack exhaustion are not caught, so they can never be skipped silently.
+    pub(crate) fn is_rescuable(&self) -> bool {
+        !matches!(
+            self.class,
+            "NotImplementedError" | "SystemStackError" | "SyntaxError"
+        )
+    }
+
     /// `ArgumentError`.
     pub(crate) fn argument(message: impl Into<String>) -> Self {
         Fault::new("ArgumentError", message)
@@ -117,8 +126,7 @@ pub(crate) trait Host<'a> {
     ) -> Result<Reply<'a>, Fault>;
 
     /// The current value at a precedence-level path; None when not set.
-    fn resolve(&mut self, attr: &AttrRef) -> Result<Option<Value<'a>>, Fault> {
-        let _ = attr;
+    fn resolve(&mut self, _attr: &AttrRef) -> Result<Option<Value<'a>>, Fault> {
         Ok(None)
     }
 }
@@ -317,7 +325,7 @@ impl<'a, 'h> Interp<'a, 'h> {
                 ensure.as_deref(),
             )?,
             Expr::RescueModifier(body, rescue) => match self.eval(body) {
-                Err(Flow::Error(_)) => self.eval(rescue)?,
+                Err(Flow::Error(fault)) if fault.is_rescuable() => self.eval(rescue)?,
                 other => other?,
             },
             Expr::Next(value) => return Err(Flow::Next(self.eval_optional(value.as_deref())?)),
@@ -582,15 +590,9 @@ impl<'a, 'h> Interp<'a, 'h> {
     ) -> Eval<'a> {
         let mut result = self.eval_optional(body);
         if let Err(Flow::Error(fault)) = &result {
-            if let Some(rescue) = rescues.first() {
+            if let Some(rescue) = rescues.first().filter(|_| fault.is_rescuable()) {
                 let fault = fault.clone();
-                result = (|| {
-                    if let Some(target) = &rescue.variable {
-                        let error = Value::str(&fault.message);
-                        self.assign(target, error, fault.span.unwrap_or_default())?;
-                    }
-                    self.eval_optional(rescue.body.as_ref())
-                })();
+                result = self.eval_rescue(rescue, &fault);
             }
         } else if result.is_ok() {
             if let Some(o) = otherwise {
@@ -631,6 +633,15 @@ impl<'a, 'h> Interp<'a, 'h> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// A `rescue => e` clause: `e` is the error's message.
+    fn eval_rescue(&mut self, rescue: &super::ast::Rescue, fault: &Fault) -> Eval<'a> {
+        if let Some(target) = &rescue.variable {
+            let error = Value::str(&fault.message);
+            self.assign(target, error, fault.span.unwrap_or_default())?;
+        }
+        self.eval_optional(rescue.body.as_ref())
     }
 
     fn eval_call(&mut self, call: &Call, span: Span) -> Eval<'a> {
@@ -680,7 +691,7 @@ impl<'a, 'h> Interp<'a, 'h> {
 
     fn call_self(&mut self, call: &Call, args: Vec<Value<'a>>, span: Span) -> Eval<'a> {
         let block = call.block.as_ref();
-        if let Some(value) = self.kernel(&call.name, &args, block, span)? {
+        if let Some(value) = self.kernel(&call.name, &args, span)? {
             return Ok(value);
         }
         let info = CallInfo {
@@ -755,7 +766,7 @@ impl<'a, 'h> Interp<'a, 'h> {
             Value::Array(a) => self.array_method(a, name, args, block, span),
             Value::Hash(h) => self.hash_method(h, name, args, block, span),
             Value::Range(r) => self.range_method(r, name, args, block, span),
-            Value::Module(m) => self.module_method(m, name, args, span).map_err(Flow::from),
+            Value::Module(m) => self.module_method(m, name, args, block),
             Value::Regex(r) => self.regex_method(r, name, args),
             Value::Nil => Ok(super::builtins::nil_method(name, args)),
             Value::Bool(b) => Ok(super::builtins::bool_method(*b, name, args)),
@@ -798,6 +809,7 @@ impl<'a, 'h> Interp<'a, 'h> {
                     map: std::cell::RefCell::new(h.map.borrow().clone()),
                     mutability: Mutability::Mutable,
                     indifferent: h.indifferent,
+                    default: h.default.clone(),
                 })),
                 other => other.clone(),
             },
@@ -828,10 +840,6 @@ impl<'a, 'h> Interp<'a, 'h> {
             BlockArg::Symbol(name) => {
                 let mut args = args.into_iter();
                 let receiver = args.next().unwrap_or(Value::Nil);
-                let receiver = match receiver {
-                    Value::Array(_) | Value::Json(_) if name.as_ref() != "first" => receiver,
-                    other => other,
-                };
                 self.call_method(receiver, name, args.collect(), None, Span::default())
             }
             BlockArg::Code(block) => {
@@ -867,10 +875,8 @@ impl<'a, 'h> Interp<'a, 'h> {
         &mut self,
         name: &str,
         args: &[Value<'a>],
-        block: Option<&BlockArg>,
         span: Span,
     ) -> Result<Option<Value<'a>>, Flow<'a>> {
-        let _ = block;
         let first = || args.first().cloned().unwrap_or(Value::Nil);
         Ok(Some(match name {
             "raise" | "fail" => {
@@ -966,7 +972,7 @@ fn is_string_mutator(name: &str) -> bool {
 }
 
 /// Methods that change their receiver in place.
-fn is_mutator(name: &str) -> bool {
+pub(crate) fn is_mutator(name: &str) -> bool {
     name.ends_with('!')
         || matches!(
             name,

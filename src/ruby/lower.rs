@@ -64,7 +64,7 @@ pub(crate) fn parse_program(
 ) -> Result<Program, Fault> {
     // Prism recurses once per nesting level (up to its limit of 10,000), so code long enough to
     // nest deeply is parsed on a thread whose stack cannot run out.
-    if code.len() < INLINE_PARSE_LIMIT {
+    if nesting_bound(code) < INLINE_PARSE_LIMIT {
         return parse_and_lower(code, spans, texts);
     }
     std::thread::scope(|scope| {
@@ -84,11 +84,27 @@ pub(crate) fn parse_program(
     })
 }
 
-/// Code shorter than this cannot nest deep enough to exhaust the caller's stack in prism.
-const INLINE_PARSE_LIMIT: usize = 2048;
+/// Code that cannot nest deeper than this is parsed on the caller's stack (prism needs well
+/// under 512 bytes of stack per level).
+const INLINE_PARSE_LIMIT: usize = 2000;
+
+/// An upper bound of how deep `code` can nest: every level needs at least one token, and every
+/// token starts with a punctuation byte or a word.
+fn nesting_bound(code: &str) -> usize {
+    let mut count = 0;
+    let mut in_word = false;
+    for byte in code.bytes() {
+        let word = byte.is_ascii_alphanumeric() || byte == b'_' || byte >= 0x80;
+        let starts_word = word && !in_word;
+        let punctuation = !word && !byte.is_ascii_whitespace();
+        count += usize::from(starts_word || punctuation);
+        in_word = word;
+    }
+    count
+}
 
 /// The stack of the thread that parses longer code.
-const PARSE_STACK: usize = 64 << 20;
+const PARSE_STACK: usize = 8 << 20;
 
 fn parse_and_lower(
     code: &str,
@@ -153,7 +169,7 @@ fn text(bytes: &[u8]) -> Arc<str> {
     Arc::from(String::from_utf8_lossy(bytes).as_ref())
 }
 
-/// What to call a prism node in "unsupported Ruby: …" messages.
+/// What to call a prism node in "unsupported Ruby: …" messages; unnamed constructs are quoted.
 fn describe(node: &pm::Node<'_>) -> String {
     let known = match node {
         pm::Node::WhileNode { .. } => "`while` loop",
@@ -205,9 +221,15 @@ fn describe(node: &pm::Node<'_>) -> String {
     if !known.is_empty() {
         return known.to_string();
     }
-    let debug = format!("{node:?}");
-    let name = debug.split(['(', ' ', '{']).next().unwrap_or("construct");
-    name.trim_end_matches("Node").to_string()
+    let text = String::from_utf8_lossy(node.location().as_slice()).into_owned();
+    let first_line = text.lines().next().unwrap_or_default();
+    let snippet: String = first_line.chars().take(40).collect();
+    let ellipsis = if snippet.len() < text.len() {
+        "…"
+    } else {
+        ""
+    };
+    format!("`{snippet}{ellipsis}`")
 }
 
 impl<'s> Lowerer<'s> {
@@ -360,6 +382,62 @@ impl<'s> Lowerer<'s> {
     }
 
     fn lower_node(&mut self, node: &pm::Node<'_>) -> Lowered {
+        match node {
+            pm::Node::NilNode { .. }
+            | pm::Node::TrueNode { .. }
+            | pm::Node::FalseNode { .. }
+            | pm::Node::SelfNode { .. }
+            | pm::Node::SourceFileNode { .. }
+            | pm::Node::SourceLineNode { .. }
+            | pm::Node::IntegerNode { .. }
+            | pm::Node::FloatNode { .. }
+            | pm::Node::StringNode { .. }
+            | pm::Node::SymbolNode { .. }
+            | pm::Node::InterpolatedStringNode { .. }
+            | pm::Node::RegularExpressionNode { .. }
+            | pm::Node::InterpolatedRegularExpressionNode { .. }
+            | pm::Node::InterpolatedSymbolNode { .. }
+            | pm::Node::ArrayNode { .. }
+            | pm::Node::HashNode { .. }
+            | pm::Node::KeywordHashNode { .. }
+            | pm::Node::ImplicitNode { .. }
+            | pm::Node::RangeNode { .. } => self.lower_literal(node),
+            pm::Node::LocalVariableReadNode { .. }
+            | pm::Node::LocalVariableWriteNode { .. }
+            | pm::Node::LocalVariableOrWriteNode { .. }
+            | pm::Node::LocalVariableAndWriteNode { .. }
+            | pm::Node::LocalVariableOperatorWriteNode { .. }
+            | pm::Node::InstanceVariableReadNode { .. }
+            | pm::Node::InstanceVariableWriteNode { .. }
+            | pm::Node::InstanceVariableOrWriteNode { .. }
+            | pm::Node::InstanceVariableAndWriteNode { .. }
+            | pm::Node::InstanceVariableOperatorWriteNode { .. }
+            | pm::Node::MultiWriteNode { .. }
+            | pm::Node::ConstantReadNode { .. }
+            | pm::Node::ConstantPathNode { .. } => self.lower_variable(node),
+            pm::Node::CallNode { .. }
+            | pm::Node::IndexOrWriteNode { .. }
+            | pm::Node::IndexAndWriteNode { .. }
+            | pm::Node::IndexOperatorWriteNode { .. }
+            | pm::Node::AndNode { .. }
+            | pm::Node::OrNode { .. } => self.lower_operation(node),
+            pm::Node::ParenthesesNode { .. }
+            | pm::Node::StatementsNode { .. }
+            | pm::Node::IfNode { .. }
+            | pm::Node::UnlessNode { .. }
+            | pm::Node::ElseNode { .. }
+            | pm::Node::CaseNode { .. }
+            | pm::Node::BeginNode { .. }
+            | pm::Node::RescueModifierNode { .. }
+            | pm::Node::NextNode { .. }
+            | pm::Node::BreakNode { .. }
+            | pm::Node::ReturnNode { .. } => self.lower_control(node),
+            _ => Err(self.unsupported(node)),
+        }
+    }
+
+    /// Literals: nil, numbers, strings, symbols, regular expressions, arrays, hashes, ranges.
+    fn lower_literal(&mut self, node: &pm::Node<'_>) -> Lowered {
         let span = self.span(node);
         let expr = match node {
             pm::Node::NilNode { .. } => Expr::Nil,
@@ -444,16 +522,15 @@ impl<'s> Lowerer<'s> {
                 },
                 None => return Err(self.unsupported(node)),
             },
-            pm::Node::ParenthesesNode { .. } => match node.as_parentheses_node() {
-                Some(p) => match p.body() {
-                    Some(body) => return self.lower(&body),
-                    None => Expr::Nil,
-                },
-                None => return Err(self.unsupported(node)),
-            },
-            pm::Node::StatementsNode { .. } => {
-                return self.statements(node.as_statements_node(), span)
-            }
+            _ => return Err(self.unsupported(node)),
+        };
+        Ok(self.node(span, expr))
+    }
+
+    /// Variables and constants: reads, writes and compound assignments.
+    fn lower_variable(&mut self, node: &pm::Node<'_>) -> Lowered {
+        let span = self.span(node);
+        let expr = match node {
             pm::Node::LocalVariableReadNode { .. } => match node.as_local_variable_read_node() {
                 Some(l) => Expr::LocalGet(self.local(l.name().as_slice(), l.depth(), node)?),
                 None => return Err(self.unsupported(node)),
@@ -515,6 +592,16 @@ impl<'s> Lowerer<'s> {
                     None => return Err(self.unsupported(node)),
                 }
             }
+            pm::Node::InstanceVariableAndWriteNode { .. } => {
+                match node.as_instance_variable_and_write_node() {
+                    Some(i) => Expr::IvarOpSet(
+                        text(i.name().as_slice()),
+                        AssignOp::And,
+                        self.boxed(&i.value())?,
+                    ),
+                    None => return Err(self.unsupported(node)),
+                }
+            }
             pm::Node::InstanceVariableOperatorWriteNode { .. } => {
                 match node.as_instance_variable_operator_write_node() {
                     Some(i) => Expr::IvarOpSet(
@@ -531,6 +618,15 @@ impl<'s> Lowerer<'s> {
                 None => return Err(self.unsupported(node)),
             },
             pm::Node::ConstantPathNode { .. } => Expr::Const(self.constant_path(node)?),
+            _ => return Err(self.unsupported(node)),
+        };
+        Ok(self.node(span, expr))
+    }
+
+    /// Calls, index assignments and boolean operators.
+    fn lower_operation(&mut self, node: &pm::Node<'_>) -> Lowered {
+        let span = self.span(node);
+        let expr = match node {
             pm::Node::CallNode { .. } => self.call(node)?,
             pm::Node::IndexOrWriteNode { .. } => match node.as_index_or_write_node() {
                 Some(i) => {
@@ -559,6 +655,25 @@ impl<'s> Lowerer<'s> {
                 Some(o) => Expr::Or(self.boxed(&o.left())?, self.boxed(&o.right())?),
                 None => return Err(self.unsupported(node)),
             },
+            _ => return Err(self.unsupported(node)),
+        };
+        Ok(self.node(span, expr))
+    }
+
+    /// Control flow: grouping, conditionals, case, rescue and jumps.
+    fn lower_control(&mut self, node: &pm::Node<'_>) -> Lowered {
+        let span = self.span(node);
+        let expr = match node {
+            pm::Node::ParenthesesNode { .. } => match node.as_parentheses_node() {
+                Some(p) => match p.body() {
+                    Some(body) => return self.lower(&body),
+                    None => Expr::Nil,
+                },
+                None => return Err(self.unsupported(node)),
+            },
+            pm::Node::StatementsNode { .. } => {
+                return self.statements(node.as_statements_node(), span)
+            }
             pm::Node::IfNode { .. } => match node.as_if_node() {
                 Some(i) => Expr::If {
                     cond: self.boxed(&i.predicate())?,
@@ -798,7 +913,7 @@ impl<'s> Lowerer<'s> {
             .collect();
         let count = u32::try_from(locals.len()).unwrap_or(u32::MAX);
         self.scopes.push(locals);
-        let result = self.block_body(node, &block);
+        let result = self.block_body(&block);
         self.scopes.pop();
         let (params, body) = result?;
         Ok(BlockArg::Code(Arc::new(Block {
@@ -810,7 +925,6 @@ impl<'s> Lowerer<'s> {
 
     fn block_body(
         &mut self,
-        node: &pm::Node<'_>,
         block: &pm::BlockNode<'_>,
     ) -> Result<(Vec<Param>, Option<Node>), Fault> {
         let params = match block.parameters() {
@@ -821,7 +935,6 @@ impl<'s> Lowerer<'s> {
             Some(b) => Some(self.lower(&b)?),
             None => None,
         };
-        let _ = node;
         Ok((params, body))
     }
 

@@ -1,13 +1,22 @@
 //! Ruby as cookbooks write it: parsed with prism, evaluated by skillet's own interpreter.
 //!
-//! skillet embeds no Ruby. [`lower`] parses a file with the `ruby-prism` crate and turns prism's
-//! tree into an owned [`ast`]; [`interp`] walks that tree with Ruby's values ([`value`]), scopes
+//! skillet embeds no Ruby. `lower` parses a file with the `ruby-prism` crate and turns prism's
+//! tree into an owned `ast`; `interp` walks that tree with Ruby's values (`value`), scopes
 //! and method dispatch. What the interpreter does not support is refused with a compile error
 //! naming the file, line, column and construct; it never guesses.
 //!
 //! Entry points: [`eval_attribute_file`] (attributes/*.rb against a [`NodeAccess`]),
-//! [`eval_dsl_calls`] (metadata.rb, solo.rb: a list of top-level calls) and [`erb::ErbTemplate`]
-//! (Chef's Erubis templates).
+//! [`eval_dsl_calls`] (metadata.rb, solo.rb, roles/*.rb: a list of top-level calls),
+//! [`erb::ErbTemplate`] (Chef's Erubis templates) and [`check`] (parse without running).
+//!
+//! The supported language: literals of every kind (strings with interpolation, heredocs, `%w`/`%i`,
+//! symbols, integers, floats, arrays, both hash syntaxes, ranges, regular expressions), local and
+//! instance variables, multiple and compound assignment (`||=`, `+=`, `h[k] ||= v`), `if`/`elsif`/
+//! `unless`/modifiers/ternary, `case`/`when` (values, ranges, classes, regexps), `&&`/`||`/`!`,
+//! `begin`/`rescue`/`ensure`, `x rescue y`, blocks with `next`/`break`, `&:sym`, top-level `return`,
+//! and the everyday methods of String, Symbol, Integer, Float, Array, Hash, Range, Enumerable,
+//! `File`, `IO`, `ENV`, `JSON` and `Regexp`. Loops other than iterators (`while`, `until`, `for`),
+//! method/class definitions, lambdas, global variables and backticks are refused.
 
 mod ast;
 mod attribute_file;
@@ -80,6 +89,12 @@ pub trait NodeAccess {
     fn write(&mut self, write: AttributeWrite) -> Result<(), String>;
     /// `include_attribute "cb::file"`; Err(message) likewise.
     fn include_attribute(&mut self, name: &str) -> Result<(), String>;
+}
+
+/// Parses and lowers a Ruby file without running it: syntax errors and constructs the
+/// interpreter does not support are reported with their file:line:col.
+pub fn check(path: &Path, source: &str) -> crate::Result<()> {
+    parse_file(path, source).map(|_| ())
 }
 
 /// Turns an evaluator fault into the crate's compile error at `file`.

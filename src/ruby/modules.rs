@@ -4,8 +4,8 @@
 //! Relative paths given to `File.read`/`IO.read`/`File.exist?` are taken relative to the file
 //! being evaluated, so `IO.read('README.md')` in metadata.rb works from any working directory.
 
-use super::ast::Span;
-use super::interp::{arity, Fault, Interp};
+use super::ast::BlockArg;
+use super::interp::{arity, Fault, Flow, Interp};
 use super::value::Value;
 use std::path::{Component, Path, PathBuf};
 
@@ -200,7 +200,73 @@ impl<'a> Interp<'a, '_> {
         module: &str,
         name: &str,
         args: &[Value<'a>],
-        _span: Span,
+        block: Option<&BlockArg>,
+    ) -> Result<Option<Value<'a>>, Flow<'a>> {
+        if let Some(value) = self.constructor(module, name, args, block)? {
+            return Ok(Some(value));
+        }
+        Ok(self.module_function(module, name, args)?)
+    }
+
+    /// `Hash.new`, `Array.new`, `String.new`.
+    fn constructor(
+        &mut self,
+        module: &str,
+        name: &str,
+        args: &[Value<'a>],
+        block: Option<&BlockArg>,
+    ) -> Result<Option<Value<'a>>, Flow<'a>> {
+        Ok(Some(match (module, name) {
+            ("Hash", "new") => {
+                arity(args, 0, 1)?;
+                Value::Hash(std::rc::Rc::new(super::value::RHash {
+                    map: std::cell::RefCell::new(indexmap::IndexMap::new()),
+                    mutability: super::value::Mutability::Mutable,
+                    indifferent: false,
+                    default: args.first().cloned(),
+                }))
+            }
+            ("Array", "new") => {
+                arity(args, 0, 2)?;
+                let size = match args.first() {
+                    Some(Value::Int(n)) if (0..=1_000_000).contains(n) => {
+                        usize::try_from(*n).unwrap_or(0)
+                    }
+                    None => 0,
+                    Some(_) => {
+                        return Err(
+                            Fault::argument("Array.new needs a size from 0 to 1000000").into()
+                        )
+                    }
+                };
+                let mut items = Vec::with_capacity(size);
+                for i in 0..size {
+                    items.push(match block {
+                        Some(b) => {
+                            self.yield_block(b, vec![Value::Int(i64::try_from(i).unwrap_or(0))])?
+                        }
+                        None => args.get(1).cloned().unwrap_or(Value::Nil),
+                    });
+                }
+                Value::array(items)
+            }
+            ("String", "new") => {
+                arity(args, 0, 1)?;
+                match args.first() {
+                    Some(Value::Str(s)) => Value::Str(s.clone()),
+                    _ => Value::str(""),
+                }
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Functions of the built-in modules (`File.join`, `ENV[]`, `JSON.generate`).
+    fn module_function(
+        &mut self,
+        module: &str,
+        name: &str,
+        args: &[Value<'a>],
     ) -> Result<Option<Value<'a>>, Fault> {
         Ok(Some(match (module, name) {
             ("File", "join") => {

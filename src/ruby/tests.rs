@@ -605,13 +605,16 @@ default['svc']['opt'] ||= 'set-once'
 default['svc']['opt'] ||= 'ignored'
 default['svc']['count'] = 1
 default['svc']['count'] += 1
+default['svc']['env'] = { 'A' => '1' }
+default['svc']['env'].merge!('B' => '2')
 ";
     attributes(source, &mut node).unwrap();
     assert_eq!(
         node.level("default")["svc"],
         json!({
             "user": "www-data", "group": "adm", "ports": ["8080", "8081"], "conf": "/etc/svc",
-            "list": ["one", "two"], "opt": "set-once", "count": 2
+            "list": ["one", "two"], "opt": "set-once", "count": 2,
+            "env": {"A": "1", "B": "2"}
         })
     );
 }
@@ -951,4 +954,177 @@ fn regular_expressions_follow_ruby() {
         error("x = 1\n'a' =~ /(?=a)/"),
         "/t/test.rb:2:8: unsupported regular expression /(?=a)/: look-around, including look-ahead and look-behind, is not supported (look-around and back-references are not supported)"
     );
+}
+
+#[test]
+fn flattening_a_recursive_array_is_an_error() {
+    assert!(error("a = [1]\na << a\na.flatten").contains("tried to flatten recursive array"));
+    assert_eq!(
+        error("x = 1\nx.y ||= 2"),
+        "/t/test.rb:2:1: unsupported Ruby: `x.y ||= 2`"
+    );
+    assert_eq!(ruby("@a = 1\n@a &&= 2\n@a"), "2");
+    assert_eq!(
+        error("x = 1\nBEGIN { x }"),
+        "/t/test.rb:2:1: unsupported Ruby: `BEGIN` block"
+    );
+    assert_eq!(
+        error("x = [1]\n{ **x, y: 1 } in {y:}"),
+        "/t/test.rb:2:1: unsupported Ruby: pattern matching (`=>` / `in`)"
+    );
+}
+
+#[test]
+fn in_place_changes_on_levels_are_written_or_refused() {
+    let mut node = debian();
+    let err = attributes("default['l'] = [1, 2]\ndefault['l'].delete(1)", &mut node).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "/cb/attributes/default.rb:2:1: unsupported Ruby: in-place `delete` on node attributes; assign the new value instead"
+    );
+}
+
+#[test]
+fn a_community_style_attribute_file_evaluates() {
+    let mut node = TestNode::with_automatic(json!({
+        "platform": "ubuntu", "platform_family": "debian", "platform_version": "22.04",
+        "cpu": {"total": 4}, "fqdn": "web1.example"
+    }));
+    let source = r#"
+# Cookbook:: nginx
+# Attributes:: default
+default['nginx']['version'] = '1.24.0'
+default['nginx']['dir'] = '/etc/nginx'
+default['nginx']['log_dir_perm'] = '0750'
+default['nginx']['install_method'] = 'package'
+
+case node['platform_family']
+when 'debian'
+  default['nginx']['user']       = 'www-data'
+  default['nginx']['init_style'] = if platform?('ubuntu') && node['platform_version'].to_f <= 14.04
+                                     'upstart'
+                                   else
+                                     'systemd'
+                                   end
+when 'rhel', 'fedora', 'amazon'
+  default['nginx']['user'] = 'nginx'
+else
+  default['nginx']['user'] = 'www-data'
+end
+
+default['nginx']['group'] = node['nginx']['user']
+default['nginx']['gzip_types'] = %w(
+  text/plain
+  text/css
+  application/x-javascript
+)
+default['nginx']['worker_processes'] = node['cpu'] && node['cpu']['total'] ? node['cpu']['total'] : 1
+default['nginx']['worker_connections'] = 1_024
+default['nginx']['extra_configs'] = Hash.new
+default['nginx']['sysctl']['net.core.somaxconn'] = 1024
+default['nginx']['source']['url'] = "http://nginx.org/download/nginx-#{node['nginx']['version']}.tar.gz"
+default['nginx']['source']['checksum'] = nil
+default['nginx']['listen'] = ::File.join(node['nginx']['dir'], 'conf.d')
+default['nginx']['server_names'] = [node['fqdn'], "www.#{node['fqdn']}"].uniq
+default['nginx']['major'] = node['nginx']['version'].split('.').first(2).join('.')
+default['nginx']['secret'] = ENV.fetch('SKILLET_NO_SUCH_VAR', 'changeme')
+default['nginx']['ports'] = Array.new(2) { |i| 8000 + i }
+"#;
+    attributes(source, &mut node).unwrap();
+    let nginx = &node.level("default")["nginx"];
+    assert_eq!(nginx["init_style"], json!("systemd"));
+    assert_eq!(nginx["group"], json!("www-data"));
+    assert_eq!(
+        nginx["gzip_types"],
+        json!(["text/plain", "text/css", "application/x-javascript"])
+    );
+    assert_eq!(nginx["worker_processes"], json!(4));
+    assert_eq!(nginx["extra_configs"], json!({}));
+    assert_eq!(
+        nginx["source"]["url"],
+        json!("http://nginx.org/download/nginx-1.24.0.tar.gz")
+    );
+    assert_eq!(nginx["listen"], json!("/etc/nginx/conf.d"));
+    assert_eq!(
+        nginx["server_names"],
+        json!(["web1.example", "www.web1.example"])
+    );
+    assert_eq!(nginx["major"], json!("1.24"));
+    assert_eq!(nginx["secret"], json!("changeme"));
+    assert_eq!(nginx["ports"], json!([8000, 8001]));
+}
+
+#[test]
+fn constructors_of_core_classes() {
+    assert_eq!(
+        ruby("h = Hash.new(0)\n%w(a b a).each { |w| h[w] += 1 }\nh"),
+        r#"{"a" => 2, "b" => 1}"#
+    );
+    assert_eq!(ruby("Array.new(3, 'x')"), r#"["x", "x", "x"]"#);
+    assert_eq!(ruby("Array.new(2) { |i| i * 10 }"), "[0, 10]");
+    assert_eq!(ruby("String.new('s') + String.new"), "\"s\"");
+}
+
+#[test]
+fn check_reports_problems_without_running_code() {
+    assert!(check(
+        Path::new("/r/x.rb"),
+        "raise 'not run'\nundefined_method_call(1)"
+    )
+    .is_ok());
+    let err = check(Path::new("/r/x.rb"), "a = 1\nuntil a > 2\n  a += 1\nend").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "/r/x.rb:2:1: unsupported Ruby: `until` loop"
+    );
+}
+
+#[test]
+fn role_files_are_dsl_calls_too() {
+    let source = "\
+name 'web'
+description 'Web servers'
+run_list 'role[base]', 'recipe[nginx]'
+env_run_lists 'prod' => ['recipe[nginx::prod]'], '_default' => []
+default_attributes 'nginx' => { 'port' => 80 }
+override_attributes(nginx: { workers: 4 })
+";
+    let calls = eval_dsl_calls(Path::new("/r/roles/web.rb"), source).unwrap();
+    let args: HashMap<String, Vec<Json>> = calls.into_iter().map(|c| (c.method, c.args)).collect();
+    assert_eq!(
+        args["run_list"],
+        [json!("role[base]"), json!("recipe[nginx]")]
+    );
+    assert_eq!(
+        args["env_run_lists"],
+        [json!({"prod": ["recipe[nginx::prod]"], "_default": []})]
+    );
+    assert_eq!(args["default_attributes"], [json!({"nginx": {"port": 80}})]);
+    assert_eq!(
+        args["override_attributes"],
+        [json!({"nginx": {"workers": 4}})]
+    );
+}
+
+#[test]
+fn rescue_never_hides_unsupported_code() {
+    assert!(error("x = [1].sample rescue 0").contains("unsupported Ruby: `sample`"));
+    assert!(error("begin\n  lambda { 1 }\nrescue\n  2\nend").contains("unsupported Ruby: `lambda`"));
+    assert_eq!(
+        ruby("begin\n  nil.upcase\nrescue\n  'rescued'\nend"),
+        "\"rescued\""
+    );
+}
+
+#[test]
+fn format_with_named_references() {
+    assert_eq!(
+        ruby("'%{host}:%{port}' % { host: 'h', port: 80 }"),
+        "\"h:80\""
+    );
+    assert_eq!(
+        ruby("format('%<n>05.1f|%<s>s', n: 2.25, s: 'x')"),
+        "\"002.2|x\""
+    );
+    assert!(error("'%{missing}' % { a: 1 }").contains("key<missing> not found"));
 }

@@ -69,6 +69,8 @@ pub struct RHash<'a> {
     pub map: RefCell<IndexMap<HashKey, Value<'a>>>,
     pub mutability: Mutability,
     pub indifferent: bool,
+    /// What `[]` answers for a missing key (`Hash.new(0)`).
+    pub default: Option<Value<'a>>,
 }
 
 /// A hashable Ruby value, as used for hash keys (`eql?` semantics: 1 and 1.0 differ).
@@ -98,6 +100,7 @@ impl<'a> Value<'a> {
             map: RefCell::new(map),
             mutability: Mutability::Mutable,
             indifferent: false,
+            default: None,
         }))
     }
 
@@ -188,6 +191,7 @@ impl<'a> Value<'a> {
                 ),
                 mutability,
                 indifferent: true,
+                default: None,
             })),
         }
     }
@@ -206,6 +210,7 @@ impl<'a> Value<'a> {
                 ),
                 mutability: Mutability::Mutable,
                 indifferent: true,
+                default: None,
             })),
             Value::Json(other) => Value::from_json(other),
             other => other,
@@ -365,10 +370,8 @@ fn inspect_pairs<'a>(
     out: &mut String,
     depth: usize,
 ) {
-    let mut empty = true;
     out.push('{');
     for (i, (k, v)) in pairs.enumerate() {
-        empty = false;
         if i > 0 {
             out.push_str(", ");
         }
@@ -388,7 +391,6 @@ fn inspect_pairs<'a>(
         }
         v.write_inspect(out, depth + 1);
     }
-    let _ = empty;
     out.push('}');
 }
 

@@ -321,3 +321,45 @@ fn node_methods_chef_offers_work_in_templates() {
         "{message}"
     );
 }
+
+#[test]
+#[ignore = "timing probe"]
+fn compile_phase_timing() {
+    let source = std::fs::read_to_string("tests/ruby_templates.rs").unwrap();
+    let start = source.find("upstream <%=").unwrap();
+    let end = source[start..].find("\";").unwrap() + start;
+    let template = source[start..end].replace("\\\n", "\n").repeat(3);
+    let t = std::time::Instant::now();
+    for _ in 0..100 {
+        let _ = convert(&template).unwrap();
+    }
+    println!("convert: {:?}", t.elapsed() / 100);
+    let converted = convert(&template).unwrap();
+    let t = std::time::Instant::now();
+    for _ in 0..100 {
+        let r = ruby_prism::parse(converted.code.as_bytes());
+        assert_eq!(r.errors().count(), 0);
+    }
+    println!("prism: {:?}", t.elapsed() / 100);
+    let spans = TemplateSpans {
+        segments: &converted.segments,
+        template: LineIndex::new(&template),
+    };
+    let t = std::time::Instant::now();
+    for _ in 0..100 {
+        parse_program(&converted.code, &spans, Some(&converted.texts)).unwrap();
+    }
+    println!(
+        "parse_program: {:?} ({} bytes)",
+        t.elapsed() / 100,
+        converted.code.len()
+    );
+}
+
+#[test]
+fn trim_rules_apply_to_crlf_lines() {
+    assert_eq!(
+        render("a\r\n<% if true %>\r\nb\r\n  <% end -%>\r\nc=<%= 1 -%>\r\nd"),
+        "a\r\nb\r\nc=1d"
+    );
+}
