@@ -7,14 +7,24 @@ use common::Repo;
 fn good_repo() -> Repo {
     let repo = Repo::new();
     repo.cookbook("base", "1.0.0")
-        .write("cookbooks/base/attributes/default.rb", "default['base']['x'] = 1\n")
+        .write(
+            "cookbooks/base/attributes/default.rb",
+            "default['base']['x'] = 1\n",
+        )
         .recipe(
             "base",
             "default",
             "resources:\n  - type: file\n    name: \"{root}/marker\"\n    content: x\n",
         )
-        .recipe("base", "extra", "resources:\n  - type: log\n    name: hello\n")
-        .write("roles/web.json", r#"{"name": "web", "run_list": ["recipe[base]"]}"#)
+        .recipe(
+            "base",
+            "extra",
+            "resources:\n  - type: log\n    name: hello\n",
+        )
+        .write(
+            "roles/web.json",
+            r#"{"name": "web", "run_list": ["recipe[base]"]}"#,
+        )
         .write("environments/prod.json", r#"{"name": "prod"}"#)
         .write("data_bags/users/alice.json", r#"{"id": "alice"}"#);
     repo
@@ -32,10 +42,13 @@ fn a_good_repository_checks_clean_and_nothing_is_converged() {
 #[test]
 fn every_problem_is_reported_at_once() {
     let repo = good_repo();
-    repo.write("roles/bad.json", "{\"name\": \"bad\",\n  \"run_list\": 7}\n")
-        .write("environments/prod.json", "{\"name\": \"production\"}")
-        .write("data_bags/users/bob.json", r#"{"id": "robert"}"#)
-        .recipe("base", "extra", "resources:\n  - type: nope\n    name: x\n");
+    repo.write(
+        "roles/bad.json",
+        "{\"name\": \"bad\",\n  \"run_list\": 7}\n",
+    )
+    .write("environments/prod.json", "{\"name\": \"production\"}")
+    .write("data_bags/users/bob.json", r#"{"id": "robert"}"#)
+    .recipe("base", "extra", "resources:\n  - type: nope\n    name: x\n");
     let run = repo.run(&["check", "-c", "solo.json"]);
     assert_eq!(run.code(), 1, "{}", run.all());
     run.shows("roles/bad.json")
