@@ -98,3 +98,36 @@ fn a_killed_run_never_leaves_a_partial_file() {
         );
     }
 }
+
+/// SIGTERM stops a run with Chef's exit code 3; SIGINT with 2.
+#[test]
+fn signals_stop_a_run_with_chefs_exit_codes() {
+    for (signal, code) in [
+        (nix::sys::signal::Signal::SIGTERM, 3),
+        (nix::sys::signal::Signal::SIGINT, 2),
+    ] {
+        let repo = Repo::new();
+        repo.cookbook("cb", "1.0.0").recipe(
+            "cb",
+            "default",
+            "resources:\n  - type: execute\n    name: sleep 5\n",
+        );
+        let child = repo
+            .command(&["solo", "-c", "solo.json", "-o", "cb", "--no-color"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(Duration::from_millis(400));
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+        nix::sys::signal::kill(pid, signal).expect("signal");
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("received, stopping"));
+    }
+}

@@ -2,6 +2,7 @@
 
 mod check;
 mod prepare;
+mod signals;
 mod solo;
 
 use clap::{Args, Parser, Subcommand};

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 /// Runs `solo` and returns the exit code.
 pub fn run(args: &SoloArgs) -> i32 {
     let started = Instant::now();
+    super::signals::install();
     let mut warnings = Vec::new();
     let config = match load_config(args.config.as_deref(), &mut warnings) {
         Ok(c) => c,

@@ -138,6 +138,7 @@ impl CommandSpec {
         let out_reader = child.stdout.take().map(|s| spawn_reader(s, live));
         let err_reader = child.stderr.take().map(|s| spawn_reader(s, live));
         let pid = child.id();
+        let _running = RunningChild::register(pid);
 
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -220,6 +221,37 @@ fn spawn_reader<R: Read + Send + 'static>(
         }
         collected
     })
+}
+
+/// The process group of the command running now, so a signal that stops the run can stop the
+/// command too (commands run in their own group and would not get the terminal's signal).
+static RUNNING_GROUP: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+struct RunningChild;
+
+impl RunningChild {
+    fn register(pid: u32) -> RunningChild {
+        let pid = i32::try_from(pid).unwrap_or(0);
+        RUNNING_GROUP.store(pid, std::sync::atomic::Ordering::SeqCst);
+        RunningChild
+    }
+}
+
+impl Drop for RunningChild {
+    fn drop(&mut self) {
+        RUNNING_GROUP.store(0, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Sends SIGTERM to the running command's process group, if any. Async-signal-safe.
+pub fn terminate_running() {
+    let pgid = RUNNING_GROUP.load(std::sync::atomic::Ordering::SeqCst);
+    if pgid > 0 {
+        // SAFETY: kill(2) is async-signal-safe.
+        unsafe {
+            nix::libc::kill(-pgid, nix::libc::SIGTERM);
+        }
+    }
 }
 
 fn kill_group(pid: u32) {
