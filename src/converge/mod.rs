@@ -10,6 +10,7 @@ pub mod exit_code;
 pub mod lock;
 pub mod runner;
 #[cfg(test)]
+#[cfg(test)]
 pub(crate) mod scripted;
 
 pub use lock::RunLock;
