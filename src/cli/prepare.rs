@@ -78,6 +78,7 @@ pub fn prepare(config: &Config, repo: &Repository, opts: &NodeOptions<'_>) -> Re
                 .map(str::to_string)
         })
         .unwrap_or_else(|| "localhost".to_string());
+    check_node_name(&name)?;
     let node_file = config.node_path.join(format!("{name}.json"));
     let mut node = if opts.legacy_mode {
         Node::new(&name)
@@ -115,4 +116,37 @@ pub fn prepare(config: &Config, repo: &Repository, opts: &NodeOptions<'_>) -> Re
         host,
         node_file,
     })
+}
+
+/// Chef's node name rule (`^[-[:alnum:]_.:]+$`); it also keeps the saved node inside
+/// `node_path`.
+fn check_node_name(name: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::input(
+            "Chef::Exceptions::ValidationFailed",
+            format!("node name `{name}` is not valid: use letters, digits, `-`, `_`, `.` and `:`"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_node_name;
+
+    #[test]
+    fn node_names_follow_chefs_rule() {
+        assert!(check_node_name("web1.example.com").is_ok());
+        assert!(check_node_name("db:1_a-b").is_ok());
+        for bad in ["", "..", "../../escaped", "a/b", "a b"] {
+            assert!(check_node_name(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! SIGINT and SIGTERM stop a run at once with Chef's exit codes (2 and 3), as chef-client's
-//! traps do, and the command running at that moment gets SIGTERM. Files are never half-written (every write is a rename), so stopping anywhere leaves
-//! each managed file old or new.
+//! traps do, and the command running at that moment gets SIGTERM. Managed files and the saved
+//! node are written to a temp file and renamed, so stopping anywhere leaves each of them old or
+//! new.
 
 use crate::converge::exit_code;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};

@@ -5,7 +5,7 @@
 
 use super::prepare::{load_config, prepare, NodeOptions, Prepared};
 use super::SoloArgs;
-use crate::compile::{compile, FileRecipeLoader, RepoSources};
+use crate::compile::{compile_in_order, FileRecipeLoader, RepoSources};
 use crate::converge::{converge, exit_code, lock::RunLock};
 use crate::error::{Error, Result};
 use crate::repo::{Config, Repository};
@@ -159,8 +159,9 @@ fn compile_run(
         .collect();
     events.cookbooks_synchronized(&cookbooks);
     events.compile_started();
-    compile(
+    compile_in_order(
         repo,
+        order,
         &mut prepared.node,
         &prepared.expansion,
         &prepared.environment,
@@ -168,6 +169,9 @@ fn compile_run(
         sources,
     )
 }
+
+/// Chef's log levels.
+const LOG_LEVELS: &[&str] = &["auto", "trace", "debug", "info", "warn", "error", "fatal"];
 
 /// The formatter chosen by `-F`, writing to `-L` or standard output, plus the JSON report
 /// file when `--report-file` is given.
@@ -177,7 +181,20 @@ fn sinks(args: &SoloArgs, config: &Config) -> Result<Box<dyn Events>> {
         Some(path) => Box::new(open_append(path)?),
         None => Box::new(std::io::stdout()),
     };
-    let color = !args.no_color && logfile.is_none() && std::io::stdout().is_terminal();
+    let color =
+        args.color || (!args.no_color && logfile.is_none() && std::io::stdout().is_terminal());
+    let level = args.log_level.as_deref().or(config.log_level.as_deref());
+    if let Some(level) = level {
+        if !LOG_LEVELS.contains(&level) {
+            return Err(Error::input(
+                "Chef::Exceptions::ConfigurationError",
+                format!(
+                    "unknown log level `{level}`: expected one of {}",
+                    LOG_LEVELS.join(", ")
+                ),
+            ));
+        }
+    }
     let format = args.format.as_deref().unwrap_or("doc");
     let main: Box<dyn Events> = match format {
         "doc" => Box::new(DocFormatter::new(out).with_color(color)),

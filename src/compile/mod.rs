@@ -83,6 +83,20 @@ pub fn compile(
     sources: &RepoSources<'_>,
 ) -> Result<Compiled> {
     let order = order::cookbook_order(repo, expansion.recipes.iter().map(|r| r.cookbook()))?;
+    compile_in_order(repo, order, node, expansion, environment, loader, sources)
+}
+
+/// [`compile`] with the cookbook order already computed by [`order::cookbook_order`] (the CLI
+/// prints it before compiling).
+pub fn compile_in_order(
+    repo: &Repository,
+    order: Vec<String>,
+    node: &mut Node,
+    expansion: &Expansion,
+    environment: &Environment,
+    loader: &dyn RecipeLoader,
+    sources: &RepoSources<'_>,
+) -> Result<Compiled> {
     check_versions(repo, &order, expansion, environment)?;
 
     let mut loaded_attributes = HashSet::new();
@@ -121,6 +135,7 @@ pub fn compile(
         add_automatic_recipes(node, &state.included);
     }
     check_notification_targets(&state.collection)?;
+    set_automatic_cookbooks(repo, node, &order);
     Ok(Compiled {
         collection: state.collection,
         cookbook_order: order,
@@ -212,6 +227,20 @@ pub fn split_recipe_name(name: &str, current: &str) -> (String, String) {
     }
 }
 
+/// `automatic['cookbooks']`: `{name: {version: "x.y.z"}}` for every cookbook of the run.
+fn set_automatic_cookbooks(repo: &Repository, node: &mut Node, order: &[String]) {
+    let mut cookbooks = serde_json::Map::new();
+    for cb in order.iter().filter_map(|name| repo.cookbook(name)) {
+        cookbooks.insert(
+            cb.name().to_string(),
+            serde_json::json!({ "version": cb.metadata.version.to_string() }),
+        );
+    }
+    node.attributes
+        .component_mut(Level::Automatic)
+        .insert("cookbooks".into(), serde_json::Value::Object(cookbooks));
+}
+
 fn add_automatic_recipes(node: &mut Node, included: &[String]) {
     let automatic = node.attributes.component_mut(Level::Automatic);
     let entry = automatic
@@ -238,11 +267,13 @@ fn check_notification_targets(collection: &ResourceCollection) -> Result<()> {
                     "Chef::Exceptions::ResourceNotFound",
                     n.location.clone(),
                     format!(
-                        "{} notifies :{} to {}, but no resource {} is declared",
+                        "resource {} is configured to notify resource {} with action {}, but {} cannot be found in the resource collection. {} is defined in {}",
                         resource.id(),
+                        n.target,
                         n.action,
                         n.target,
-                        n.target
+                        resource.id(),
+                        resource.common().location
                     ),
                 ));
             }

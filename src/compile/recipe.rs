@@ -51,17 +51,19 @@ pub fn parse(
 ) -> Result<Vec<RecipeStep>> {
     if json {
         // Proper JSON diagnostics first; the YAML reader then supplies locations.
-        from_json::<serde_json::Value>(text, path)?;
+        from_json::<serde::de::IgnoredAny>(text, path)?;
     } else {
         reject_multiple_documents(text, path)?;
     }
-    let top: serde_json::Value = if json {
-        from_json(text, path)?
-    } else {
-        from_yaml(text, path)?
-    };
-    let has_key = |k: &str| top.get(k).is_some();
-    if !top.is_object() || !(has_key("resources") || has_key("include_recipes")) {
+    let doc: Option<RecipeDoc> = from_yaml(text, path).ok();
+    let Some(doc) = doc.filter(|d| d.resources.is_some() || d.include_recipes.is_some()) else {
+        // Either the shape is wrong or a value inside is: tell which.
+        let top: serde_json::Value = from_yaml(text, path)?;
+        if top.is_object()
+            && (top.get("resources").is_some() || top.get("include_recipes").is_some())
+        {
+            from_yaml::<RecipeDoc>(text, path)?;
+        }
         return Err(Error::compile_as(
             "ArgumentError",
             SourceLocation::new(path, 1, 1),
@@ -71,8 +73,7 @@ pub fn parse(
                 path.display()
             ),
         ));
-    }
-    let doc: RecipeDoc = from_yaml(text, path)?;
+    };
     let mut steps = Vec::new();
     for entry in doc.resources.unwrap_or_default() {
         let at = location_of(&entry.referenced, path);

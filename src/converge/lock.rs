@@ -90,7 +90,10 @@ fn try_lock(file: &File, path: &Path) -> Result<bool> {
 }
 
 fn wait_with_timeout(file: &File, path: &Path, limit: Duration, holder: Option<u32>) -> Result<()> {
-    let deadline = Instant::now() + limit;
+    let Some(deadline) = Instant::now().checked_add(limit) else {
+        // Longer than the clock can count: the same as waiting without a limit.
+        return file.lock().with_path(path);
+    };
     loop {
         if try_lock(file, path)? {
             return Ok(());

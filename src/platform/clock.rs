@@ -41,6 +41,15 @@ impl LocalTime {
             .unwrap_or_else(|| utc_fields(secs, nanos))
     }
 
+    /// Breaks `time` into UTC fields.
+    pub fn utc(time: SystemTime) -> Self {
+        let (secs, nanos) = match time.duration_since(UNIX_EPOCH) {
+            Ok(d) => (i64::try_from(d.as_secs()).unwrap_or(0), d.subsec_nanos()),
+            Err(_) => (0, 0),
+        };
+        utc_fields(secs, nanos)
+    }
+
     /// The current local time.
     pub fn now() -> Self {
         Self::of(SystemTime::now())

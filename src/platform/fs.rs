@@ -295,14 +295,18 @@ pub fn backup(host_file: &Path, logical: &Path, backup_root: &Path, keep: u32) -
         .unwrap_or_default();
     fs::create_dir_all(&dir).with_path(&dir)?;
     let target = dir.join(format!("{name}.chef-{}", LocalTime::now().backup_stamp()));
-    fs::copy(host_file, &target).with_path(&target)?;
+    // Copied beside its final name, then renamed: a backup is whole or absent.
+    let staging = dir.join(format!(".{name}.chef-backup-{}", std::process::id()));
+    fs::copy(host_file, &staging).with_path(&staging)?;
     if let Ok(meta) = fs::metadata(host_file) {
         if let Ok(mtime) = meta.modified() {
-            if let Ok(f) = OpenOptions::new().write(true).open(&target) {
+            if let Ok(f) = OpenOptions::new().write(true).open(&staging) {
                 let _ = f.set_times(fs::FileTimes::new().set_modified(mtime));
+                let _ = f.sync_all();
             }
         }
     }
+    fs::rename(&staging, &target).with_path(&target)?;
     prune_backups(&dir, &name, keep)
 }
 

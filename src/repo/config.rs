@@ -198,7 +198,10 @@ impl Raw {
             (None, None) => base.to_path_buf(),
         };
         let in_repo = |dir: &str| chef_repo_path.join(dir);
-        let cache_path = self.cache_path.clone().unwrap_or_else(default_cache_path);
+        let cache_path = self
+            .cache_path
+            .clone()
+            .unwrap_or_else(|| default_cache_path(config_file.as_deref(), self.solo_legacy_mode));
         let file_cache_path = self
             .file_cache_path
             .clone()
@@ -247,15 +250,25 @@ impl Raw {
     }
 }
 
-/// `/var/chef` for root, as Chef; `~/.chef/local-mode-cache` for anyone else.
-fn default_cache_path() -> PathBuf {
-    if nix::unistd::geteuid().is_root() {
-        return PathBuf::from("/var/chef");
+/// Chef's `cache_path` default. chef-solo runs in local mode: `<config dir>/local-mode-cache`,
+/// where the config dir is the config file's directory, else `~/.chef`. Legacy mode uses
+/// `/var/chef` for root and `~/.chef` for anyone else.
+fn default_cache_path(config_file: Option<&Path>, legacy: bool) -> PathBuf {
+    let home_chef = match std::env::var_os("HOME") {
+        Some(home) => PathBuf::from(home).join(".chef"),
+        None => std::env::temp_dir().join("skillet-chef"),
+    };
+    if legacy {
+        if nix::unistd::geteuid().is_root() {
+            return PathBuf::from("/var/chef");
+        }
+        return home_chef;
     }
-    match std::env::var_os("HOME") {
-        Some(home) => PathBuf::from(home).join(".chef/local-mode-cache"),
-        None => std::env::temp_dir().join("skillet-cache"),
-    }
+    let config_dir = config_file
+        .and_then(Path::parent)
+        .map(absolute)
+        .unwrap_or(home_chef);
+    config_dir.join("local-mode-cache")
 }
 
 fn first_path(value: &Value, path: &dyn Fn(&Value) -> Result<PathBuf>) -> Result<PathBuf> {
@@ -341,6 +354,18 @@ mod tests {
         assert_eq!(c.role_path, dir.path().join("roles"));
         assert_eq!(c.file_cache_path, dir.path().join("cache"));
         assert_eq!(c.lockfile, dir.path().join("cache/chef-client-running.pid"));
+    }
+
+    #[test]
+    fn cache_defaults_to_local_mode_cache_beside_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "solo.json", "{}");
+        let c = Config::load(Some(&p)).unwrap();
+        assert_eq!(c.file_cache_path, dir.path().join("local-mode-cache/cache"));
+        assert_eq!(
+            c.file_backup_path,
+            dir.path().join("local-mode-cache/backup")
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::resource::{IgnoreFailure, Timing};
 use serde_json::{json, Value};
 use std::io::Write;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// Collects the run and writes the JSON report to `out` when the run ends.
 pub struct JsonReport {
@@ -131,33 +131,17 @@ fn seconds(d: Duration) -> f64 {
 
 /// `2024-01-01T00:00:00.123Z` (UTC, milliseconds).
 fn rfc3339(t: SystemTime) -> String {
-    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
+    let u = crate::platform::clock::LocalTime::utc(t);
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        since.subsec_millis()
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        u.year,
+        u.month,
+        u.day,
+        u.hour,
+        u.minute,
+        u.second,
+        u.nanos / 1_000_000
     )
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month as u32, day as u32)
 }
 
 impl Events for JsonReport {
@@ -192,6 +176,7 @@ mod tests {
     use crate::converge::scripted::{Journal, Scripted};
     use crate::report::SharedBuffer;
     use crate::resource::{Action, Change, Context, GuardKind, ResourceCollection, ResourceId};
+    use std::time::UNIX_EPOCH;
 
     fn report(resources: Vec<Scripted>) -> Value {
         let out = SharedBuffer::new();

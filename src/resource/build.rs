@@ -125,7 +125,7 @@ pub fn known_types() -> Vec<&'static str> {
 
 /// Builds a typed resource from a declaration: validates every property (unknown property →
 /// Error::Compile at the property's location naming the resource type and listing valid ones;
-/// wrong type → "expected `mode` to be a string or integer, got array"), the actions against
+/// wrong type → "expected `mode` to be an octal string like "0644" or an integer, got array"), the actions against
 /// the type's allowed actions, and resolves template/cookbook_file sources through `sources`
 /// (a missing source is a compile error).
 pub fn build(decl: &ResourceDecl, sources: &dyn Sources) -> Result<Box<dyn Resource>> {
@@ -406,8 +406,7 @@ fn parse_guard_map(
             "timeout" => {
                 options.timeout = Some(
                     v.as_f64()
-                        .filter(|s| s.is_finite() && *s >= 0.0)
-                        .map(std::time::Duration::from_secs_f64)
+                        .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
                         .ok_or_else(|| err("expected `timeout` to be a number of seconds".into()))?,
                 )
             }
@@ -497,8 +496,9 @@ mod tests {
         let host = Host::new();
         let err = host.build("file", "/x", json!({"mode": [1]})).unwrap_err();
         assert!(
-            err.to_string()
-                .ends_with("expected `mode` to be a string or integer, got array"),
+            err.to_string().ends_with(
+                "expected `mode` to be an octal string like \"0644\" or an integer, got array"
+            ),
             "{err}"
         );
     }

@@ -6,6 +6,9 @@ use crate::platform::command::{CommandLine, CommandSpec};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// How long a guard command may run when no `timeout` is given (mixlib-shellout's default).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// Which way a guard decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GuardKind {
@@ -70,7 +73,9 @@ pub struct Guard {
 impl Guard {
     /// Runs the guard's command; true when the action should go ahead.
     ///
-    /// A command that cannot be started or that times out counts as failed, as in Chef.
+    /// A command that times out counts as failed, as in Chef (its shell-out default timeout is
+    /// 600 s); one that cannot be started at all (a missing `cwd`, an unknown `user`) is an
+    /// error of the resource, not a silent "no".
     pub fn allows(&self, inherited: &GuardOptions, cx: &mut Context) -> Result<bool> {
         let opts = self.options.or(inherited);
         let spec = CommandSpec {
@@ -80,13 +85,10 @@ impl Guard {
             user: opts.user,
             group: opts.group,
             umask: opts.umask,
-            timeout: opts.timeout,
+            timeout: Some(opts.timeout.unwrap_or(DEFAULT_TIMEOUT)),
             input: None,
         };
-        let succeeded = match spec.run(&cx.command_env()) {
-            Ok(out) => out.success(),
-            Err(_) => false,
-        };
+        let succeeded = spec.run(&cx.command_env())?.success();
         Ok(match self.kind {
             GuardKind::OnlyIf => succeeded,
             GuardKind::NotIf => !succeeded,

@@ -5,7 +5,6 @@
 //! removed and replaced by the link, as Chef does.
 
 use super::build::Sources;
-use super::file::remove_any;
 use super::properties::Properties;
 use super::{Action, Change, Common, Context, Plan, Resource, ResourceId};
 use crate::compile::decl::ResourceDecl;
@@ -117,6 +116,17 @@ impl LinkResource {
             ownership: None,
         };
         if !correct {
+            if let PathState::Directory(_) = state {
+                // Chef unlinks what is there; unlink(2) refuses a directory, so the run stops
+                // instead of deleting a tree.
+                return Err(Error::resource(
+                    "Errno::EISDIR",
+                    format!(
+                        "cannot create a link at {}: a directory is there (remove it first)",
+                        self.target_file.display()
+                    ),
+                ));
+            }
             if !state.is_missing() {
                 plan.push(Change::new(format!(
                     "unlink existing symlink to file at {}",
@@ -242,7 +252,7 @@ impl Resource for LinkResource {
         };
         let host = cx.host_path(&self.target_file);
         if link_plan.unlink || link_plan.delete {
-            remove_any(&host)?;
+            std::fs::remove_file(&host).with_path(&host)?;
         }
         if link_plan.create {
             let to = self.to.as_deref().unwrap_or_default();
@@ -300,6 +310,18 @@ mod tests {
             std::fs::read_link(host.path("/etc/current")).unwrap(),
             Path::new("/srv/v1")
         );
+    }
+
+    #[test]
+    fn a_directory_at_the_path_is_an_error_and_is_left_alone() {
+        let mut host = Host::new();
+        host.write("/etc/current/precious", "keep\n");
+        let r = host
+            .build("link", "/etc/current", json!({"to": "/srv/v1"}))
+            .unwrap();
+        let err = host.converge(r.as_ref(), Action::Create).unwrap_err();
+        assert_eq!(err.class(), "Errno::EISDIR");
+        assert_eq!(host.read("/etc/current/precious"), "keep\n");
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! in Chef's logger format when its level is shown. Because [`Resource::counts_as_update`] is
 //! false, the runner counts the resource as up to date, fires no notifications, and (like
 //! Chef's doc formatter) prints no change line and no `(up to date)` suffix for it. Chef logs
-//! even in why-run, where `apply` is not called: the runner reads the entry from the plan's
-//! payload (`plan.payload.downcast_ref::<LogEntry>()`) and prints [`LogEntry::line`] itself.
+//! even in why-run: the resource is [`Resource::whyrun_safe`], so the runner calls `apply` in
+//! why-run too.
 
 use super::build::Sources;
 use super::properties::Properties;

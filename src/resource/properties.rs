@@ -2,7 +2,7 @@
 //!
 //! Each reader takes a property by name from a [`ResourceDecl`], checks its JSON type and turns
 //! it into the Rust type the resource stores. A wrong type is a compile error at the property's
-//! location: "expected `mode` to be a string or integer, got array".
+//! location: "expected `mode` to be an octal string like "0644" or an integer, got array".
 
 use crate::compile::decl::{PropValue, ResourceDecl};
 use crate::error::{Error, Result, SourceLocation};
@@ -37,9 +37,18 @@ pub fn type_error(name: &str, expected: &str, value: &PropValue) -> Error {
         value.location.clone(),
         format!(
             "expected `{name}` to be {expected}, got {}",
-            type_name(&value.value)
+            shown(&value.value)
         ),
     )
+}
+
+/// A value as an error shows it: scalars as written, containers by their kind.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("{s:?}"),
+        Value::Number(_) | Value::Bool(_) => value.to_string(),
+        other => type_name(other).to_string(),
+    }
 }
 
 impl<'a> Properties<'a> {
@@ -88,20 +97,22 @@ impl<'a> Properties<'a> {
     /// A number of seconds (integer or float).
     pub fn seconds(&self, name: &str) -> Result<Option<Duration>> {
         self.read(name, "a number of seconds", |v| {
-            v.as_f64()
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(Duration::from_secs_f64)
+            v.as_f64().and_then(|s| Duration::try_from_secs_f64(s).ok())
         })
     }
 
     /// `mode`: a string is octal (`"644"` ≡ `"0644"`), an integer is taken literally.
     pub fn mode(&self, name: &str) -> Result<Option<Mode>> {
-        self.read(name, "a string or integer", value_mode)
+        self.read(
+            name,
+            "an octal string like \"0644\" or an integer",
+            value_mode,
+        )
     }
 
     /// A user or group: a name, or a numeric id (integer or digits).
     pub fn principal(&self, name: &str) -> Result<Option<Principal>> {
-        self.read(name, "a string or integer", |v| match v {
+        self.read(name, "a user or group name or a numeric id", |v| match v {
             Value::String(s) if !s.is_empty() => Some(Principal::from_text(s)),
             Value::Number(_) => value_u32(v).map(Principal::Id),
             _ => None,
@@ -269,7 +280,7 @@ mod tests {
         let err = Properties::new(&d).mode("mode").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "recipes/default.yml:3:5: expected `mode` to be a string or integer, got array"
+            "recipes/default.yml:3:5: expected `mode` to be an octal string like \"0644\" or an integer, got array"
         );
     }
 

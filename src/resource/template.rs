@@ -1,8 +1,10 @@
 //! `template`: a file whose content is a rendered template (ERB or Handlebars).
 //!
-//! The source is found and compiled at build time, so a missing template or a syntax error
-//! stops the run before the host is touched; it is rendered at check time with the node's final
-//! attributes and the resource's `variables`. Everything after rendering is `file`'s logic.
+//! A cookbook source is found and compiled at build time, so a missing template or a syntax
+//! error stops the run before the host is touched. A `local` source is a file on the host that an
+//! earlier resource may write, so, as in Chef, it is read and compiled when the resource is
+//! checked. Rendering happens at check time with the node's final attributes and the resource's
+//! `variables`. Everything after rendering is `file`'s logic.
 
 use super::build::{Segment, Sources};
 use super::file::{FileProperties, ACTIONS as FILE_ACTIONS, FILE_LIKE_PROPERTIES};
@@ -44,7 +46,8 @@ pub struct TemplateResource {
     file: FileProperties,
     /// The template file the content comes from.
     source_path: PathBuf,
-    engine: Arc<dyn TemplateEngine>,
+    /// Compiled at build time for cookbook sources; `None` for `local` ones.
+    engine: Option<Arc<dyn TemplateEngine>>,
     variables: Map<String, Value>,
 }
 
@@ -60,7 +63,7 @@ pub fn build(
     let default_source = format!("{}.erb", basename(&file.path));
     let source = props.string("source")?.unwrap_or(default_source);
     let location = props.location("source");
-    let source_path = if props.bool("local")?.unwrap_or(false) {
+    let (source_path, engine) = if props.bool("local")?.unwrap_or(false) {
         let path = PathBuf::from(&source);
         if !path.is_absolute() {
             return Err(Error::compile(
@@ -68,14 +71,15 @@ pub fn build(
                 format!("a `local` template needs an absolute `source`, got \"{source}\""),
             ));
         }
-        path
+        (path, None)
     } else {
         let cookbook = props
             .string("cookbook")?
             .unwrap_or_else(|| decl.cookbook.clone());
-        sources.cookbook_file(&cookbook, Segment::Templates, &source, &location)?
+        let path = sources.cookbook_file(&cookbook, Segment::Templates, &source, &location)?;
+        let engine = sources.template(&path, &location)?;
+        (path, Some(engine))
     };
-    let engine = sources.template(&source_path, &location)?;
     Ok(Box::new(TemplateResource {
         id: ResourceId::new("template", &decl.name),
         common,
@@ -100,7 +104,20 @@ impl TemplateResource {
     }
 
     fn render(&self, cx: &Context) -> Result<Option<Vec<u8>>> {
-        let text = self.engine.render(&self.variables, &cx.node)?;
+        let text = match &self.engine {
+            Some(engine) => engine.render(&self.variables, &cx.node)?,
+            None => {
+                let host = cx.host_path(&self.source_path);
+                let source = std::fs::read_to_string(&host).map_err(|e| {
+                    Error::resource(
+                        "Chef::Exceptions::FileNotFound",
+                        format!("template source {} cannot be read: {e}", host.display()),
+                    )
+                })?;
+                crate::template::compile_source(&self.source_path, &source)?
+                    .render(&self.variables, &cx.node)?
+            }
+        };
         Ok(Some(text.into_bytes()))
     }
 }
