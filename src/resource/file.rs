@@ -205,7 +205,7 @@ impl FileProperties {
             steps.push(Step::Unlink);
         }
         let new_content = content(cx)?;
-        if let Some(bytes) = &new_content {
+        if let (Some(bytes), Some(_)) = (&new_content, &self.checksum) {
             self.check_checksum(&fs::sha256_hex(bytes))?;
         }
         let accounts = self.accounts();
@@ -229,11 +229,12 @@ impl FileProperties {
                     ownership: wanted,
                 });
             }
-            Some(meta) => {
+            // The current content is read only when content is managed or verified; a no-op
+            // compares bytes and hashes nothing.
+            Some(meta) if new_content.is_some() || self.checksum.is_some() => {
                 let current = fs::read(&target.host)?;
-                let current_sum = fs::sha256_hex(&current);
                 match &new_content {
-                    Some(bytes) if fs::sha256_hex(bytes) != current_sum => {
+                    Some(bytes) if *bytes != current => {
                         self.describe_content(
                             &mut plan,
                             &target,
@@ -251,10 +252,11 @@ impl FileProperties {
                             ownership: wanted.or_existing(Some(meta)),
                         });
                     }
-                    None => self.check_checksum(&current_sum)?,
+                    None => self.check_checksum(&fs::sha256_hex(&current))?,
                     Some(_) => {}
                 }
             }
+            Some(_) => {}
         }
         if !access.is_empty() {
             plan.changes.extend(access.changes);
@@ -416,8 +418,8 @@ impl FileProperties {
                 "Chef::Exceptions::ChecksumMismatch",
                 format!(
                     "Checksum on resource ({}...) does not match checksum on content ({}...)",
-                    &expected[..6.min(expected.len())],
-                    &actual[..6.min(actual.len())]
+                    expected.chars().take(6).collect::<String>(),
+                    actual.chars().take(6).collect::<String>()
                 ),
             )),
             _ => Ok(()),
