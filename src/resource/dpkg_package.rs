@@ -262,4 +262,212 @@ mod tests {
             .build("dpkg_package", "x", json!({"source": 3}))
             .is_err());
     }
+
+    /// Real installs of packages built here. They touch only a uniquely named test package,
+    /// which is purged at the end even when the test fails; they belong in a throwaway host.
+    mod real {
+        use super::*;
+        use std::process::Command;
+
+        /// dpkg allows one writer at a time: the real tests take turns.
+        static DPKG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+        /// A uniquely named test package, purged when dropped.
+        struct TestPackage {
+            name: String,
+            dir: tempfile::TempDir,
+            _turn: std::sync::MutexGuard<'static, ()>,
+        }
+
+        impl TestPackage {
+            fn new() -> Option<Self> {
+                let dpkg_ok = nix::unistd::geteuid().is_root()
+                    && Path::new("/usr/bin/dpkg-deb").exists()
+                    && Path::new("/var/lib/dpkg/status").exists();
+                if !dpkg_ok {
+                    eprintln!("skipped: needs root and dpkg");
+                    return None;
+                }
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .subsec_nanos();
+                Some(TestPackage {
+                    name: format!("skillet-test-pkg-{}-{nanos}", std::process::id()),
+                    dir: tempfile::tempdir().unwrap(),
+                    _turn: DPKG.lock().unwrap_or_else(|poisoned| poisoned.into_inner()),
+                })
+            }
+
+            /// Builds `<name>_<version>.deb` shipping a data file and a conffile.
+            fn deb(&self, version: &str) -> PathBuf {
+                let root = self.dir.path().join(format!("build-{version}"));
+                let name = &self.name;
+                let write = |rel: &str, text: &str| {
+                    let p = root.join(rel);
+                    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                    std::fs::write(p, text).unwrap();
+                };
+                write(
+                    "DEBIAN/control",
+                    &format!(
+                        "Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: Test <test@example.com>\nDescription: skillet test package\n"
+                    ),
+                );
+                write("DEBIAN/conffiles", &format!("/etc/{name}.conf\n"));
+                write(&format!("etc/{name}.conf"), "setting = 1\n");
+                write(
+                    &format!("usr/share/{name}/version"),
+                    &format!("{version}\n"),
+                );
+                let deb = self.dir.path().join(format!("{name}_{version}_all.deb"));
+                let out = Command::new("dpkg-deb")
+                    .args(["--build", "--root-owner-group"])
+                    .arg(&root)
+                    .arg(&deb)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{out:?}");
+                deb
+            }
+
+            fn status(&self) -> String {
+                let out = Command::new("dpkg-query")
+                    .args(["-W", "-f", "${Status} ${Version}"])
+                    .arg(&self.name)
+                    .output()
+                    .unwrap();
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            }
+        }
+
+        impl Drop for TestPackage {
+            fn drop(&mut self) {
+                // Retry while another dpkg holds the lock, so nothing is left behind.
+                for _ in 0..30 {
+                    let purged = Command::new("dpkg").arg("-P").arg(&self.name).output();
+                    if purged.is_ok_and(|o| o.status.success()) {
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+            }
+        }
+
+        fn host() -> Host {
+            let mut host = Host::new();
+            host.cx.root = PathBuf::from("/");
+            host
+        }
+
+        #[test]
+        fn install_upgrade_remove_purge_a_local_deb() {
+            let Some(pkg) = TestPackage::new() else {
+                return;
+            };
+            let (v1, v2) = (pkg.deb("1.0-1"), pkg.deb("1.1-1"));
+            let mut host = host();
+            let name = pkg.name.clone();
+            let install = host
+                .build(
+                    "dpkg_package",
+                    &name,
+                    json!({"source": v1.display().to_string()}),
+                )
+                .unwrap();
+            assert_eq!(
+                host.converge(install.as_ref(), Action::Install).unwrap(),
+                [format!("install version 1.0-1 of package {name}")]
+            );
+            assert_eq!(pkg.status(), "install ok installed 1.0-1");
+            assert!(host.check(install.as_ref(), Action::Install).is_empty());
+
+            // :install of the newer .deb is satisfied by the installed version; :upgrade is not.
+            let upgrade = host
+                .build(
+                    "dpkg_package",
+                    &name,
+                    json!({"source": v2.display().to_string()}),
+                )
+                .unwrap();
+            assert!(host.check(upgrade.as_ref(), Action::Install).is_empty());
+            assert_eq!(
+                host.converge(upgrade.as_ref(), Action::Upgrade).unwrap(),
+                [format!(
+                    "upgrade(allow_downgrade) package {name} from 1.0-1 to 1.1-1"
+                )]
+            );
+            assert_eq!(pkg.status(), "install ok installed 1.1-1");
+            assert!(host.check(upgrade.as_ref(), Action::Upgrade).is_empty());
+
+            let by_name = host.build("dpkg_package", &name, json!({})).unwrap();
+            assert_eq!(
+                host.converge(by_name.as_ref(), Action::Remove).unwrap(),
+                [format!("remove package {name}")]
+            );
+            assert_eq!(pkg.status(), "deinstall ok config-files 1.1-1");
+            assert!(Path::new(&format!("/etc/{name}.conf")).exists());
+            assert!(host.check(by_name.as_ref(), Action::Remove).is_empty());
+            assert_eq!(
+                host.converge(by_name.as_ref(), Action::Purge).unwrap(),
+                [format!("purge  package {name}")]
+            );
+            assert!(!Path::new(&format!("/etc/{name}.conf")).exists());
+            assert!(host.check(by_name.as_ref(), Action::Purge).is_empty());
+        }
+
+        #[test]
+        fn a_broken_deb_fails_with_what_dpkg_said() {
+            let Some(pkg) = TestPackage::new() else {
+                return;
+            };
+            let bogus = pkg.dir.path().join("bogus.deb");
+            std::fs::write(&bogus, "not a deb").unwrap();
+            let mut host = host();
+            let r = host
+                .build(
+                    "dpkg_package",
+                    &pkg.name,
+                    json!({"source": bogus.display().to_string()}),
+                )
+                .unwrap();
+            let err = r.check(Action::Install, &mut host.cx).unwrap_err();
+            assert_eq!(err.class(), "Mixlib::ShellOut::ShellCommandFailed");
+            assert!(err.to_string().contains("STDERR: dpkg-deb"), "{err}");
+        }
+
+        #[test]
+        fn downgrade_only_when_allowed() {
+            let Some(pkg) = TestPackage::new() else {
+                return;
+            };
+            let (v1, v2) = (pkg.deb("1.0-1"), pkg.deb("2.0-1"));
+            let mut host = host();
+            let newer = host
+                .build(
+                    "dpkg_package",
+                    &pkg.name,
+                    json!({"source": v2.display().to_string()}),
+                )
+                .unwrap();
+            host.converge(newer.as_ref(), Action::Install).unwrap();
+            let strict = host
+                .build(
+                    "dpkg_package",
+                    &pkg.name,
+                    json!({"source": v1.display().to_string(), "allow_downgrade": false}),
+                )
+                .unwrap();
+            assert!(host.check(strict.as_ref(), Action::Upgrade).is_empty());
+            let older = host
+                .build(
+                    "dpkg_package",
+                    &pkg.name,
+                    json!({"source": v1.display().to_string()}),
+                )
+                .unwrap();
+            host.converge(older.as_ref(), Action::Upgrade).unwrap();
+            assert_eq!(pkg.status(), "install ok installed 1.0-1");
+        }
+    }
 }
