@@ -59,7 +59,10 @@ impl TestPackage {
         );
         write("DEBIAN/conffiles", &format!("/etc/{name}.conf\n"));
         write(&format!("etc/{name}.conf"), "setting = 1\n");
-        write(&format!("usr/share/{name}/version"), &format!("{version}\n"));
+        write(
+            &format!("usr/share/{name}/version"),
+            &format!("{version}\n"),
+        );
         let deb = self.dir.path().join(format!("{name}_{version}_all.deb"));
         let out = Command::new("dpkg-deb")
             .args(["--build", "--root-owner-group"])

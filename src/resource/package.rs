@@ -881,6 +881,7 @@ mod tests {
         assert!(host.check(a.as_ref(), Action::Install).is_empty());
         assert!(host.check(ab.as_ref(), Action::Install).is_empty());
         assert_eq!(host.cx.packages.status_reads(), 1);
+        assert_eq!(host.cx.packages.queries(), 0);
         let purge = host.check(ab.as_ref(), Action::Purge);
         assert_eq!(
             purge,

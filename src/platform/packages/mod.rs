@@ -30,6 +30,8 @@ pub struct PackageState {
     debs: HashMap<PathBuf, (Option<SystemTime>, u64, DebInfo)>,
     /// How many times the status file was read in this run.
     reads: usize,
+    /// How many commands were spawned to answer questions (apt-cache, dpkg-deb).
+    queries: usize,
 }
 
 impl PackageState {
@@ -45,6 +47,11 @@ impl PackageState {
     /// How many times the status file has been read.
     pub fn status_reads(&self) -> usize {
         self.reads
+    }
+
+    /// How many commands were spawned to answer questions (apt-cache policy, dpkg-deb -f).
+    pub fn queries(&self) -> usize {
+        self.queries
     }
 
     /// Forgets the status database after packages changed; the next question re-reads it.
@@ -71,6 +78,7 @@ impl PackageState {
             .cloned()
             .collect();
         if !unknown.is_empty() {
+            self.queries += 1;
             let found = apt::candidate_versions(&unknown, default_release)?;
             for (name, candidate) in unknown.iter().zip(found) {
                 self.candidates.insert(key(name), candidate);
@@ -91,6 +99,7 @@ impl PackageState {
                 return Ok(info.clone());
             }
         }
+        self.queries += 1;
         let info = apt::deb_info(path)?;
         self.debs
             .insert(path.to_path_buf(), (stamp.0, stamp.1, info.clone()));
@@ -176,5 +185,6 @@ mod tests {
             .unwrap();
         assert_eq!(c, [Some("2.0".to_string()), None]);
         assert_eq!(state.status_reads(), 0);
+        assert_eq!(state.queries(), 0);
     }
 }
