@@ -235,3 +235,27 @@ fn a_deb_dpkg_rejects_fails_with_dpkgs_words() {
     ))
     .shows("dependency problems");
 }
+
+#[test]
+fn a_version_apt_cannot_install_fails_with_apts_words() {
+    let Some(pkg) = TestPackage::new() else {
+        return;
+    };
+    let name = &pkg.name;
+    let v1 = pkg.deb("1.0-1");
+    let repo = Repo::new();
+    recipe(
+        &repo,
+        &format!(
+            "resources:\n  - type: dpkg_package\n    name: {name}\n    source: {}\n  - type: apt_package\n    name: {name}\n    version: \"9.9-nowhere\"\n",
+            v1.display()
+        ),
+    );
+    let run = repo.solo(&["-o", "recipe[pkgs]"]);
+    assert_ne!(run.code(), 0, "{}", run.all());
+    run.shows(&format!(
+        "Error executing action `install` on resource 'apt_package[{name}]'"
+    ))
+    .shows("STDERR: E: Version '9.9-nowhere'");
+    assert_eq!(pkg.status(), "install ok installed 1.0-1");
+}

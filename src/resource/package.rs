@@ -77,7 +77,9 @@ pub fn build(
 /// `package_name` and `version`, each a string or a list.
 #[derive(Debug, Clone)]
 pub(crate) struct PackageNames {
+    /// The packages, one or more.
     pub names: Vec<String>,
+    /// The version asked for each package, if any.
     pub versions: Vec<Option<String>>,
     /// `package_name` was given as a list (it then prints as one, as Ruby's `Array#to_s`).
     pub listed: bool,
@@ -188,6 +190,7 @@ pub(crate) fn run_options(props: &Properties<'_>) -> Result<RunOptions> {
 /// What is known about one package when deciding.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PackageFacts {
+    /// The package name, possibly `name:arch`.
     pub name: String,
     /// The version asked for (`version`), if any.
     pub wanted: Option<String>,
@@ -224,7 +227,9 @@ pub struct Wording {
 /// The outcome of a decision: Chef-worded changes and the packages to act on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Decision {
+    /// The lines printed, one per package for install/upgrade, one in all for remove/purge.
     pub changes: Vec<Change>,
+    /// The packages the command acts on (with the version to install).
     pub targets: Vec<Target>,
 }
 

@@ -19,6 +19,7 @@ pub struct RunOptions {
     pub options: Vec<String>,
     /// Variables added to `DEBIAN_FRONTEND=noninteractive`.
     pub environment: Vec<(String, String)>,
+    /// Kill the command after this long (`timeout`, 900 s by default).
     pub timeout: Duration,
 }
 
@@ -47,7 +48,9 @@ pub struct AptSettings {
 /// One package to act on, with the version to install when there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    /// The package name, possibly `name:arch`.
     pub name: String,
+    /// The version to install; `None` for removals.
     pub version: Option<String>,
 }
 
@@ -190,7 +193,9 @@ fn query(argv: Vec<String>) -> Result<String> {
 pub struct Policy {
     /// The header name (`nginx`, `libc6:i386`).
     pub name: String,
+    /// `Installed:`, `None` for `(none)`.
     pub installed: Option<String>,
+    /// `Candidate:`, `None` for `(none)`.
     pub candidate: Option<String>,
 }
 
@@ -256,7 +261,9 @@ pub fn candidate_versions(
 /// The package name and version inside a `.deb`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DebInfo {
+    /// `Package:` of the control file.
     pub name: String,
+    /// `Version:` of the control file.
     pub version: String,
 }
 

@@ -49,11 +49,15 @@ impl DpkgState {
 /// One stanza of the status file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DpkgEntry {
+    /// `Package:`, without an architecture.
     pub name: String,
+    /// `Architecture:` (`amd64`, `all`, ...).
     pub architecture: String,
+    /// `Version:`; kept for config-files entries too (the version they came from).
     pub version: String,
     /// The selection (`install`, `hold`, `deinstall`, `purge`).
     pub want: String,
+    /// Where the package is.
     pub state: DpkgState,
 }
 
