@@ -259,3 +259,28 @@ fn a_version_apt_cannot_install_fails_with_apts_words() {
     .shows("STDERR: E: Version '9.9-nowhere'");
     assert_eq!(pkg.status(), "install ok installed 1.0-1");
 }
+
+#[test]
+fn package_prints_as_apt_package_and_is_notified_as_package() {
+    if !Path::new("/var/lib/dpkg/status").exists() {
+        return;
+    }
+    // dpkg is always installed where there is a dpkg database: this run changes nothing.
+    let repo = Repo::new();
+    recipe(
+        &repo,
+        r#"resources:
+  - type: package
+    name: dpkg
+    action: nothing
+  - type: execute
+    name: "true"
+    notifies:
+      - { action: install, resource: "package[dpkg]", timing: immediately }
+"#,
+    );
+    repo.solo(&["-o", "recipe[pkgs]"])
+        .ok()
+        .shows("* apt_package[dpkg] action install (up to date)")
+        .updated(1, 3);
+}
