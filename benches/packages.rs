@@ -126,6 +126,11 @@ fn bench(c: &mut Criterion) {
     assert_eq!(cx.packages.status_reads(), 1);
     assert_eq!(cx.packages.queries(), 0, "the no-op path spawned a command");
 
+    let text = std::fs::read_to_string(STATUS).expect("status file");
+    c.bench_function("parse_dpkg_status", |b| {
+        b.iter(|| skillet::platform::packages::dpkg_status::DpkgStatus::parse(&text))
+    });
+
     c.bench_function("check_50_installed_packages", |b| {
         b.iter(|| check_all(&list, cache.path()))
     });

@@ -95,12 +95,15 @@ impl DpkgStatus {
         let mut status = DpkgStatus::default();
         let mut current = Stanza::default();
         for line in text.lines() {
-            if line.trim().is_empty() {
-                status.finish(std::mem::take(&mut current));
-                continue;
-            }
-            if line.starts_with([' ', '\t']) {
-                continue;
+            match line.as_bytes().first() {
+                // Only these four fields are read; most lines are skipped on their first byte.
+                Some(b'P' | b'A' | b'V' | b'S') => {}
+                Some(b' ' | b'\t') if !line.trim_start().is_empty() => continue,
+                Some(b' ' | b'\t') | None => {
+                    status.finish(std::mem::take(&mut current));
+                    continue;
+                }
+                Some(_) => continue,
             }
             let Some((key, value)) = line.split_once(':') else {
                 continue;
