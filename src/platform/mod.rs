@@ -6,3 +6,4 @@ pub mod clock;
 pub mod command;
 pub mod diff;
 pub mod fs;
+pub mod packages;

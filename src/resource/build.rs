@@ -116,6 +116,34 @@ const TYPES: &[TypeInfo] = &[
         default_action: Action::Write,
         make: log::build,
     },
+    TypeInfo {
+        name: "package",
+        properties: super::package::PROPERTIES,
+        actions: super::package::ACTIONS,
+        default_action: Action::Install,
+        make: super::package::build,
+    },
+    TypeInfo {
+        name: "apt_package",
+        properties: super::package::PROPERTIES,
+        actions: super::package::ACTIONS,
+        default_action: Action::Install,
+        make: super::package::build,
+    },
+    TypeInfo {
+        name: "dpkg_package",
+        properties: super::dpkg_package::PROPERTIES,
+        actions: super::dpkg_package::ACTIONS,
+        default_action: Action::Install,
+        make: super::dpkg_package::build,
+    },
+    TypeInfo {
+        name: "apt_update",
+        properties: super::apt_update::PROPERTIES,
+        actions: super::apt_update::ACTIONS,
+        default_action: Action::Periodic,
+        make: super::apt_update::build,
+    },
 ];
 
 /// The resource types [`build`] knows, in the order they are listed in errors.

@@ -39,6 +39,8 @@ pub struct Context {
     pub node: Arc<Value>,
     /// Stream the output of commands as they run (`live_stream`, log level info).
     pub live_output: bool,
+    /// Installed packages (dpkg's status, read once) and apt's candidate versions.
+    pub packages: crate::platform::packages::PackageState,
 }
 
 impl Context {
@@ -52,6 +54,7 @@ impl Context {
             diff: DiffSettings::default(),
             node: Arc::new(Value::Object(Default::default())),
             live_output: false,
+            packages: Default::default(),
         }
     }
 

@@ -7,17 +7,20 @@
 //! `crate::platform`.
 
 mod action;
+pub mod apt_update;
 pub mod build;
 pub mod collection;
 pub mod common;
 pub mod context;
 pub mod cookbook_file;
 pub mod directory;
+pub mod dpkg_package;
 pub mod execute;
 pub mod file;
 pub mod guard;
 pub mod link;
 pub mod log;
+pub mod package;
 pub mod plan;
 pub mod properties;
 pub mod template;

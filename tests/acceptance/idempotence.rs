@@ -17,17 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Resource types that belong to later work; their cases are skipped by name.
-const LATER_TYPES: &[&str] = &[
-    "apt_package",
-    "package",
-    "dpkg_package",
-    "service",
-    "user",
-    "group",
-    "sysctl",
-    "apt_update",
-    "cron",
-];
+const LATER_TYPES: &[&str] = &["service", "user", "group", "sysctl", "cron"];
 
 pub fn run_case(case: &Value) -> Outcome {
     let input = &case["input"];
@@ -42,7 +32,7 @@ pub fn run_case(case: &Value) -> Outcome {
         ));
     }
     match Sandbox::new(&input["pre_state"]) {
-        Ok(sandbox) => sandbox.run(resource, &case["expected"]),
+        Ok(sandbox) => sandbox.run(resource, &input["pre_state"], &case["expected"]),
         Err(why) => Outcome::Fail(why),
     }
 }
@@ -120,7 +110,7 @@ impl Sandbox {
         cx
     }
 
-    fn run(&self, resource: &Value, expected: &Value) -> Outcome {
+    fn run(&self, resource: &Value, pre_state: &Value, expected: &Value) -> Outcome {
         let decl = declaration(resource);
         let sources = SandboxSources { sandbox: self };
         let action: Action = match resource["action"].as_str().unwrap_or("nothing").parse() {
@@ -129,6 +119,9 @@ impl Sandbox {
         };
         let built = build::build(&decl, &sources);
         let mut cx = self.context();
+        if let Err(why) = package_case(self, pre_state, &mut cx) {
+            return Outcome::Fail(why);
+        }
         let played = built.and_then(|r| {
             let played = play(r.as_ref(), action, &mut cx)?;
             if let Played::Checked {
@@ -308,4 +301,33 @@ impl Sources for SandboxSources<'_> {
         let text = std::fs::read_to_string(&host).map_err(|e| Error::io(&host, e))?;
         skillet::template::compile_source(path, &text)
     }
+}
+
+/// Package state for package and apt_update cases: `packages: name -> {installed, candidate}`
+/// is given to the run's package cache (so the decision never asks the host), and
+/// `files_mtime_age_seconds: path -> age` makes those files that old.
+fn package_case(sandbox: &Sandbox, pre_state: &Value, cx: &mut Context) -> Result<(), String> {
+    if let Some(packages) = pre_state["packages"].as_object() {
+        for (name, state) in packages {
+            cx.packages.preset(
+                name,
+                state["installed"].as_str(),
+                state["candidate"].as_str(),
+            );
+        }
+    }
+    if let Some(ages) = pre_state["files_mtime_age_seconds"].as_object() {
+        for (path, age) in ages {
+            let host = sandbox.host(Path::new(path));
+            let err = |e: std::io::Error| format!("pre_state {path}: {e}");
+            if let Some(parent) = host.parent() {
+                std::fs::create_dir_all(parent).map_err(err)?;
+            }
+            let file = std::fs::File::create(&host).map_err(err)?;
+            let age = std::time::Duration::from_secs(age.as_u64().unwrap_or(0));
+            file.set_modified(std::time::SystemTime::now() - age)
+                .map_err(err)?;
+        }
+    }
+    Ok(())
 }
