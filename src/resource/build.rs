@@ -34,7 +34,7 @@ pub trait Sources {
 
 use super::properties::{type_name, value_command, value_string_map, value_u32, Properties};
 use super::{
-    cookbook_file, directory, execute, file, link, log, template, Action, Common, Guard, GuardKind,
+    cookbook_file, directory, execute, file, link, log, service, template, Action, Common, Guard, GuardKind,
     GuardOptions, IgnoreFailure, Notification, Resource, ResourceId, Subscription, Timing,
 };
 use crate::compile::decl::{PropValue, ResourceDecl};
@@ -115,6 +115,13 @@ const TYPES: &[TypeInfo] = &[
         actions: log::ACTIONS,
         default_action: Action::Write,
         make: log::build,
+    },
+    TypeInfo {
+        name: "service",
+        properties: service::PROPERTIES,
+        actions: service::ACTIONS,
+        default_action: Action::Nothing,
+        make: service::build,
     },
 ];
 

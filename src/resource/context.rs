@@ -1,6 +1,8 @@
 //! What a run shares with every resource it converges.
 
+use crate::platform::accounts::AccountsCache;
 use crate::platform::command::CommandEnv;
+use crate::platform::services::ServiceCache;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,6 +41,10 @@ pub struct Context {
     pub node: Arc<Value>,
     /// Stream the output of commands as they run (`live_stream`, log level info).
     pub live_output: bool,
+    /// passwd, group and shadow as read once this run (dropped after a change).
+    pub accounts: AccountsCache,
+    /// The init system and systemd unit states, asked once per unit.
+    pub services: ServiceCache,
 }
 
 impl Context {
@@ -52,6 +58,8 @@ impl Context {
             diff: DiffSettings::default(),
             node: Arc::new(Value::Object(Default::default())),
             live_output: false,
+            accounts: AccountsCache::default(),
+            services: ServiceCache::default(),
         }
     }
 

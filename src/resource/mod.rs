@@ -20,6 +20,7 @@ pub mod link;
 pub mod log;
 pub mod plan;
 pub mod properties;
+pub mod service;
 pub mod template;
 #[cfg(test)]
 mod testing;
