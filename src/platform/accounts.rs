@@ -5,6 +5,8 @@
 //! [`AccountDatabase`] holds whole entries for the `user` and `group` resources, and
 //! [`AccountsCache`] keeps one database per run, dropped after a change.
 
+use crate::error::{Error, Result};
+use crate::platform::command::{CommandEnv, CommandLine, CommandOutput, CommandSpec};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -271,6 +273,54 @@ impl AccountsCache {
     }
 }
 
+/// One of shadow-utils' account tools (`useradd`, `usermod`, `gpasswd`...), told to work on the
+/// files under `root` when that is not `/` (`-R`/`--root`; gpasswd spells it `-Q`).
+#[derive(Debug, Clone)]
+pub struct AccountTool {
+    program: &'static str,
+    args: Vec<String>,
+}
+
+impl AccountTool {
+    /// A tool invocation with its arguments (without the root option).
+    pub fn new(program: &'static str, args: Vec<String>) -> Self {
+        Self { program, args }
+    }
+
+    /// The argv that runs under `root`.
+    pub fn argv(&self, root: &Path) -> Vec<String> {
+        let mut argv = vec![self.program.to_string()];
+        if root != Path::new("/") {
+            let flag = if self.program == "gpasswd" { "-Q" } else { "-R" };
+            argv.push(flag.to_string());
+            argv.push(root.display().to_string());
+        }
+        argv.extend(self.args.iter().cloned());
+        argv
+    }
+
+    /// Runs the tool; a failure is Mixlib::ShellOut's error with what the tool said.
+    pub fn run(&self, root: &Path, env: &CommandEnv) -> Result<CommandOutput> {
+        let argv = self.argv(root);
+        let spec = CommandSpec::new(CommandLine::Argv(argv.clone()));
+        let out = spec.run(env)?;
+        if out.success() {
+            return Ok(out);
+        }
+        Err(Error::resource(
+            "Mixlib::ShellOut::ShellCommandFailed",
+            format!(
+                "Expected process to exit with [0], but received '{}'\n---- Begin output of {} ----\nSTDOUT: {}\nSTDERR: {}\n---- End output of {} ----",
+                out.code(),
+                argv.join(" "),
+                String::from_utf8_lossy(&out.stdout).trim_end(),
+                String::from_utf8_lossy(&out.stderr).trim_end(),
+                argv.join(" ")
+            ),
+        ))
+    }
+}
+
 fn find_id(entries: &[Entry], name: &str) -> Option<u32> {
     entries.iter().find(|e| e.name == name).map(|e| e.id)
 }
@@ -335,6 +385,15 @@ mod tests {
         let open = ShadowEntry::parse("root:*:19000:0:99999:7:::").unwrap();
         assert!(!open.is_locked());
         assert_eq!(open.expire, None);
+    }
+
+    #[test]
+    fn tools_get_the_root_option_only_for_another_root() {
+        let t = AccountTool::new("useradd", vec!["bob".into()]);
+        assert_eq!(t.argv(Path::new("/")), ["useradd", "bob"]);
+        assert_eq!(t.argv(Path::new("/tmp/r")), ["useradd", "-R", "/tmp/r", "bob"]);
+        let g = AccountTool::new("gpasswd", vec!["-a".into(), "bob".into(), "adm".into()]);
+        assert_eq!(g.argv(Path::new("/tmp/r"))[1], "-Q");
     }
 
     #[test]

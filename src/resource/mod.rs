@@ -11,17 +11,22 @@ pub mod build;
 pub mod collection;
 pub mod common;
 pub mod context;
+pub mod cron;
+pub mod cron_d;
 pub mod cookbook_file;
 pub mod directory;
 pub mod execute;
 pub mod file;
+pub mod group;
 pub mod guard;
 pub mod link;
 pub mod log;
 pub mod plan;
 pub mod properties;
 pub mod service;
+pub mod sysctl;
 pub mod template;
+pub mod user;
 #[cfg(test)]
 mod testing;
 

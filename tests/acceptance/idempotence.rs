@@ -21,12 +21,7 @@ const LATER_TYPES: &[&str] = &[
     "apt_package",
     "package",
     "dpkg_package",
-    "service",
-    "user",
-    "group",
-    "sysctl",
     "apt_update",
-    "cron",
 ];
 
 pub fn run_case(case: &Value) -> Outcome {
@@ -35,6 +30,9 @@ pub fn run_case(case: &Value) -> Outcome {
     let kind = resource["type"].as_str().unwrap_or("");
     if LATER_TYPES.contains(&kind) {
         return Outcome::Skip(format!("{kind}: host resources come later"));
+    }
+    if ACCOUNT_AND_SERVICE_TYPES.contains(&kind) {
+        return run_account_or_service_case(input, &case["expected"]);
     }
     if !build::known_types().contains(&kind) {
         return Outcome::Fail(format!(
@@ -308,4 +306,106 @@ impl Sources for SandboxSources<'_> {
         let text = std::fs::read_to_string(&host).map_err(|e| Error::io(&host, e))?;
         skillet::template::compile_source(path, &text)
     }
+}
+
+// ---- service, user, group, cron, sysctl: pre_state as host files and caches ----
+
+/// Types whose `pre_state` describes accounts, services, crontabs and kernel parameters.
+const ACCOUNT_AND_SERVICE_TYPES: &[&str] =
+    &["service", "user", "linux_user", "group", "cron", "cron_d", "sysctl"];
+
+/// Lays the case's host state down (passwd/group/crontab/sysctl as files under the sandbox
+/// root, systemd unit states into the context's cache), then guards and `check`. Nothing is
+/// applied: the changes need root and shadow-utils, and are covered by unit tests under temp
+/// roots.
+fn run_account_or_service_case(input: &Value, expected: &Value) -> Outcome {
+    let sandbox = match Sandbox::new(&input["pre_state"]) {
+        Ok(s) => s,
+        Err(why) => return Outcome::Fail(why),
+    };
+    let pre = &input["pre_state"];
+    let mut cx = sandbox.context();
+    if let Err(why) = lay_down_host_state(&sandbox, pre, &mut cx) {
+        return Outcome::Fail(why);
+    }
+    let resource = &input["resource"];
+    let action: Action = match resource["action"].as_str().unwrap_or("nothing").parse() {
+        Ok(a) => a,
+        Err(e) => return Outcome::Fail(e.to_string()),
+    };
+    let sources = SandboxSources { sandbox: &sandbox };
+    let played =
+        build::build(&declaration(resource), &sources).and_then(|r| play(r.as_ref(), action, &mut cx));
+    compare(played, expected)
+}
+
+fn lay_down_host_state(sandbox: &Sandbox, pre: &Value, cx: &mut Context) -> Result<(), String> {
+    use skillet::platform::services::{InitSystem, UnitState};
+    let write = |logical: &str, text: &str| -> Result<(), String> {
+        sandbox.lay_down(Path::new(logical), &json!({ "content": text }))
+    };
+    if let Some(units) = pre["systemd"].as_object() {
+        cx.services.init_system = Some(InitSystem::Systemd);
+        for (unit, state) in units {
+            let field = |k: &str| state[k].as_str().unwrap_or("").to_string();
+            cx.services.units.insert(
+                unit.clone(),
+                UnitState::new(&field("UnitFileState"), &field("ActiveState")),
+            );
+        }
+    }
+    if let Some(users) = pre["passwd"].as_object() {
+        write("/etc/passwd", &passwd_lines(users))?;
+    }
+    if let Some(groups) = pre["group"].as_object() {
+        write("/etc/group", &group_lines(groups))?;
+    }
+    for (key, value) in pre["sysctl_live"].as_object().into_iter().flatten() {
+        let logical = format!("/proc/sys/{}", key.replace('.', "/"));
+        write(&logical, &format!("{}\n", value.as_str().unwrap_or("")))?;
+    }
+    for (path, content) in pre["files"].as_object().into_iter().flatten() {
+        write(path, content.as_str().unwrap_or(""))?;
+    }
+    for (user, content) in pre["crontab"].as_object().into_iter().flatten() {
+        write(
+            &format!("/var/spool/cron/crontabs/{user}"),
+            content.as_str().unwrap_or(""),
+        )?;
+    }
+    Ok(())
+}
+
+fn passwd_lines(users: &serde_json::Map<String, Value>) -> String {
+    let text = |v: &Value, k: &str| match &v[k] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    };
+    users
+        .iter()
+        .map(|(name, u)| {
+            format!(
+                "{name}:x:{}:{}:{}:{}:{}\n",
+                text(u, "uid"),
+                text(u, "gid"),
+                text(u, "comment"),
+                text(u, "home"),
+                text(u, "shell")
+            )
+        })
+        .collect()
+}
+
+fn group_lines(groups: &serde_json::Map<String, Value>) -> String {
+    groups
+        .iter()
+        .map(|(name, g)| {
+            let members: Vec<&str> = g["members"]
+                .as_array()
+                .map(|m| m.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            format!("{name}:x:{}:{}\n", g["gid"], members.join(","))
+        })
+        .collect()
 }
