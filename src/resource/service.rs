@@ -463,3 +463,245 @@ impl Resource for ServiceResource {
         self.run_action(action, &service_plan, cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::services::{InitSystem, UnitState};
+    use crate::resource::testing::Host;
+    use serde_json::json;
+
+    fn state(running: bool, enabled: bool, enableable: bool) -> CurrentService {
+        CurrentService {
+            running,
+            enabled,
+            enableable,
+        }
+    }
+
+    #[test]
+    fn restart_always_runs_reload_only_when_running() {
+        let r = "service[x]";
+        let line = |a, s| decide(a, s, r, false);
+        assert_eq!(
+            line(Action::Restart, state(true, true, true)).as_deref(),
+            Some("restart service service[x]")
+        );
+        assert_eq!(line(Action::Restart, state(false, false, true)).as_deref(), Some("restart service service[x]"));
+        assert_eq!(line(Action::Reload, state(false, true, true)), None);
+        assert_eq!(line(Action::Reload, state(true, true, true)).as_deref(), Some("reload service service[x]"));
+    }
+
+    #[test]
+    fn start_stop_enable_disable_compare_with_current_state() {
+        let r = "service[x]";
+        assert_eq!(decide(Action::Start, state(true, false, true), r, false), None);
+        assert!(decide(Action::Start, state(false, false, true), r, false).is_some());
+        assert_eq!(decide(Action::Stop, state(false, false, true), r, false), None);
+        assert!(decide(Action::Stop, state(true, false, true), r, false).is_some());
+        assert_eq!(decide(Action::Enable, state(false, true, true), r, false), None);
+        assert_eq!(
+            decide(Action::Enable, state(false, false, true), r, false).as_deref(),
+            Some("enable service service[x]")
+        );
+        assert_eq!(decide(Action::Disable, state(false, false, true), r, false), None);
+        assert!(decide(Action::Disable, state(false, true, true), r, false).is_some());
+    }
+
+    #[test]
+    fn static_and_masked_units_are_never_enabled_or_disabled() {
+        let r = "service[x]";
+        assert_eq!(decide(Action::Enable, state(false, false, false), r, false), None);
+        assert_eq!(decide(Action::Disable, state(false, true, false), r, false), None);
+    }
+
+    #[test]
+    fn debian_enable_with_a_priority_always_runs() {
+        assert!(decide(Action::Enable, state(false, true, true), "service[x]", true).is_some());
+    }
+
+    fn systemd_host(unit_file_state: &str, active: &str) -> Host {
+        let mut host = Host::new();
+        host.cx.services.init_system = Some(InitSystem::Systemd);
+        host.cx
+            .services
+            .units
+            .insert("nginx".into(), UnitState::new(unit_file_state, active));
+        host
+    }
+
+    #[test]
+    fn systemd_unit_state_decides_and_masked_is_silently_up_to_date() {
+        let mut host = systemd_host("masked", "inactive");
+        let r = host.build("service", "nginx", json!({})).unwrap();
+        assert!(host.check(r.as_ref(), Action::Enable).is_empty());
+        assert!(host.check(r.as_ref(), Action::Disable).is_empty());
+        assert_eq!(host.check(r.as_ref(), Action::Start), ["start service service[nginx]"]);
+        let mut host = systemd_host("enabled", "active");
+        let r = host.build("service", "nginx", json!({})).unwrap();
+        assert!(host.check(r.as_ref(), Action::Start).is_empty());
+        assert_eq!(host.check(r.as_ref(), Action::Disable), ["disable service service[nginx]"]);
+    }
+
+    #[test]
+    fn systemd_status_command_decides_running() {
+        let mut host = systemd_host("enabled", "active");
+        let r = host
+            .build("service", "nginx", json!({"status_command": "exit 3"}))
+            .unwrap();
+        assert_eq!(host.check(r.as_ref(), Action::Start), ["start service service[nginx]"]);
+    }
+
+    #[test]
+    fn debian_service_without_init_script_fails_as_chef() {
+        let mut host = Host::new();
+        let r = host.build("service", "nosuchd", json!({})).unwrap();
+        let err = r.check(Action::Start, &mut host.cx).unwrap_err();
+        assert_eq!(err.class(), "Chef::Exceptions::Service");
+        assert_eq!(err.to_string(), "/etc/init.d/nosuchd does not exist!");
+        host.cx.why_run = true;
+        assert!(r.check(Action::Start, &mut host.cx).is_ok());
+    }
+
+    #[test]
+    fn simple_provider_needs_its_commands() {
+        let mut host = Host::new();
+        let r = host
+            .build("service", "app", json!({"start_command": "true"}))
+            .unwrap();
+        let err = r.check(Action::Stop, &mut host.cx).unwrap_err();
+        assert_eq!(err.to_string(), "service[app] requires that stop_command be set");
+        let err = r.check(Action::Reload, &mut host.cx).unwrap_err();
+        assert_eq!(err.class(), "Chef::Exceptions::UnsupportedAction");
+    }
+
+    #[test]
+    fn bad_pattern_is_a_compile_error() {
+        let host = Host::new();
+        let err = host
+            .build("service", "x", json!({"pattern": "("}))
+            .unwrap_err();
+        assert!(err.to_string().contains("expected `pattern` to be a regular expression"));
+    }
+
+    /// Kills the daemon a test started, whatever the test's outcome.
+    struct Daemon(PathBuf);
+
+    impl Drop for Daemon {
+        fn drop(&mut self) {
+            if let Ok(text) = std::fs::read_to_string(&self.0) {
+                if let Ok(pid) = text.trim().parse::<i32>() {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+        }
+    }
+
+    /// A sysv-style script whose daemon is a shell loop recording its pid in /run/<name>.pid
+    /// under the host's root.
+    fn install_init_script(host: &Host, name: &str) -> Daemon {
+        let root = host.cx.root.display().to_string();
+        let script = format!(
+            r#"#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          {name}
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+### END INIT INFO
+PIDFILE=/run/{name}.pid
+P="{root}$PIDFILE"
+case "$1" in
+  start)
+    mkdir -p "{root}/run"
+    sh -c 'echo $$ > "$1"; exec sh -c "while :; do sleep 1; done" {name}-loop' x "$P" </dev/null >/dev/null 2>&1 &
+    for i in 1 2 3 4 5 6 7 8 9 10; do [ -s "$P" ] && break; sleep 0.1; done ;;
+  stop)
+    [ -s "$P" ] && kill "$(cat "$P")"; rm -f "$P" ;;
+  status)
+    [ -s "$P" ] && kill -0 "$(cat "$P")" 2>/dev/null ;;
+  *) exit 1 ;;
+esac
+"#
+        );
+        let logical = format!("/etc/init.d/{name}");
+        host.write(&logical, &script);
+        let path = host.path(&logical);
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        Daemon(host.path(&format!("/run/{name}.pid")))
+    }
+
+    #[test]
+    fn debian_provider_starts_enables_and_stops_a_real_daemon_under_a_temp_root() {
+        let mut host = Host::new();
+        host.cx.services.init_system = Some(InitSystem::Other);
+        let name = format!("tinyd{}", std::process::id());
+        let _daemon = install_init_script(&host, &name);
+        let r = host
+            .build("service", &name, json!({"supports": {"status": true}}))
+            .unwrap();
+        let line = |verb: &str| vec![format!("{verb} service service[{name}]")];
+
+        assert_eq!(host.converge(r.as_ref(), Action::Start).unwrap(), line("start"));
+        assert!(host.check(r.as_ref(), Action::Start).is_empty(), "pid file says running");
+
+        assert_eq!(host.converge(r.as_ref(), Action::Enable).unwrap(), line("enable"));
+        assert!(host.path(&format!("/etc/rc2.d/S20{name}")).is_symlink());
+        assert!(host.check(r.as_ref(), Action::Enable).is_empty());
+
+        assert_eq!(host.converge(r.as_ref(), Action::Disable).unwrap(), line("disable"));
+        assert!(host.check(r.as_ref(), Action::Disable).is_empty());
+
+        assert_eq!(host.converge(r.as_ref(), Action::Stop).unwrap(), line("stop"));
+        assert!(host.check(r.as_ref(), Action::Stop).is_empty());
+        assert_eq!(host.check(r.as_ref(), Action::Restart), line("restart"));
+    }
+
+    #[test]
+    fn without_status_support_the_process_table_is_matched_by_pattern() {
+        let mut host = Host::new();
+        host.cx.services.init_system = Some(InitSystem::Other);
+        let name = format!("loopd{}", std::process::id());
+        let _daemon = install_init_script(&host, &name);
+        let r = host.build("service", &name, json!({})).unwrap();
+        assert_eq!(host.check(r.as_ref(), Action::Stop), Vec::<String>::new());
+        host.converge(r.as_ref(), Action::Start).unwrap();
+        assert_eq!(
+            host.check(r.as_ref(), Action::Stop),
+            [format!("stop service service[{name}]")]
+        );
+        host.converge(r.as_ref(), Action::Stop).unwrap();
+        // The loop exits on its next `sleep 1`.
+        std::thread::sleep(std::time::Duration::from_millis(1300));
+        assert!(host.check(r.as_ref(), Action::Stop).is_empty());
+    }
+
+    #[test]
+    fn simple_provider_runs_the_given_commands() {
+        let mut host = Host::new();
+        host.cx.services.init_system = Some(InitSystem::Other);
+        let flag = host.path("/run/app.up");
+        let f = flag.display();
+        let r = host
+            .build(
+                "service",
+                "app",
+                json!({
+                    "start_command": format!("mkdir -p $(dirname {f}) && touch {f}"),
+                    "stop_command": format!("rm -f {f}"),
+                    "status_command": format!("test -e {f}"),
+                }),
+            )
+            .unwrap();
+        assert_eq!(host.converge(r.as_ref(), Action::Start).unwrap(), ["start service service[app]"]);
+        assert!(flag.exists());
+        assert!(host.check(r.as_ref(), Action::Start).is_empty());
+        let err = host.converge(r.as_ref(), Action::Enable).unwrap_err();
+        assert_eq!(err.class(), "Chef::Exceptions::UnsupportedAction");
+        host.converge(r.as_ref(), Action::Stop).unwrap();
+        assert!(!flag.exists());
+    }
+}

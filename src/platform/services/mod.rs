@@ -113,12 +113,12 @@ mod tests {
 
     #[test]
     fn provider_priority_systemd_then_init_script_then_own_commands() {
-        use InitSystem::*;
-        use ProviderKind::*;
-        assert_eq!(ProviderKind::choose(Systemd, true, true), Systemd);
-        assert_eq!(ProviderKind::choose(Other, true, true), Debian);
-        assert_eq!(ProviderKind::choose(Other, false, true), Simple);
-        assert_eq!(ProviderKind::choose(Other, false, false), Debian);
+        use InitSystem::Other;
+        let choose = ProviderKind::choose;
+        assert_eq!(choose(InitSystem::Systemd, true, true), ProviderKind::Systemd);
+        assert_eq!(choose(Other, true, true), ProviderKind::Debian);
+        assert_eq!(choose(Other, false, true), ProviderKind::Simple);
+        assert_eq!(choose(Other, false, false), ProviderKind::Debian);
     }
 
     #[test]
