@@ -315,3 +315,101 @@ impl Resource for GroupResource {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::testing::Host;
+    use serde_json::json;
+
+    fn entry(members: &[&str]) -> GroupEntry {
+        GroupEntry {
+            name: "adm".into(),
+            gid: 4,
+            members: members.iter().map(|m| m.to_string()).collect(),
+        }
+    }
+
+    fn spec(members: &[&str], excluded: &[&str], append: bool) -> GroupSpec {
+        GroupSpec {
+            name: "adm".into(),
+            gid: None,
+            members: members.iter().map(|m| m.to_string()).collect(),
+            excluded_members: excluded.iter().map(|m| m.to_string()).collect(),
+            append,
+        }
+    }
+
+    #[test]
+    fn append_adds_missing_and_removes_excluded_only() {
+        assert_eq!(
+            compare_group(&spec(&["root", "bob"], &["eve"], true), &entry(&["bob", "eve"])),
+            ["add missing member(s): root", "remove existing member(s): eve"]
+        );
+        assert!(compare_group(&spec(&["bob"], &["eve"], true), &entry(&["bob", "ann"])).is_empty());
+    }
+
+    #[test]
+    fn without_append_the_list_is_replaced_and_a_bare_group_empties_it() {
+        assert_eq!(
+            compare_group(&spec(&[], &[], false), &entry(&["bob"])),
+            ["replace group members with new list of members: "]
+        );
+        assert!(compare_group(&spec(&["b", "a"], &[], false), &entry(&["a", "b"])).is_empty());
+    }
+
+    #[test]
+    fn gid_is_compared_only_when_given() {
+        let mut s = spec(&[], &[], false);
+        assert!(compare_group(&s, &entry(&[])).is_empty());
+        s.gid = Some(40);
+        assert_eq!(compare_group(&s, &entry(&[])), ["change gid 4 to 40"]);
+    }
+
+    #[test]
+    fn members_in_both_lists_are_refused() {
+        let host = Host::new();
+        let err = host
+            .build("group", "adm", json!({"members": "a, b", "excluded_members": ["b"]}))
+            .unwrap_err();
+        assert_eq!(err.class(), "Chef::Exceptions::ConflictingMembersInGroup");
+        assert!(err.to_string().contains("'b'"));
+    }
+
+    #[test]
+    fn groupadd_and_gpasswd_under_a_temp_root() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: groupadd --root needs root");
+            return;
+        }
+        let mut host = Host::new();
+        host.write("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\nbob:x:1000:100::/home/bob:/bin/sh\n");
+        host.write("/etc/group", "root:x:0:\n");
+        host.write("/etc/shadow", "root:*:19000:0:99999:7:::\nbob:*:19000:0:99999:7:::\n");
+        host.write("/etc/gshadow", "root:*::\n");
+        let g = host
+            .build("group", "staff", json!({"gid": 50, "members": ["bob"]}))
+            .unwrap();
+        assert_eq!(host.converge(g.as_ref(), Action::Create).unwrap(), ["create group staff"]);
+        assert!(host.read("/etc/group").contains("staff:x:50:bob"));
+        assert!(host.check(g.as_ref(), Action::Create).is_empty());
+
+        let add_root = host
+            .build("group", "staff", json!({"members": ["root"], "append": true}))
+            .unwrap();
+        assert_eq!(
+            host.converge(add_root.as_ref(), Action::Create).unwrap(),
+            ["alter group staff", "add missing member(s): root"]
+        );
+        assert!(host.check(add_root.as_ref(), Action::Create).is_empty());
+
+        let bare = host.build("group", "staff", json!({})).unwrap();
+        assert_eq!(
+            host.converge(bare.as_ref(), Action::Create).unwrap(),
+            ["alter group staff", "replace group members with new list of members: "]
+        );
+        assert!(host.read("/etc/group").contains("staff:x:50:\n"));
+        assert_eq!(host.converge(bare.as_ref(), Action::Remove).unwrap(), ["remove group staff"]);
+        assert!(host.check(bare.as_ref(), Action::Remove).is_empty());
+    }
+}

@@ -427,3 +427,165 @@ impl Resource for UserResource {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::testing::Host;
+    use serde_json::json;
+
+    fn current() -> UserSpec {
+        UserSpec {
+            username: "root".into(),
+            comment: Some("root".into()),
+            home: Some("/root".into()),
+            shell: Some("/bin/bash".into()),
+            password: Some("x".into()),
+            uid: Some("0".into()),
+            gid: Some("0".into()),
+            expire_date: None,
+            inactive: None,
+        }
+    }
+
+    #[test]
+    fn only_specified_properties_are_compared_and_home_is_cleaned() {
+        let want = UserSpec {
+            username: "root".into(),
+            home: Some("/root/".into()),
+            shell: Some("/bin/bash".into()),
+            uid: Some("0".into()),
+            ..UserSpec::default()
+        };
+        assert!(compare_user(&want, &current(), false).is_empty());
+        assert_eq!(clean_path("/home//bob/./x/../"), PathBuf::from("/home/bob"));
+    }
+
+    #[test]
+    fn differences_are_chefs_change_lines_in_chefs_order() {
+        let want = UserSpec {
+            username: "root".into(),
+            home: Some("/srv/root".into()),
+            shell: Some("/bin/sh".into()),
+            uid: Some("10".into()),
+            password: Some("$6$x".into()),
+            ..UserSpec::default()
+        };
+        assert_eq!(
+            compare_user(&want, &current(), false),
+            [
+                "change homedir from /root to /srv/root",
+                "change shell from /bin/bash to /bin/sh",
+                "change password from x to $6$x",
+                "change uid from 0 to 10",
+            ]
+        );
+        assert_eq!(
+            compare_user(&want, &current(), true)[2],
+            "change password from ******** to ********"
+        );
+    }
+
+    #[test]
+    fn shadow_days_print_as_dates() {
+        assert_eq!(date_from_days(0), "1970-01-01");
+        assert_eq!(date_from_days(19_723), "2024-01-01");
+        assert_eq!(date_from_days(20_000), "2024-10-04");
+    }
+
+    fn accounts_host() -> Host {
+        let host = Host::new();
+        host.write("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
+        host.write("/etc/group", "root:x:0:\nusers:x:100:\n");
+        host.write("/etc/shadow", "root:*:19000:0:99999:7:::\n");
+        host.write("/etc/gshadow", "root:*::\nusers:*::\n");
+        host
+    }
+
+    #[test]
+    fn state_is_read_from_the_files_under_the_root() {
+        let mut host = accounts_host();
+        let r = host
+            .build("user", "root", json!({"shell": "/bin/zsh", "gid": "users"}))
+            .unwrap();
+        assert_eq!(r.display_kind(), "linux_user");
+        assert_eq!(
+            host.check(r.as_ref(), Action::Create),
+            [
+                "alter user root",
+                "change shell from /bin/bash to /bin/zsh",
+                "change gid from 0 to 100"
+            ]
+        );
+        let absent = host.build("user", "nobody1", json!({})).unwrap();
+        assert!(host.check(absent.as_ref(), Action::Remove).is_empty());
+        assert!(host.check(absent.as_ref(), Action::Manage).is_empty());
+        let err = absent.check(Action::Modify, &mut host.cx).unwrap_err();
+        assert_eq!(err.to_string(), "Cannot modify user nobody1 - does not exist!");
+    }
+
+    #[test]
+    fn unknown_group_name_for_gid_fails_except_in_why_run() {
+        let mut host = accounts_host();
+        let r = host.build("user", "root", json!({"gid": "nosuch"})).unwrap();
+        let err = r.check(Action::Create, &mut host.cx).unwrap_err();
+        assert_eq!(err.to_string(), "Couldn't lookup integer GID for group name nosuch");
+        host.cx.why_run = true;
+        assert!(r.check(Action::Create, &mut host.cx).is_ok());
+    }
+
+    fn is_root() -> bool {
+        nix::unistd::geteuid().is_root()
+    }
+
+    #[test]
+    fn useradd_usermod_userdel_under_a_temp_root() {
+        if !is_root() {
+            eprintln!("skipped: useradd --root needs root");
+            return;
+        }
+        let mut host = accounts_host();
+        let bob = host
+            .build(
+                "user",
+                "bob",
+                json!({"uid": 1500, "gid": "users", "shell": "/bin/sh", "home": "/home/bob", "comment": "Bob",
+                        "password": "$6$salt$hash"}),
+            )
+            .unwrap();
+        assert_eq!(host.converge(bob.as_ref(), Action::Create).unwrap(), ["create user bob"]);
+        assert!(host.read("/etc/passwd").contains("bob:x:1500:100:Bob:/home/bob:/bin/sh"));
+        assert!(host.check(bob.as_ref(), Action::Create).is_empty());
+
+        let lock = host.build("user", "bob", json!({})).unwrap();
+        assert!(host.read("/etc/shadow").contains("bob:$6$salt$hash:"));
+        assert_eq!(host.converge(lock.as_ref(), Action::Lock).unwrap(), ["lock the user bob"]);
+        assert!(host.check(lock.as_ref(), Action::Lock).is_empty());
+        assert!(host.read("/etc/shadow").contains("bob:!$6$salt$hash:"));
+        assert_eq!(host.converge(lock.as_ref(), Action::Unlock).unwrap(), ["unlock user bob"]);
+
+        let zsh = host.build("user", "bob", json!({"shell": "/bin/zsh"})).unwrap();
+        assert_eq!(
+            host.converge(zsh.as_ref(), Action::Create).unwrap(),
+            ["alter user bob", "change shell from /bin/sh to /bin/zsh"]
+        );
+        assert!(host.check(zsh.as_ref(), Action::Create).is_empty());
+
+        assert_eq!(host.converge(lock.as_ref(), Action::Remove).unwrap(), ["remove user bob"]);
+        assert!(!host.read("/etc/passwd").contains("bob:"));
+        assert!(host.check(lock.as_ref(), Action::Remove).is_empty());
+    }
+
+    #[test]
+    fn useradd_refusal_is_reported_with_what_it_said() {
+        if !is_root() {
+            eprintln!("skipped: useradd --root needs root");
+            return;
+        }
+        let mut host = accounts_host();
+        let r = host.build("user", "Bad:Name", json!({})).unwrap();
+        let err = host.converge(r.as_ref(), Action::Create).unwrap_err();
+        assert_eq!(err.class(), "Mixlib::ShellOut::ShellCommandFailed");
+        assert!(err.to_string().contains("useradd"), "{err}");
+    }
+}
