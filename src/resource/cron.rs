@@ -254,3 +254,71 @@ impl Resource for CronResource {
         cron::write_crontab(&cx.root, &self.user, &cron_plan.crontab, &cx.command_env())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::testing::Host;
+    use serde_json::json;
+
+    fn backup(host: &Host, props: Value) -> Box<dyn Resource> {
+        host.build("cron", "backup", props).unwrap()
+    }
+
+    #[test]
+    fn weekday_names_become_numbers() {
+        assert_eq!(weekday_in_crontab("Monday"), "1");
+        assert_eq!(weekday_in_crontab("sun"), "0");
+        assert_eq!(weekday_in_crontab("1-5"), "1-5");
+    }
+
+    #[test]
+    fn identical_fields_are_up_to_date_and_a_change_rewrites_the_block() {
+        let mut host = Host::new();
+        host.write(
+            "/var/spool/cron/crontabs/root",
+            "MAILTO=ops\n# Chef Name: backup\n0 2 * * * /usr/local/bin/backup\n@hourly /bin/other\n",
+        );
+        let same = backup(&host, json!({"minute": 0, "hour": "2", "command": "/usr/local/bin/backup"}));
+        assert!(host.check(same.as_ref(), Action::Create).is_empty());
+        let later = backup(&host, json!({"minute": "30", "hour": "2", "command": "/usr/local/bin/backup"}));
+        assert_eq!(
+            host.converge(later.as_ref(), Action::Create).unwrap(),
+            ["update crontab entry for cron[backup]"]
+        );
+        assert_eq!(
+            host.read("/var/spool/cron/crontabs/root"),
+            "MAILTO=ops\n# Chef Name: backup\n30 2 * * * /usr/local/bin/backup\n@hourly /bin/other\n"
+        );
+        assert!(host.check(later.as_ref(), Action::Create).is_empty());
+    }
+
+    #[test]
+    fn a_missing_entry_is_added_and_delete_removes_it() {
+        let mut host = Host::new();
+        let r = backup(&host, json!({"hour": "3", "command": "/bin/b", "mailto": "a@b", "user": "bob"}));
+        assert_eq!(
+            host.converge(r.as_ref(), Action::Create).unwrap(),
+            ["add crontab entry for cron[backup]"]
+        );
+        assert_eq!(
+            host.read("/var/spool/cron/crontabs/bob"),
+            "# Chef Name: backup\nMAILTO=\"a@b\"\n* 3 * * * /bin/b\n"
+        );
+        assert!(host.check(r.as_ref(), Action::Create).is_empty());
+        assert_eq!(
+            host.converge(r.as_ref(), Action::Delete).unwrap(),
+            ["save unmodified crontab"]
+        );
+        assert_eq!(host.read("/var/spool/cron/crontabs/bob"), "");
+        assert!(host.check(r.as_ref(), Action::Delete).is_empty());
+    }
+
+    #[test]
+    fn create_without_command_is_a_validation_error() {
+        let mut host = Host::new();
+        let r = backup(&host, json!({}));
+        let err = r.check(Action::Create, &mut host.cx).unwrap_err();
+        assert_eq!(err.class(), "Chef::Exceptions::ValidationFailed");
+    }
+}

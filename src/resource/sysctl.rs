@@ -270,3 +270,78 @@ impl Resource for SysctlResource {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::testing::Host;
+    use serde_json::json;
+
+    fn host_with(live: Option<&str>, recorded: Option<&str>) -> Host {
+        let host = Host::new();
+        if let Some(v) = live {
+            host.write("/proc/sys/vm/swappiness", &format!("{v}\n"));
+        }
+        if let Some(v) = recorded {
+            host.write(
+                "/etc/sysctl.d/99-chef-vm.swappiness.conf",
+                &format!("vm.swappiness = {v}\n"),
+            );
+        }
+        host
+    }
+
+    #[test]
+    fn up_to_date_only_when_live_recorded_and_wanted_agree() {
+        let mut host = host_with(Some("10"), Some("10"));
+        let r = host.build("sysctl", "vm.swappiness", json!({"value": 10})).unwrap();
+        assert!(host.check(r.as_ref(), Action::Apply).is_empty());
+        let mut host = host_with(Some("10"), None);
+        assert_eq!(
+            host.check(r.as_ref(), Action::Apply),
+            [
+                "create vm.swappiness",
+                "  set key      to \"vm.swappiness\" (default value)",
+                "  set value    to \"10\"",
+                "  set conf_dir to \"/etc/sysctl.d\" (default value)",
+            ]
+        );
+        let mut host = host_with(Some("60"), Some("60"));
+        assert_eq!(
+            host.check(r.as_ref(), Action::Apply),
+            ["update vm.swappiness", "  set value to \"10\" (was \"60\")"]
+        );
+    }
+
+    #[test]
+    fn live_values_have_tabs_as_spaces_and_arrays_are_joined() {
+        let host = Host::new();
+        host.write("/proc/sys/net/ipv4/ip_local_port_range", "32768\t60999\n");
+        assert_eq!(
+            live_value(&host.cx.root, "net.ipv4.ip_local_port_range").as_deref(),
+            Some("32768 60999")
+        );
+        assert_eq!(value_text(&json!([1024, 65000])).as_deref(), Some("1024 65000"));
+        assert_eq!(recorded_value("# c\nk = 1 2\n").as_deref(), Some("1 2"));
+    }
+
+    #[test]
+    fn apply_sets_the_live_value_and_writes_the_file_then_remove_deletes_it() {
+        let mut host = host_with(Some("60"), None);
+        let r = host
+            .build("sysctl", "vm.swappiness", json!({"value": "10", "comment": ["low swap"]}))
+            .unwrap();
+        host.converge(r.as_ref(), Action::Apply).unwrap();
+        assert_eq!(host.read("/proc/sys/vm/swappiness"), "10");
+        assert_eq!(
+            host.read("/etc/sysctl.d/99-chef-vm.swappiness.conf"),
+            "# low swap\nvm.swappiness = 10\n"
+        );
+        assert!(host.check(r.as_ref(), Action::Apply).is_empty());
+        assert_eq!(
+            host.converge(r.as_ref(), Action::Remove).unwrap(),
+            ["removing sysctl config at /etc/sysctl.d/99-chef-vm.swappiness.conf"]
+        );
+        assert!(host.check(r.as_ref(), Action::Remove).is_empty());
+    }
+}
