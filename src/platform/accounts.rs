@@ -219,7 +219,8 @@ pub struct AccountDatabase {
 impl AccountDatabase {
     /// Reads `<root>/etc/{passwd,group,shadow}`; a missing file counts as empty.
     pub fn load(root: &Path) -> Self {
-        let read = |name: &str| std::fs::read_to_string(root.join("etc").join(name)).unwrap_or_default();
+        let read =
+            |name: &str| std::fs::read_to_string(root.join("etc").join(name)).unwrap_or_default();
         Self::parse(&read("passwd"), &read("group"), &read("shadow"))
     }
 
@@ -291,7 +292,11 @@ impl AccountTool {
     pub fn argv(&self, root: &Path) -> Vec<String> {
         let mut argv = vec![self.program.to_string()];
         if root != Path::new("/") {
-            let flag = if self.program == "gpasswd" { "-Q" } else { "-R" };
+            let flag = if self.program == "gpasswd" {
+                "-Q"
+            } else {
+                "-R"
+            };
             argv.push(flag.to_string());
             argv.push(root.display().to_string());
         }
@@ -391,7 +396,10 @@ mod tests {
     fn tools_get_the_root_option_only_for_another_root() {
         let t = AccountTool::new("useradd", vec!["bob".into()]);
         assert_eq!(t.argv(Path::new("/")), ["useradd", "bob"]);
-        assert_eq!(t.argv(Path::new("/tmp/r")), ["useradd", "-R", "/tmp/r", "bob"]);
+        assert_eq!(
+            t.argv(Path::new("/tmp/r")),
+            ["useradd", "-R", "/tmp/r", "bob"]
+        );
         let g = AccountTool::new("gpasswd", vec!["-a".into(), "bob".into(), "adm".into()]);
         assert_eq!(g.argv(Path::new("/tmp/r"))[1], "-Q");
     }

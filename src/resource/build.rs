@@ -34,8 +34,9 @@ pub trait Sources {
 
 use super::properties::{type_name, value_command, value_string_map, value_u32, Properties};
 use super::{
-    cookbook_file, directory, execute, file, link, log, service, template, user, group, cron, cron_d, sysctl, Action, Common, Guard, GuardKind,
-    GuardOptions, IgnoreFailure, Notification, Resource, ResourceId, Subscription, Timing,
+    cookbook_file, cron, cron_d, directory, execute, file, group, link, log, service, sysctl,
+    template, user, Action, Common, Guard, GuardKind, GuardOptions, IgnoreFailure, Notification,
+    Resource, ResourceId, Subscription, Timing,
 };
 use crate::compile::decl::{PropValue, ResourceDecl};
 use crate::error::Error;

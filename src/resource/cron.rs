@@ -65,7 +65,11 @@ fn scalar(props: &Properties<'_>, name: &str) -> Result<Option<String>> {
         Some(p) => match &p.value {
             Value::String(s) => Ok(Some(s.trim_start_matches(':').to_string())),
             Value::Number(n) => Ok(Some(n.to_string())),
-            _ => Err(super::properties::type_error(name, "a string or integer", p)),
+            _ => Err(super::properties::type_error(
+                name,
+                "a string or integer",
+                p,
+            )),
         },
     }
 }
@@ -98,7 +102,11 @@ fn read_time_out(props: &Properties<'_>) -> Result<String> {
         Value::String(s) => vec![("duration".into(), s.clone())],
         _ => props.string_map("time_out")?.unwrap_or_default(),
     };
-    let get = |k: &str| map.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| {
+        map.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
     let mut out = " timeout".to_string();
     if get("preserve-status").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         out.push_str(" --preserve-status");
@@ -174,7 +182,11 @@ impl CronResource {
     }
 
     /// The new crontab and Chef's line for `action`; `None` when up to date.
-    pub fn decide(&self, action: Action, crontab: Option<&str>) -> Result<Option<(String, String)>> {
+    pub fn decide(
+        &self,
+        action: Action,
+        crontab: Option<&str>,
+    ) -> Result<Option<(String, String)>> {
         let current = crontab.and_then(|t| cron::find_job(t, self.name()));
         match action {
             Action::Create => self.decide_create(crontab, current.as_ref()),
@@ -279,9 +291,15 @@ mod tests {
             "/var/spool/cron/crontabs/root",
             "MAILTO=ops\n# Chef Name: backup\n0 2 * * * /usr/local/bin/backup\n@hourly /bin/other\n",
         );
-        let same = backup(&host, json!({"minute": 0, "hour": "2", "command": "/usr/local/bin/backup"}));
+        let same = backup(
+            &host,
+            json!({"minute": 0, "hour": "2", "command": "/usr/local/bin/backup"}),
+        );
         assert!(host.check(same.as_ref(), Action::Create).is_empty());
-        let later = backup(&host, json!({"minute": "30", "hour": "2", "command": "/usr/local/bin/backup"}));
+        let later = backup(
+            &host,
+            json!({"minute": "30", "hour": "2", "command": "/usr/local/bin/backup"}),
+        );
         assert_eq!(
             host.converge(later.as_ref(), Action::Create).unwrap(),
             ["update crontab entry for cron[backup]"]
@@ -296,7 +314,10 @@ mod tests {
     #[test]
     fn a_missing_entry_is_added_and_delete_removes_it() {
         let mut host = Host::new();
-        let r = backup(&host, json!({"hour": "3", "command": "/bin/b", "mailto": "a@b", "user": "bob"}));
+        let r = backup(
+            &host,
+            json!({"hour": "3", "command": "/bin/b", "mailto": "a@b", "user": "bob"}),
+        );
         assert_eq!(
             host.converge(r.as_ref(), Action::Create).unwrap(),
             ["add crontab entry for cron[backup]"]

@@ -139,9 +139,10 @@ pub fn build(
     let props = Properties::new(decl);
     let gid = match props.get("gid") {
         None => None,
-        Some(p) => Some(value_u32(&p.value).ok_or_else(|| {
-            super::properties::type_error("gid", "a numeric group id", p)
-        })?),
+        Some(p) => Some(
+            value_u32(&p.value)
+                .ok_or_else(|| super::properties::type_error("gid", "a numeric group id", p))?,
+        ),
     };
     let spec = GroupSpec {
         name: props
@@ -343,8 +344,14 @@ mod tests {
     #[test]
     fn append_adds_missing_and_removes_excluded_only() {
         assert_eq!(
-            compare_group(&spec(&["root", "bob"], &["eve"], true), &entry(&["bob", "eve"])),
-            ["add missing member(s): root", "remove existing member(s): eve"]
+            compare_group(
+                &spec(&["root", "bob"], &["eve"], true),
+                &entry(&["bob", "eve"])
+            ),
+            [
+                "add missing member(s): root",
+                "remove existing member(s): eve"
+            ]
         );
         assert!(compare_group(&spec(&["bob"], &["eve"], true), &entry(&["bob", "ann"])).is_empty());
     }
@@ -370,7 +377,11 @@ mod tests {
     fn members_in_both_lists_are_refused() {
         let host = Host::new();
         let err = host
-            .build("group", "adm", json!({"members": "a, b", "excluded_members": ["b"]}))
+            .build(
+                "group",
+                "adm",
+                json!({"members": "a, b", "excluded_members": ["b"]}),
+            )
             .unwrap_err();
         assert_eq!(err.class(), "Chef::Exceptions::ConflictingMembersInGroup");
         assert!(err.to_string().contains("'b'"));
@@ -383,19 +394,32 @@ mod tests {
             return;
         }
         let mut host = Host::new();
-        host.write("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\nbob:x:1000:100::/home/bob:/bin/sh\n");
+        host.write(
+            "/etc/passwd",
+            "root:x:0:0:root:/root:/bin/bash\nbob:x:1000:100::/home/bob:/bin/sh\n",
+        );
         host.write("/etc/group", "root:x:0:\n");
-        host.write("/etc/shadow", "root:*:19000:0:99999:7:::\nbob:*:19000:0:99999:7:::\n");
+        host.write(
+            "/etc/shadow",
+            "root:*:19000:0:99999:7:::\nbob:*:19000:0:99999:7:::\n",
+        );
         host.write("/etc/gshadow", "root:*::\n");
         let g = host
             .build("group", "staff", json!({"gid": 50, "members": ["bob"]}))
             .unwrap();
-        assert_eq!(host.converge(g.as_ref(), Action::Create).unwrap(), ["create group staff"]);
+        assert_eq!(
+            host.converge(g.as_ref(), Action::Create).unwrap(),
+            ["create group staff"]
+        );
         assert!(host.read("/etc/group").contains("staff:x:50:bob"));
         assert!(host.check(g.as_ref(), Action::Create).is_empty());
 
         let add_root = host
-            .build("group", "staff", json!({"members": ["root"], "append": true}))
+            .build(
+                "group",
+                "staff",
+                json!({"members": ["root"], "append": true}),
+            )
             .unwrap();
         assert_eq!(
             host.converge(add_root.as_ref(), Action::Create).unwrap(),
@@ -406,10 +430,16 @@ mod tests {
         let bare = host.build("group", "staff", json!({})).unwrap();
         assert_eq!(
             host.converge(bare.as_ref(), Action::Create).unwrap(),
-            ["alter group staff", "replace group members with new list of members: "]
+            [
+                "alter group staff",
+                "replace group members with new list of members: "
+            ]
         );
         assert!(host.read("/etc/group").contains("staff:x:50:\n"));
-        assert_eq!(host.converge(bare.as_ref(), Action::Remove).unwrap(), ["remove group staff"]);
+        assert_eq!(
+            host.converge(bare.as_ref(), Action::Remove).unwrap(),
+            ["remove group staff"]
+        );
         assert!(host.check(bare.as_ref(), Action::Remove).is_empty());
     }
 }

@@ -11,9 +11,9 @@ pub mod build;
 pub mod collection;
 pub mod common;
 pub mod context;
+pub mod cookbook_file;
 pub mod cron;
 pub mod cron_d;
-pub mod cookbook_file;
 pub mod directory;
 pub mod execute;
 pub mod file;
@@ -26,9 +26,9 @@ pub mod properties;
 pub mod service;
 pub mod sysctl;
 pub mod template;
-pub mod user;
 #[cfg(test)]
 mod testing;
+pub mod user;
 
 pub use action::{Action, UnknownAction};
 pub use collection::ResourceCollection;

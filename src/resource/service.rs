@@ -372,9 +372,12 @@ impl ServiceResource {
         let c = &self.commands;
         let script = |verb: &str| CommandLine::Shell(format!("{} {verb}", plan.script.display()));
         match action {
-            Action::Enable => {
-                debian::enable(&cx.root, &self.service_name, self.priority.unwrap_or(20), env)
-            }
+            Action::Enable => debian::enable(
+                &cx.root,
+                &self.service_name,
+                self.priority.unwrap_or(20),
+                env,
+            ),
             Action::Disable => debian::disable(&cx.root, &self.service_name, env),
             Action::Start => simple::run(c.start.as_ref().unwrap_or(&script("start")), env),
             Action::Stop => simple::run(c.stop.as_ref().unwrap_or(&script("stop")), env),
@@ -402,7 +405,10 @@ impl ServiceResource {
             cmd.clone().ok_or_else(|| {
                 Error::resource(
                     "Chef::Exceptions::UnsupportedAction",
-                    format!("{} does not support :{action}", ProviderKind::Simple.class_name()),
+                    format!(
+                        "{} does not support :{action}",
+                        ProviderKind::Simple.class_name()
+                    ),
                 )
             })
         };
@@ -487,32 +493,56 @@ mod tests {
             line(Action::Restart, state(true, true, true)).as_deref(),
             Some("restart service service[x]")
         );
-        assert_eq!(line(Action::Restart, state(false, false, true)).as_deref(), Some("restart service service[x]"));
+        assert_eq!(
+            line(Action::Restart, state(false, false, true)).as_deref(),
+            Some("restart service service[x]")
+        );
         assert_eq!(line(Action::Reload, state(false, true, true)), None);
-        assert_eq!(line(Action::Reload, state(true, true, true)).as_deref(), Some("reload service service[x]"));
+        assert_eq!(
+            line(Action::Reload, state(true, true, true)).as_deref(),
+            Some("reload service service[x]")
+        );
     }
 
     #[test]
     fn start_stop_enable_disable_compare_with_current_state() {
         let r = "service[x]";
-        assert_eq!(decide(Action::Start, state(true, false, true), r, false), None);
+        assert_eq!(
+            decide(Action::Start, state(true, false, true), r, false),
+            None
+        );
         assert!(decide(Action::Start, state(false, false, true), r, false).is_some());
-        assert_eq!(decide(Action::Stop, state(false, false, true), r, false), None);
+        assert_eq!(
+            decide(Action::Stop, state(false, false, true), r, false),
+            None
+        );
         assert!(decide(Action::Stop, state(true, false, true), r, false).is_some());
-        assert_eq!(decide(Action::Enable, state(false, true, true), r, false), None);
+        assert_eq!(
+            decide(Action::Enable, state(false, true, true), r, false),
+            None
+        );
         assert_eq!(
             decide(Action::Enable, state(false, false, true), r, false).as_deref(),
             Some("enable service service[x]")
         );
-        assert_eq!(decide(Action::Disable, state(false, false, true), r, false), None);
+        assert_eq!(
+            decide(Action::Disable, state(false, false, true), r, false),
+            None
+        );
         assert!(decide(Action::Disable, state(false, true, true), r, false).is_some());
     }
 
     #[test]
     fn static_and_masked_units_are_never_enabled_or_disabled() {
         let r = "service[x]";
-        assert_eq!(decide(Action::Enable, state(false, false, false), r, false), None);
-        assert_eq!(decide(Action::Disable, state(false, true, false), r, false), None);
+        assert_eq!(
+            decide(Action::Enable, state(false, false, false), r, false),
+            None
+        );
+        assert_eq!(
+            decide(Action::Disable, state(false, true, false), r, false),
+            None
+        );
     }
 
     #[test]
@@ -536,11 +566,17 @@ mod tests {
         let r = host.build("service", "nginx", json!({})).unwrap();
         assert!(host.check(r.as_ref(), Action::Enable).is_empty());
         assert!(host.check(r.as_ref(), Action::Disable).is_empty());
-        assert_eq!(host.check(r.as_ref(), Action::Start), ["start service service[nginx]"]);
+        assert_eq!(
+            host.check(r.as_ref(), Action::Start),
+            ["start service service[nginx]"]
+        );
         let mut host = systemd_host("enabled", "active");
         let r = host.build("service", "nginx", json!({})).unwrap();
         assert!(host.check(r.as_ref(), Action::Start).is_empty());
-        assert_eq!(host.check(r.as_ref(), Action::Disable), ["disable service service[nginx]"]);
+        assert_eq!(
+            host.check(r.as_ref(), Action::Disable),
+            ["disable service service[nginx]"]
+        );
     }
 
     #[test]
@@ -549,7 +585,10 @@ mod tests {
         let r = host
             .build("service", "nginx", json!({"status_command": "exit 3"}))
             .unwrap();
-        assert_eq!(host.check(r.as_ref(), Action::Start), ["start service service[nginx]"]);
+        assert_eq!(
+            host.check(r.as_ref(), Action::Start),
+            ["start service service[nginx]"]
+        );
     }
 
     #[test]
@@ -570,7 +609,10 @@ mod tests {
             .build("service", "app", json!({"start_command": "true"}))
             .unwrap();
         let err = r.check(Action::Stop, &mut host.cx).unwrap_err();
-        assert_eq!(err.to_string(), "service[app] requires that stop_command be set");
+        assert_eq!(
+            err.to_string(),
+            "service[app] requires that stop_command be set"
+        );
         let err = r.check(Action::Reload, &mut host.cx).unwrap_err();
         assert_eq!(err.class(), "Chef::Exceptions::UnsupportedAction");
     }
@@ -581,7 +623,9 @@ mod tests {
         let err = host
             .build("service", "x", json!({"pattern": "("}))
             .unwrap_err();
-        assert!(err.to_string().contains("expected `pattern` to be a regular expression"));
+        assert!(err
+            .to_string()
+            .contains("expected `pattern` to be a regular expression"));
     }
 
     /// Kills the daemon a test started, whatever the test's outcome.
@@ -645,17 +689,32 @@ esac
             .unwrap();
         let line = |verb: &str| vec![format!("{verb} service service[{name}]")];
 
-        assert_eq!(host.converge(r.as_ref(), Action::Start).unwrap(), line("start"));
-        assert!(host.check(r.as_ref(), Action::Start).is_empty(), "pid file says running");
+        assert_eq!(
+            host.converge(r.as_ref(), Action::Start).unwrap(),
+            line("start")
+        );
+        assert!(
+            host.check(r.as_ref(), Action::Start).is_empty(),
+            "pid file says running"
+        );
 
-        assert_eq!(host.converge(r.as_ref(), Action::Enable).unwrap(), line("enable"));
+        assert_eq!(
+            host.converge(r.as_ref(), Action::Enable).unwrap(),
+            line("enable")
+        );
         assert!(host.path(&format!("/etc/rc2.d/S20{name}")).is_symlink());
         assert!(host.check(r.as_ref(), Action::Enable).is_empty());
 
-        assert_eq!(host.converge(r.as_ref(), Action::Disable).unwrap(), line("disable"));
+        assert_eq!(
+            host.converge(r.as_ref(), Action::Disable).unwrap(),
+            line("disable")
+        );
         assert!(host.check(r.as_ref(), Action::Disable).is_empty());
 
-        assert_eq!(host.converge(r.as_ref(), Action::Stop).unwrap(), line("stop"));
+        assert_eq!(
+            host.converge(r.as_ref(), Action::Stop).unwrap(),
+            line("stop")
+        );
         assert!(host.check(r.as_ref(), Action::Stop).is_empty());
         assert_eq!(host.check(r.as_ref(), Action::Restart), line("restart"));
     }
@@ -696,7 +755,10 @@ esac
                 }),
             )
             .unwrap();
-        assert_eq!(host.converge(r.as_ref(), Action::Start).unwrap(), ["start service service[app]"]);
+        assert_eq!(
+            host.converge(r.as_ref(), Action::Start).unwrap(),
+            ["start service service[app]"]
+        );
         assert!(flag.exists());
         assert!(host.check(r.as_ref(), Action::Start).is_empty());
         let err = host.converge(r.as_ref(), Action::Enable).unwrap_err();

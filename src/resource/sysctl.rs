@@ -157,7 +157,11 @@ impl SysctlResource {
                 let default = |given: bool| if given { "" } else { " (default value)" };
                 Some(vec![
                     format!("create {}", self.key),
-                    format!("  set key      to {:?}{}", self.key, default(self.key_given)),
+                    format!(
+                        "  set key      to {:?}{}",
+                        self.key,
+                        default(self.key_given)
+                    ),
                     format!("  set value    to {want:?}"),
                     format!(
                         "  set conf_dir to {:?}{}",
@@ -253,9 +257,13 @@ impl Resource for SysctlResource {
                     std::fs::create_dir_all(dir).with_path(dir)?;
                 }
                 let staged = fs::staging_path(&dest);
-                fs::stage_and_rename(&dest, &staged, content.as_bytes(), Ownership::default(), &|_| {
-                    Ok(())
-                })?;
+                fs::stage_and_rename(
+                    &dest,
+                    &staged,
+                    content.as_bytes(),
+                    Ownership::default(),
+                    &|_| Ok(()),
+                )?;
                 self.load_values(cx)
             }
             Some(SysctlPlan::Remove { conf_file }) => {
@@ -294,7 +302,9 @@ mod tests {
     #[test]
     fn up_to_date_only_when_live_recorded_and_wanted_agree() {
         let mut host = host_with(Some("10"), Some("10"));
-        let r = host.build("sysctl", "vm.swappiness", json!({"value": 10})).unwrap();
+        let r = host
+            .build("sysctl", "vm.swappiness", json!({"value": 10}))
+            .unwrap();
         assert!(host.check(r.as_ref(), Action::Apply).is_empty());
         let mut host = host_with(Some("10"), None);
         assert_eq!(
@@ -321,7 +331,10 @@ mod tests {
             live_value(&host.cx.root, "net.ipv4.ip_local_port_range").as_deref(),
             Some("32768 60999")
         );
-        assert_eq!(value_text(&json!([1024, 65000])).as_deref(), Some("1024 65000"));
+        assert_eq!(
+            value_text(&json!([1024, 65000])).as_deref(),
+            Some("1024 65000")
+        );
         assert_eq!(recorded_value("# c\nk = 1 2\n").as_deref(), Some("1 2"));
     }
 
@@ -329,7 +342,11 @@ mod tests {
     fn apply_sets_the_live_value_and_writes_the_file_then_remove_deletes_it() {
         let mut host = host_with(Some("60"), None);
         let r = host
-            .build("sysctl", "vm.swappiness", json!({"value": "10", "comment": ["low swap"]}))
+            .build(
+                "sysctl",
+                "vm.swappiness",
+                json!({"value": "10", "comment": ["low swap"]}),
+            )
             .unwrap();
         host.converge(r.as_ref(), Action::Apply).unwrap();
         assert_eq!(host.read("/proc/sys/vm/swappiness"), "10");

@@ -194,9 +194,9 @@ pub fn build(
             None => Ok(None),
             Some(p) => match &p.value {
                 Value::String(s) => Ok(Some(s.clone())),
-                v => value_u32(v).map(|n| Some(n.to_string())).ok_or_else(|| {
-                    super::properties::type_error(name, "a string or integer", p)
-                }),
+                v => value_u32(v)
+                    .map(|n| Some(n.to_string()))
+                    .ok_or_else(|| super::properties::type_error(name, "a string or integer", p)),
             },
         }
     };
@@ -352,9 +352,14 @@ impl UserResource {
         };
         let lock = |flag: &str| AccountTool::new("usermod", vec![flag.into(), name.into()]);
         Ok(match (action, current) {
-            (Action::Create, None) => (vec![format!("create user {name}")], vec![self.useradd(want)]),
+            (Action::Create, None) => (
+                vec![format!("create user {name}")],
+                vec![self.useradd(want)],
+            ),
             (Action::Create, Some(c)) => altered("alter", c),
-            (Action::Remove, Some(_)) => (vec![format!("remove user {name}")], vec![self.userdel()]),
+            (Action::Remove, Some(_)) => {
+                (vec![format!("remove user {name}")], vec![self.userdel()])
+            }
             (Action::Manage, Some(c)) => altered("manage", c),
             (Action::Modify, Some(c)) => altered("modify", c),
             (Action::Lock, Some(c)) if !c.locked => {
@@ -364,9 +369,9 @@ impl UserResource {
                 (vec![format!("unlock user {name}")], vec![lock("-U")])
             }
             (Action::Modify, None) if !why_run => {
-                return Err(self.missing_user(&format!(
-                    "Cannot modify user {name} - does not exist!"
-                )))
+                return Err(
+                    self.missing_user(&format!("Cannot modify user {name} - does not exist!"))
+                )
             }
             (Action::Lock | Action::Unlock, None) if !why_run => {
                 return Err(self.missing_user(&format!(
@@ -521,15 +526,23 @@ mod tests {
         assert!(host.check(absent.as_ref(), Action::Remove).is_empty());
         assert!(host.check(absent.as_ref(), Action::Manage).is_empty());
         let err = absent.check(Action::Modify, &mut host.cx).unwrap_err();
-        assert_eq!(err.to_string(), "Cannot modify user nobody1 - does not exist!");
+        assert_eq!(
+            err.to_string(),
+            "Cannot modify user nobody1 - does not exist!"
+        );
     }
 
     #[test]
     fn unknown_group_name_for_gid_fails_except_in_why_run() {
         let mut host = accounts_host();
-        let r = host.build("user", "root", json!({"gid": "nosuch"})).unwrap();
+        let r = host
+            .build("user", "root", json!({"gid": "nosuch"}))
+            .unwrap();
         let err = r.check(Action::Create, &mut host.cx).unwrap_err();
-        assert_eq!(err.to_string(), "Couldn't lookup integer GID for group name nosuch");
+        assert_eq!(
+            err.to_string(),
+            "Couldn't lookup integer GID for group name nosuch"
+        );
         host.cx.why_run = true;
         assert!(r.check(Action::Create, &mut host.cx).is_ok());
     }
@@ -553,25 +566,41 @@ mod tests {
                         "password": "$6$salt$hash"}),
             )
             .unwrap();
-        assert_eq!(host.converge(bob.as_ref(), Action::Create).unwrap(), ["create user bob"]);
-        assert!(host.read("/etc/passwd").contains("bob:x:1500:100:Bob:/home/bob:/bin/sh"));
+        assert_eq!(
+            host.converge(bob.as_ref(), Action::Create).unwrap(),
+            ["create user bob"]
+        );
+        assert!(host
+            .read("/etc/passwd")
+            .contains("bob:x:1500:100:Bob:/home/bob:/bin/sh"));
         assert!(host.check(bob.as_ref(), Action::Create).is_empty());
 
         let lock = host.build("user", "bob", json!({})).unwrap();
         assert!(host.read("/etc/shadow").contains("bob:$6$salt$hash:"));
-        assert_eq!(host.converge(lock.as_ref(), Action::Lock).unwrap(), ["lock the user bob"]);
+        assert_eq!(
+            host.converge(lock.as_ref(), Action::Lock).unwrap(),
+            ["lock the user bob"]
+        );
         assert!(host.check(lock.as_ref(), Action::Lock).is_empty());
         assert!(host.read("/etc/shadow").contains("bob:!$6$salt$hash:"));
-        assert_eq!(host.converge(lock.as_ref(), Action::Unlock).unwrap(), ["unlock user bob"]);
+        assert_eq!(
+            host.converge(lock.as_ref(), Action::Unlock).unwrap(),
+            ["unlock user bob"]
+        );
 
-        let zsh = host.build("user", "bob", json!({"shell": "/bin/zsh"})).unwrap();
+        let zsh = host
+            .build("user", "bob", json!({"shell": "/bin/zsh"}))
+            .unwrap();
         assert_eq!(
             host.converge(zsh.as_ref(), Action::Create).unwrap(),
             ["alter user bob", "change shell from /bin/sh to /bin/zsh"]
         );
         assert!(host.check(zsh.as_ref(), Action::Create).is_empty());
 
-        assert_eq!(host.converge(lock.as_ref(), Action::Remove).unwrap(), ["remove user bob"]);
+        assert_eq!(
+            host.converge(lock.as_ref(), Action::Remove).unwrap(),
+            ["remove user bob"]
+        );
         assert!(!host.read("/etc/passwd").contains("bob:"));
         assert!(host.check(lock.as_ref(), Action::Remove).is_empty());
     }

@@ -17,12 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Resource types that belong to later work; their cases are skipped by name.
-const LATER_TYPES: &[&str] = &[
-    "apt_package",
-    "package",
-    "dpkg_package",
-    "apt_update",
-];
+const LATER_TYPES: &[&str] = &["apt_package", "package", "dpkg_package", "apt_update"];
 
 pub fn run_case(case: &Value) -> Outcome {
     let input = &case["input"];
@@ -311,8 +306,15 @@ impl Sources for SandboxSources<'_> {
 // ---- service, user, group, cron, sysctl: pre_state as host files and caches ----
 
 /// Types whose `pre_state` describes accounts, services, crontabs and kernel parameters.
-const ACCOUNT_AND_SERVICE_TYPES: &[&str] =
-    &["service", "user", "linux_user", "group", "cron", "cron_d", "sysctl"];
+const ACCOUNT_AND_SERVICE_TYPES: &[&str] = &[
+    "service",
+    "user",
+    "linux_user",
+    "group",
+    "cron",
+    "cron_d",
+    "sysctl",
+];
 
 /// Lays the case's host state down (passwd/group/crontab/sysctl as files under the sandbox
 /// root, systemd unit states into the context's cache), then guards and `check`. Nothing is
@@ -334,8 +336,8 @@ fn run_account_or_service_case(input: &Value, expected: &Value) -> Outcome {
         Err(e) => return Outcome::Fail(e.to_string()),
     };
     let sources = SandboxSources { sandbox: &sandbox };
-    let played =
-        build::build(&declaration(resource), &sources).and_then(|r| play(r.as_ref(), action, &mut cx));
+    let played = build::build(&declaration(resource), &sources)
+        .and_then(|r| play(r.as_ref(), action, &mut cx));
     compare(played, expected)
 }
 

@@ -60,14 +60,20 @@ impl InitInfo {
 }
 
 fn header_value(line: &str, key: &str) -> Option<Vec<String>> {
-    let rest = line.trim_start_matches('#').trim_start().strip_prefix(key)?;
+    let rest = line
+        .trim_start_matches('#')
+        .trim_start()
+        .strip_prefix(key)?;
     Some(rest.split_whitespace().map(str::to_string).collect())
 }
 
 /// `PIDFILE=/run/x.pid` (optionally quoted); paths built from variables are not followed.
 fn literal_pidfile(line: &str) -> Option<PathBuf> {
     let value = line.trim().strip_prefix("PIDFILE=")?;
-    let value = value.split_whitespace().next()?.trim_matches(|c| c == '"' || c == '\'');
+    let value = value
+        .split_whitespace()
+        .next()?
+        .trim_matches(|c| c == '"' || c == '\'');
     (value.starts_with('/') && !value.contains('$')).then(|| PathBuf::from(value))
 }
 
@@ -143,7 +149,10 @@ pub fn enable(root: &Path, name: &str, start_priority: u8, env: &CommandEnv) -> 
     let stop_priority = 100u8.saturating_sub(start_priority);
     if root == Path::new("/") {
         update_rc_d(&format!("-f {name} remove"), env)?;
-        return update_rc_d(&format!("{name} defaults {start_priority} {stop_priority}"), env);
+        return update_rc_d(
+            &format!("{name} defaults {start_priority} {stop_priority}"),
+            env,
+        );
     }
     remove_links(root, name)?;
     make_default_links(root, name, start_priority, stop_priority)
@@ -224,7 +233,10 @@ fn make_default_links(root: &Path, name: &str, start: u8, stop: u8) -> Result<()
 
 fn turn_start_links_into_kill_links(root: &Path, name: &str) -> Result<()> {
     let levels: Vec<String> = ALL_LEVELS.iter().map(|l| l.to_string()).collect();
-    for link in rc_links(root, name, &levels).into_iter().filter(|l| l.start) {
+    for link in rc_links(root, name, &levels)
+        .into_iter()
+        .filter(|l| l.start)
+    {
         let from = link_path(root, &link, name);
         let to = link_path(
             root,
@@ -310,7 +322,10 @@ mod tests {
         let pidfile = dir.path().join("x.pid");
         assert_eq!(pidfile_says_running(&pidfile, Path::new("/proc")), None);
         std::fs::write(&pidfile, format!("{}\n", std::process::id())).unwrap();
-        assert_eq!(pidfile_says_running(&pidfile, Path::new("/proc")), Some(true));
+        assert_eq!(
+            pidfile_says_running(&pidfile, Path::new("/proc")),
+            Some(true)
+        );
         std::fs::write(&pidfile, "999999999\n").unwrap();
         assert_eq!(pidfile_says_running(&pidfile, Path::new("/proc")), None);
     }

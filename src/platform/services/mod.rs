@@ -115,7 +115,10 @@ mod tests {
     fn provider_priority_systemd_then_init_script_then_own_commands() {
         use InitSystem::Other;
         let choose = ProviderKind::choose;
-        assert_eq!(choose(InitSystem::Systemd, true, true), ProviderKind::Systemd);
+        assert_eq!(
+            choose(InitSystem::Systemd, true, true),
+            ProviderKind::Systemd
+        );
         assert_eq!(choose(Other, true, true), ProviderKind::Debian);
         assert_eq!(choose(Other, false, true), ProviderKind::Simple);
         assert_eq!(choose(Other, false, false), ProviderKind::Debian);
@@ -135,10 +138,9 @@ mod tests {
     #[test]
     fn cached_units_are_not_asked_again() {
         let mut cache = ServiceCache::default();
-        cache.units.insert(
-            "nginx".into(),
-            UnitState::new("enabled", "active"),
-        );
+        cache
+            .units
+            .insert("nginx".into(), UnitState::new("enabled", "active"));
         let state = cache.unit_state("nginx", &CommandEnv::default()).unwrap();
         assert!(state.is_active());
         cache.forget_unit("nginx");

@@ -82,13 +82,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
         std::fs::create_dir_all(p.join("42")).unwrap();
-        std::fs::write(p.join("42/cmdline"), b"nginx: master process\0-g\0daemon off;\0").unwrap();
+        std::fs::write(
+            p.join("42/cmdline"),
+            b"nginx: master process\0-g\0daemon off;\0",
+        )
+        .unwrap();
         std::fs::create_dir_all(p.join("7")).unwrap();
         std::fs::write(p.join("7/cmdline"), b"").unwrap();
         std::fs::write(p.join("7/comm"), "kworker/0:1\n").unwrap();
         std::fs::create_dir_all(p.join("self")).unwrap();
-        assert!(process_table_matches(p, &Regex::new("nginx: master").unwrap()));
-        assert!(process_table_matches(p, &Regex::new(r"^\[kworker").unwrap()));
+        assert!(process_table_matches(
+            p,
+            &Regex::new("nginx: master").unwrap()
+        ));
+        assert!(process_table_matches(
+            p,
+            &Regex::new(r"^\[kworker").unwrap()
+        ));
         assert!(!process_table_matches(p, &Regex::new("apache2").unwrap()));
     }
 
@@ -98,7 +108,8 @@ mod tests {
             .arg("30.4242")
             .spawn()
             .unwrap();
-        let found = process_table_matches(Path::new("/proc"), &Regex::new("sleep 30.4242").unwrap());
+        let found =
+            process_table_matches(Path::new("/proc"), &Regex::new("sleep 30.4242").unwrap());
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(found);
@@ -106,12 +117,21 @@ mod tests {
 
     #[test]
     fn failed_command_names_status_and_output() {
-        let err = run(&CommandLine::Shell("echo oops >&2; exit 4".into()), &CommandEnv::default())
-            .unwrap_err();
+        let err = run(
+            &CommandLine::Shell("echo oops >&2; exit 4".into()),
+            &CommandEnv::default(),
+        )
+        .unwrap_err();
         assert_eq!(err.class(), "Mixlib::ShellOut::ShellCommandFailed");
         assert!(err.to_string().contains("received '4'"));
         assert!(err.to_string().contains("STDERR: oops"));
-        assert!(status(&CommandLine::Shell("true".into()), &CommandEnv::default()));
-        assert!(!status(&CommandLine::Shell("false".into()), &CommandEnv::default()));
+        assert!(status(
+            &CommandLine::Shell("true".into()),
+            &CommandEnv::default()
+        ));
+        assert!(!status(
+            &CommandLine::Shell("false".into()),
+            &CommandEnv::default()
+        ));
     }
 }

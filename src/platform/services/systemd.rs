@@ -91,7 +91,9 @@ pub fn show(unit: &str, env: &CommandEnv) -> Result<UnitState> {
 
 /// `systemctl is-enabled --quiet unit` exits 0.
 pub fn is_enabled(unit: &str, env: &CommandEnv) -> Result<bool> {
-    Ok(systemctl(&["is-enabled", unit, "--quiet"]).run(env)?.success())
+    Ok(systemctl(&["is-enabled", unit, "--quiet"])
+        .run(env)?
+        .success())
 }
 
 /// Runs `systemctl --system <verb> <unit>` (start, stop, restart, reload, enable, disable).
