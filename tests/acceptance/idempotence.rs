@@ -318,8 +318,8 @@ const ACCOUNT_AND_SERVICE_TYPES: &[&str] = &[
 
 /// Lays the case's host state down (passwd/group/crontab/sysctl as files under the sandbox
 /// root, systemd unit states into the context's cache), then guards and `check`. Nothing is
-/// applied: the changes need root and shadow-utils, and are covered by unit tests under temp
-/// roots.
+/// applied for users, groups and services (root tools, a service manager; unit tests cover them
+/// under temp roots); cron and sysctl are applied and checked again, as for files.
 fn run_account_or_service_case(input: &Value, expected: &Value) -> Outcome {
     let sandbox = match Sandbox::new(&input["pre_state"]) {
         Ok(s) => s,
@@ -336,9 +336,29 @@ fn run_account_or_service_case(input: &Value, expected: &Value) -> Outcome {
         Err(e) => return Outcome::Fail(e.to_string()),
     };
     let sources = SandboxSources { sandbox: &sandbox };
-    let played = build::build(&declaration(resource), &sources)
-        .and_then(|r| play(r.as_ref(), action, &mut cx));
+    let played = build::build(&declaration(resource), &sources).and_then(|r| {
+        let played = play(r.as_ref(), action, &mut cx)?;
+        let changed = matches!(
+            played,
+            Played::Checked {
+                up_to_date: false,
+                ..
+            }
+        );
+        if changed && converges_without_privileges(resource, action) {
+            sandbox.converge_twice(r.as_ref(), action, &mut cx)?;
+        }
+        Ok(played)
+    });
     compare(played, expected)
+}
+
+/// cron (spool file), cron_d and sysctl (/proc/sys and the 99-chef file) converge entirely
+/// inside the sandbox; users, groups and services need root tools or a service manager.
+fn converges_without_privileges(resource: &Value, action: Action) -> bool {
+    let kind = resource["type"].as_str().unwrap_or("");
+    matches!(kind, "cron" | "cron_d" | "sysctl")
+        && matches!(action, Action::Create | Action::Delete | Action::Apply)
 }
 
 fn lay_down_host_state(sandbox: &Sandbox, pre: &Value, cx: &mut Context) -> Result<(), String> {
