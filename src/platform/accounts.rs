@@ -306,16 +306,28 @@ impl AccountTool {
 
     /// Runs the tool; a failure is Mixlib::ShellOut's error with what the tool said.
     pub fn run(&self, root: &Path, env: &CommandEnv) -> Result<CommandOutput> {
+        self.run_accepting(root, env, &[0])
+    }
+
+    /// Runs the tool, accepting the exit codes in `ok` (usermod's 12: "home exists").
+    pub fn run_accepting(
+        &self,
+        root: &Path,
+        env: &CommandEnv,
+        ok: &[i32],
+    ) -> Result<CommandOutput> {
         let argv = self.argv(root);
         let spec = CommandSpec::new(CommandLine::Argv(argv.clone()));
         let out = spec.run(env)?;
-        if out.success() {
+        if !out.timed_out && ok.contains(&out.code()) {
             return Ok(out);
         }
+        let codes: Vec<String> = ok.iter().map(i32::to_string).collect();
         Err(Error::resource(
             "Mixlib::ShellOut::ShellCommandFailed",
             format!(
-                "Expected process to exit with [0], but received '{}'\n---- Begin output of {} ----\nSTDOUT: {}\nSTDERR: {}\n---- End output of {} ----",
+                "Expected process to exit with [{}], but received '{}'\n---- Begin output of {} ----\nSTDOUT: {}\nSTDERR: {}\n---- End output of {} ----",
+                codes.join(", "),
                 out.code(),
                 argv.join(" "),
                 String::from_utf8_lossy(&out.stdout).trim_end(),
@@ -323,6 +335,11 @@ impl AccountTool {
                 argv.join(" ")
             ),
         ))
+    }
+
+    /// The program run (`useradd`, `gpasswd`...).
+    pub fn program(&self) -> &'static str {
+        self.program
     }
 }
 

@@ -12,6 +12,7 @@ use super::{Action, Change, Common, Context, Plan, Resource, ResourceId};
 use crate::compile::decl::ResourceDecl;
 use crate::error::{Error, Result};
 use crate::platform::accounts::{AccountDatabase, AccountTool};
+use crate::platform::command::CommandEnv;
 use serde_json::Value;
 use std::path::{Component, Path, PathBuf};
 
@@ -327,6 +328,22 @@ impl UserResource {
         AccountTool::new("userdel", args)
     }
 
+    /// Runs a tool; usermod's exit 12 (could not move the home directory) is Chef's
+    /// "Unable to modify home directory" unless usermod said the home already exists.
+    fn run_tool(&self, tool: &AccountTool, root: &Path, env: &CommandEnv) -> Result<()> {
+        if tool.program() != "usermod" {
+            return tool.run(root, env).map(|_| ());
+        }
+        let out = tool.run_accepting(root, env, &[0, 12])?;
+        if out.code() == 12 && !String::from_utf8_lossy(&out.stderr).contains("exists") {
+            return Err(Error::resource(
+                "Chef::Exceptions::User",
+                format!("Unable to modify home directory for {}", self.name()),
+            ));
+        }
+        Ok(())
+    }
+
     fn missing_user(&self, why: &str) -> Error {
         Error::resource("Chef::Exceptions::User", why.to_string())
     }
@@ -427,7 +444,7 @@ impl Resource for UserResource {
         let result = user_plan
             .tools
             .iter()
-            .try_for_each(|tool| tool.run(&cx.root, &env).map(|_| ()));
+            .try_for_each(|tool| self.run_tool(tool, &cx.root, &env));
         cx.accounts.invalidate();
         result
     }
