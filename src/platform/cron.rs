@@ -24,20 +24,27 @@ pub const SPECIAL_TIMES: &[&str] = &[
 /// The fields of one cron job as Chef's cron provider compares them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CronJob {
-    /// `minute`, `hour`, `day`, `month`, `weekday` (`*` by default).
+    /// `minute` (`*` by default, as are the other four fields).
     pub minute: String,
+    /// `hour`.
     pub hour: String,
+    /// `day` of the month.
     pub day: String,
+    /// `month`.
     pub month: String,
+    /// `weekday`, day names already turned into numbers.
     pub weekday: String,
     /// `time` (`daily` for `@daily`), which replaces the five fields.
     pub time: Option<String>,
     /// `command`; `None` when a Chef comment has no job line under it.
     pub command: Option<String>,
-    /// `MAILTO`, `PATH`, `SHELL` and `HOME`, without their quotes.
+    /// `MAILTO`, without its quotes (as are the next three).
     pub mailto: Option<String>,
+    /// `PATH`.
     pub path: Option<String>,
+    /// `SHELL`.
     pub shell: Option<String>,
+    /// `HOME`.
     pub home: Option<String>,
     /// Other `NAME=value` lines of the block, in order.
     pub environment: Vec<(String, String)>,
@@ -96,24 +103,33 @@ enum Line<'a> {
     Other,
 }
 
-fn patterns() -> &'static (Regex, Regex, Regex) {
-    static PATTERNS: OnceLock<(Regex, Regex, Regex)> = OnceLock::new();
-    PATTERNS.get_or_init(|| {
-        let field = r"([-0-9*,/]+)";
-        let named = r"([-0-9*,/]+|[a-zA-Z]{3})";
-        let job = format!(r"\A{field}\s{field}\s{field}\s{named}\s{named}\s(.*)");
-        let special = format!(r"\A@({})\s(.*)", SPECIAL_TIMES.join("|"));
-        // These patterns are fixed, so building them cannot fail.
-        let build = |p: &str| Regex::new(p).unwrap_or_else(|_| unreachable!("fixed pattern"));
-        (build(&job), build(&special), build(r"\A(\S+)=(\S*)"))
-    })
+/// Chef's `CRON_PATTERN`, `SPECIAL_PATTERN` and `ENV_PATTERN`.
+type Patterns = (Regex, Regex, Regex);
+
+fn patterns() -> Option<&'static Patterns> {
+    static PATTERNS: OnceLock<Option<Patterns>> = OnceLock::new();
+    PATTERNS
+        .get_or_init(|| {
+            let field = r"([-0-9*,/]+)";
+            let named = r"([-0-9*,/]+|[a-zA-Z]{3})";
+            let job = format!(r"\A{field}\s{field}\s{field}\s{named}\s{named}\s(.*)");
+            let special = format!(r"\A@({})\s(.*)", SPECIAL_TIMES.join("|"));
+            Some((
+                Regex::new(&job).ok()?,
+                Regex::new(&special).ok()?,
+                Regex::new(r"\A(\S+)=(\S*)").ok()?,
+            ))
+        })
+        .as_ref()
 }
 
 fn classify<'a>(line: &'a str, marker: &str) -> Line<'a> {
     if line == marker {
         return Line::ChefName;
     }
-    let (job, special, env) = patterns();
+    let Some((job, special, env)) = patterns() else {
+        return Line::Other;
+    };
     if let Some(c) = env.captures(line) {
         let (Some(k), Some(v)) = (c.get(1), c.get(2)) else {
             return Line::Other;
