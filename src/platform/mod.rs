@@ -4,6 +4,8 @@ pub mod access;
 pub mod accounts;
 pub mod clock;
 pub mod command;
+pub mod cron;
 pub mod diff;
 pub mod fs;
 pub mod packages;
+pub mod services;

@@ -34,8 +34,9 @@ pub trait Sources {
 
 use super::properties::{type_name, value_command, value_string_map, value_u32, Properties};
 use super::{
-    cookbook_file, directory, execute, file, link, log, template, Action, Common, Guard, GuardKind,
-    GuardOptions, IgnoreFailure, Notification, Resource, ResourceId, Subscription, Timing,
+    cookbook_file, cron, cron_d, directory, execute, file, group, link, log, service, sysctl,
+    template, user, Action, Common, Guard, GuardKind, GuardOptions, IgnoreFailure, Notification,
+    Resource, ResourceId, Subscription, Timing,
 };
 use crate::compile::decl::{PropValue, ResourceDecl};
 use crate::error::Error;
@@ -143,6 +144,55 @@ const TYPES: &[TypeInfo] = &[
         actions: super::apt_update::ACTIONS,
         default_action: Action::Periodic,
         make: super::apt_update::build,
+    },
+    TypeInfo {
+        name: "service",
+        properties: service::PROPERTIES,
+        actions: service::ACTIONS,
+        default_action: Action::Nothing,
+        make: service::build,
+    },
+    TypeInfo {
+        name: "user",
+        properties: user::PROPERTIES,
+        actions: user::ACTIONS,
+        default_action: Action::Create,
+        make: user::build,
+    },
+    TypeInfo {
+        name: "linux_user",
+        properties: user::PROPERTIES,
+        actions: user::ACTIONS,
+        default_action: Action::Create,
+        make: user::build,
+    },
+    TypeInfo {
+        name: "group",
+        properties: group::PROPERTIES,
+        actions: group::ACTIONS,
+        default_action: Action::Create,
+        make: group::build,
+    },
+    TypeInfo {
+        name: "cron",
+        properties: cron::PROPERTIES,
+        actions: cron::ACTIONS,
+        default_action: Action::Create,
+        make: cron::build,
+    },
+    TypeInfo {
+        name: "cron_d",
+        properties: cron_d::PROPERTIES,
+        actions: cron_d::ACTIONS,
+        default_action: Action::Create,
+        make: cron_d::build,
+    },
+    TypeInfo {
+        name: "sysctl",
+        properties: sysctl::PROPERTIES,
+        actions: sysctl::ACTIONS,
+        default_action: Action::Apply,
+        make: sysctl::build,
     },
 ];
 

@@ -1,6 +1,8 @@
 //! What a run shares with every resource it converges.
 
+use crate::platform::accounts::AccountsCache;
 use crate::platform::command::CommandEnv;
+use crate::platform::services::ServiceCache;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -41,6 +43,10 @@ pub struct Context {
     pub live_output: bool,
     /// Installed packages (dpkg's status, read once) and apt's candidate versions.
     pub packages: crate::platform::packages::PackageState,
+    /// passwd, group and shadow as read once this run (dropped after a change).
+    pub accounts: AccountsCache,
+    /// The init system and systemd unit states, asked once per unit.
+    pub services: ServiceCache,
 }
 
 impl Context {
@@ -55,6 +61,8 @@ impl Context {
             node: Arc::new(Value::Object(Default::default())),
             live_output: false,
             packages: Default::default(),
+            accounts: AccountsCache::default(),
+            services: ServiceCache::default(),
         }
     }
 

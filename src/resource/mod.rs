@@ -13,19 +13,25 @@ pub mod collection;
 pub mod common;
 pub mod context;
 pub mod cookbook_file;
+pub mod cron;
+pub mod cron_d;
 pub mod directory;
 pub mod dpkg_package;
 pub mod execute;
 pub mod file;
+pub mod group;
 pub mod guard;
 pub mod link;
 pub mod log;
 pub mod package;
 pub mod plan;
 pub mod properties;
+pub mod service;
+pub mod sysctl;
 pub mod template;
 #[cfg(test)]
 mod testing;
+pub mod user;
 
 pub use action::{Action, UnknownAction};
 pub use collection::ResourceCollection;

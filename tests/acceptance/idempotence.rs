@@ -16,15 +16,12 @@ use skillet::{Error, Result, SourceLocation};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Resource types that belong to later work; their cases are skipped by name.
-const LATER_TYPES: &[&str] = &["service", "user", "group", "sysctl", "cron"];
-
 pub fn run_case(case: &Value) -> Outcome {
     let input = &case["input"];
     let resource = &input["resource"];
     let kind = resource["type"].as_str().unwrap_or("");
-    if LATER_TYPES.contains(&kind) {
-        return Outcome::Skip(format!("{kind}: host resources come later"));
+    if ACCOUNT_AND_SERVICE_TYPES.contains(&kind) {
+        return run_account_or_service_case(input, &case["expected"]);
     }
     if !build::known_types().contains(&kind) {
         return Outcome::Fail(format!(
@@ -330,4 +327,133 @@ fn package_case(sandbox: &Sandbox, pre_state: &Value, cx: &mut Context) -> Resul
         }
     }
     Ok(())
+}
+
+// ---- service, user, group, cron, sysctl: pre_state as host files and caches ----
+
+/// Types whose `pre_state` describes accounts, services, crontabs and kernel parameters.
+const ACCOUNT_AND_SERVICE_TYPES: &[&str] = &[
+    "service",
+    "user",
+    "linux_user",
+    "group",
+    "cron",
+    "cron_d",
+    "sysctl",
+];
+
+/// Lays the case's host state down (passwd/group/crontab/sysctl as files under the sandbox
+/// root, systemd unit states into the context's cache), then guards and `check`. Nothing is
+/// applied for users, groups and services (root tools, a service manager; unit tests cover them
+/// under temp roots); cron and sysctl are applied and checked again, as for files.
+fn run_account_or_service_case(input: &Value, expected: &Value) -> Outcome {
+    let sandbox = match Sandbox::new(&input["pre_state"]) {
+        Ok(s) => s,
+        Err(why) => return Outcome::Fail(why),
+    };
+    let pre = &input["pre_state"];
+    let mut cx = sandbox.context();
+    if let Err(why) = lay_down_host_state(&sandbox, pre, &mut cx) {
+        return Outcome::Fail(why);
+    }
+    let resource = &input["resource"];
+    let action: Action = match resource["action"].as_str().unwrap_or("nothing").parse() {
+        Ok(a) => a,
+        Err(e) => return Outcome::Fail(e.to_string()),
+    };
+    let sources = SandboxSources { sandbox: &sandbox };
+    let played = build::build(&declaration(resource), &sources).and_then(|r| {
+        let played = play(r.as_ref(), action, &mut cx)?;
+        let changed = matches!(
+            played,
+            Played::Checked {
+                up_to_date: false,
+                ..
+            }
+        );
+        if changed && converges_without_privileges(resource, action) {
+            sandbox.converge_twice(r.as_ref(), action, &mut cx)?;
+        }
+        Ok(played)
+    });
+    compare(played, expected)
+}
+
+/// cron (spool file), cron_d and sysctl (/proc/sys and the 99-chef file) converge entirely
+/// inside the sandbox; users, groups and services need root tools or a service manager.
+fn converges_without_privileges(resource: &Value, action: Action) -> bool {
+    let kind = resource["type"].as_str().unwrap_or("");
+    matches!(kind, "cron" | "cron_d" | "sysctl")
+        && matches!(action, Action::Create | Action::Delete | Action::Apply)
+}
+
+fn lay_down_host_state(sandbox: &Sandbox, pre: &Value, cx: &mut Context) -> Result<(), String> {
+    use skillet::platform::services::{InitSystem, UnitState};
+    let write = |logical: &str, text: &str| -> Result<(), String> {
+        sandbox.lay_down(Path::new(logical), &json!({ "content": text }))
+    };
+    if let Some(units) = pre["systemd"].as_object() {
+        cx.services.init_system = Some(InitSystem::Systemd);
+        for (unit, state) in units {
+            let field = |k: &str| state[k].as_str().unwrap_or("").to_string();
+            cx.services.units.insert(
+                unit.clone(),
+                UnitState::new(&field("UnitFileState"), &field("ActiveState")),
+            );
+        }
+    }
+    if let Some(users) = pre["passwd"].as_object() {
+        write("/etc/passwd", &passwd_lines(users))?;
+    }
+    if let Some(groups) = pre["group"].as_object() {
+        write("/etc/group", &group_lines(groups))?;
+    }
+    for (key, value) in pre["sysctl_live"].as_object().into_iter().flatten() {
+        let logical = format!("/proc/sys/{}", key.replace('.', "/"));
+        write(&logical, &format!("{}\n", value.as_str().unwrap_or("")))?;
+    }
+    for (path, content) in pre["files"].as_object().into_iter().flatten() {
+        write(path, content.as_str().unwrap_or(""))?;
+    }
+    for (user, content) in pre["crontab"].as_object().into_iter().flatten() {
+        write(
+            &format!("/var/spool/cron/crontabs/{user}"),
+            content.as_str().unwrap_or(""),
+        )?;
+    }
+    Ok(())
+}
+
+fn passwd_lines(users: &serde_json::Map<String, Value>) -> String {
+    let text = |v: &Value, k: &str| match &v[k] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    };
+    users
+        .iter()
+        .map(|(name, u)| {
+            format!(
+                "{name}:x:{}:{}:{}:{}:{}\n",
+                text(u, "uid"),
+                text(u, "gid"),
+                text(u, "comment"),
+                text(u, "home"),
+                text(u, "shell")
+            )
+        })
+        .collect()
+}
+
+fn group_lines(groups: &serde_json::Map<String, Value>) -> String {
+    groups
+        .iter()
+        .map(|(name, g)| {
+            let members: Vec<&str> = g["members"]
+                .as_array()
+                .map(|m| m.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            format!("{name}:x:{}:{}\n", g["gid"], members.join(","))
+        })
+        .collect()
 }
