@@ -182,7 +182,12 @@ fn skillet_ohai_matches_ohai() {
     let config = dir.path().join("ohai.rb");
     // Passwd (etc, current_user) is optional in Ohai 16; Chef runs it.
     std::fs::write(&config, "ohai.optional_plugins = [:Passwd]\n").unwrap();
-    let ohai = run_json(Command::new("ohai").arg("-c").arg(&config).args(["-l", "fatal"]));
+    let ohai = run_json(
+        Command::new("ohai")
+            .arg("-c")
+            .arg(&config)
+            .args(["-l", "fatal"]),
+    );
     let skillet = run_json(Command::new(env!("CARGO_BIN_EXE_skillet")).arg("ohai"));
 
     let mut failures = Vec::new();
@@ -239,7 +244,12 @@ fn a_missing_path_fails() {
 #[test]
 fn minimal_set_is_chefs() {
     let tree = run_json(Command::new(env!("CARGO_BIN_EXE_skillet")).args(["ohai", "-m"]));
-    let mut keys: Vec<&str> = tree.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = tree
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort_unstable();
     assert_eq!(
         keys,

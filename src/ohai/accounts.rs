@@ -114,7 +114,10 @@ pub fn passwd(host: &Host, out: &mut Map) {
         .map(|u| u.name.clone())
         .or_else(|| {
             let uid = nix::unistd::Uid::from_raw(u32::try_from(euid).ok()?);
-            nix::unistd::User::from_uid(uid).ok().flatten().map(|u| u.name)
+            nix::unistd::User::from_uid(uid)
+                .ok()
+                .flatten()
+                .map(|u| u.name)
         });
     if let Some(name) = name {
         out.insert("current_user".into(), Value::from(name));
@@ -150,7 +153,9 @@ mod tests {
 
     #[test]
     fn passwd_lines() {
-        let users = parse_passwd("root:x:0:0:root:/root:/bin/bash\nbad\nsync:x:4:65534:sync:/bin:/bin/sync\n");
+        let users = parse_passwd(
+            "root:x:0:0:root:/root:/bin/bash\nbad\nsync:x:4:65534:sync:/bin:/bin/sync\n",
+        );
         assert_eq!(users.len(), 2);
         assert_eq!(users[1].gid, 65534);
         assert_eq!(users[1].shell, "/bin/sync");
@@ -183,7 +188,10 @@ mod tests {
             out["etc"]["passwd"]["root"],
             json!({"dir": "/root", "gid": 0, "uid": 0, "shell": "/bin/bash", "gecos": "root"})
         );
-        assert_eq!(out["etc"]["group"]["wheel"], json!({"gid": 0, "members": ["root"]}));
+        assert_eq!(
+            out["etc"]["group"]["wheel"],
+            json!({"gid": 0, "members": ["root"]})
+        );
         assert_eq!(out["root_group"], json!("wheel"));
         assert_eq!(out["shells"], json!(["/bin/sh", "/bin/bash"]));
     }

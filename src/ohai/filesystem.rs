@@ -72,9 +72,9 @@ fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).filter(|d| {
-            bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b))
-        });
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)));
         match octal {
             Some(d) => {
                 let code = d.iter().fold(0u32, |n, b| n * 8 + u32::from(b - b'0'));
@@ -137,7 +137,10 @@ pub fn df_fields(usage: &Usage) -> Vec<(&'static str, String)> {
         let unit = usage.fragment_size;
         fields.push(("kb_size", kib(usage.blocks, unit).to_string()));
         fields.push(("kb_used", kib(used, unit).to_string()));
-        fields.push(("kb_available", kib(usage.blocks_available, unit).to_string()));
+        fields.push((
+            "kb_available",
+            kib(usage.blocks_available, unit).to_string(),
+        ));
         fields.push(("percent_used", format!("{pct}%")));
     }
     let inodes_used = usage.files.saturating_sub(usage.files_free);
@@ -226,7 +229,8 @@ fn lsblk_devices(host: &Host) -> Vec<BlockDevice> {
             .unwrap_or_else(|| disk.clone());
         names.push((disk.clone(), name));
         for part in host.list(&format!("/sys/block/{disk}")) {
-            if part.starts_with(&disk) && host.exists(&format!("/sys/block/{disk}/{part}/partition"))
+            if part.starts_with(&disk)
+                && host.exists(&format!("/sys/block/{disk}/{part}/partition"))
             {
                 names.push((format!("{disk}/{part}"), part));
             }
@@ -312,12 +316,15 @@ pub fn collect(host: &Host, out: &mut Map) {
     let by_pair = by_pair(&df, &mounts, &devices);
     let mut filesystem = Map::new();
     filesystem.insert("by_device".into(), Value::Object(view(&by_pair, "device")));
-    filesystem.insert("by_mountpoint".into(), Value::Object(view(&by_pair, "mount")));
+    filesystem.insert(
+        "by_mountpoint".into(),
+        Value::Object(view(&by_pair, "mount")),
+    );
     filesystem.insert("by_pair".into(), Value::Object(by_pair));
     out.insert("filesystem".into(), Value::Object(filesystem));
 }
 
-fn entry<'a>(pairs: &'a mut Map, key: String) -> &'a mut Map {
+fn entry(pairs: &mut Map, key: String) -> &mut Map {
     let value = pairs
         .entry(key)
         .or_insert_with(|| Value::Object(Map::new()));
@@ -337,7 +344,12 @@ fn by_pair(df: &[(Mount, Usage)], mounts: &[Mount], devices: &[BlockDevice]) -> 
         let fields = df_fields(usage);
         let e = entry(&mut pairs, format!("{},{}", mount.device, mount.mount));
         e.insert("device".into(), Value::from(mount.device.as_str()));
-        let (blocks, inodes) = fields.split_at(fields.iter().take_while(|(k, _)| k.starts_with("kb_") || *k == "percent_used").count());
+        let (blocks, inodes) = fields.split_at(
+            fields
+                .iter()
+                .take_while(|(k, _)| k.starts_with("kb_") || *k == "percent_used")
+                .count(),
+        );
         for (key, value) in blocks {
             e.insert((*key).into(), Value::from(value.as_str()));
         }
@@ -482,8 +494,14 @@ mod tests {
                    "mount_options": ["rw", "relatime", "discard"]})
         );
         let by_device = view(&pairs, "device");
-        assert_eq!(by_device["tmpfs"]["mounts"], json!(["/dev/shm", "/sys/fs/cgroup"]));
-        assert_eq!(by_device["tmpfs"]["mount_options"], json!(["rw", "mode=755"]));
+        assert_eq!(
+            by_device["tmpfs"]["mounts"],
+            json!(["/dev/shm", "/sys/fs/cgroup"])
+        );
+        assert_eq!(
+            by_device["tmpfs"]["mount_options"],
+            json!(["rw", "mode=755"])
+        );
         let by_mount = view(&pairs, "mount");
         assert_eq!(by_mount["/"]["devices"], json!(["/dev/vda"]));
         assert!(by_mount["/"].get("device").is_none());

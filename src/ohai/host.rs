@@ -70,8 +70,9 @@ impl Host {
 
     /// True when an executable named `name` is on the PATH (Ohai's `which`).
     pub fn which(&self, name: &str) -> bool {
-        let path = std::env::var("PATH")
-            .unwrap_or_else(|_| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+        let path = std::env::var("PATH").unwrap_or_else(|_| {
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()
+        });
         path.split(':')
             .filter(|dir| !dir.is_empty())
             .any(|dir| is_executable(&self.path(&format!("{dir}/{name}"))))

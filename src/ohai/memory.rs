@@ -62,7 +62,10 @@ pub fn parse_meminfo(text: &str) -> Map {
             continue;
         };
         let mut words = rest.split_whitespace();
-        let Some(number) = words.next().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else {
+        let Some(number) = words
+            .next()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
             continue;
         };
         let unit = words.next();

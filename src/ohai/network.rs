@@ -167,7 +167,10 @@ impl Interface {
         if let Some(state) = &self.state {
             out.insert("state".into(), Value::from(state.as_str()));
         }
-        for (key, neighbours) in [("arp", &self.arp), ("neighbour_inet6", &self.neighbour_inet6)] {
+        for (key, neighbours) in [
+            ("arp", &self.arp),
+            ("neighbour_inet6", &self.neighbour_inet6),
+        ] {
             if !neighbours.is_empty() {
                 let map: Map = neighbours
                     .iter()
@@ -871,10 +874,11 @@ fn route_can_give_address(
         return false;
     };
     let source_ok = !iface.has_family("inet")
-        || iface
-            .addresses
-            .get(src)
-            .is_some_and(|a| !a.scope.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("link")));
+        || iface.addresses.get(src).is_some_and(|a| {
+            !a.scope
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("link"))
+        });
     source_ok && valid_for_default
 }
 
@@ -895,7 +899,11 @@ pub fn network_holds(network: &str, address: &str) -> bool {
         }
         (IpAddr::V6(b), IpAddr::V6(a)) => {
             let len = len.unwrap_or(128).min(128);
-            let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len)
+            };
             u128::from(b) & mask == u128::from(a) & mask
         }
         _ => false,
@@ -971,9 +979,10 @@ fn fallback_addresses(
         let pick = match default_if {
             None => candidates.first(),
             Some(dev) => {
-                let on_dev: Vec<&Candidate> = candidates.iter().filter(|c| c.iface == dev).collect();
-                let link_level = gateway
-                    .is_some_and(|g| g == "0.0.0.0" || g == "::" || g.starts_with("fe80:"));
+                let on_dev: Vec<&Candidate> =
+                    candidates.iter().filter(|c| c.iface == dev).collect();
+                let link_level =
+                    gateway.is_some_and(|g| g == "0.0.0.0" || g == "::" || g.starts_with("fe80:"));
                 match gateway {
                     Some(gw) if !link_level => on_dev
                         .iter()
@@ -1017,7 +1026,10 @@ mod tests {
             ohai_flags(0x8 | 0x1 | 0x10000, "unknown"),
             Some(vec!["LOOPBACK", "UP", "LOWER_UP"])
         );
-        assert_eq!(ohai_flags(0x2 | 0x80, "down"), Some(vec!["BROADCAST", "NOARP"]));
+        assert_eq!(
+            ohai_flags(0x2 | 0x80, "down"),
+            Some(vec!["BROADCAST", "NOARP"])
+        );
         // One match only: Ohai records no flags.
         assert_eq!(ohai_flags(0x80, "down"), None);
         // POINTOPOINT is not in Ohai's pattern.
@@ -1040,7 +1052,10 @@ mod tests {
     fn ipv6_tags_in_ip_order() {
         assert_eq!(inet6_tags(0x82), vec!["nodad"]);
         assert_eq!(inet6_tags(0x80), Vec::<String>::new());
-        assert_eq!(inet6_tags(0x100 | 0x200), vec!["dynamic", "mngtmpaddr", "noprefixroute"]);
+        assert_eq!(
+            inet6_tags(0x100 | 0x200),
+            vec!["dynamic", "mngtmpaddr", "noprefixroute"]
+        );
     }
 
     #[test]

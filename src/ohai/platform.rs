@@ -204,7 +204,10 @@ mod tests {
     fn centos_point_release() {
         let (_dir, host) = host_with(&[
             ("etc/os-release", "ID=\"centos\"\nVERSION_ID=\"7\"\n"),
-            ("etc/redhat-release", "CentOS Linux release 7.9.2009 (Core)\n"),
+            (
+                "etc/redhat-release",
+                "CentOS Linux release 7.9.2009 (Core)\n",
+            ),
         ]);
         let mut out = Map::new();
         platform(&host, &mut out);

@@ -94,7 +94,11 @@ pub fn virtualization(host: &Host, out: &mut Map) {
         v.found("openstack", "host");
     }
     let cpuinfo = host.read("/proc/cpuinfo").unwrap_or_default();
-    let kvm_cpu = ["QEMU Virtual CPU", "Common KVM processor", "Common 32-bit KVM processor"];
+    let kvm_cpu = [
+        "QEMU Virtual CPU",
+        "Common KVM processor",
+        "Common 32-bit KVM processor",
+    ];
     if kvm_cpu.iter().any(|name| cpuinfo.contains(name)) {
         v.found("kvm", "guest");
     }
@@ -335,7 +339,10 @@ mod tests {
             Some("docker")
         );
         assert_eq!(container_from_cgroup("0::/\n"), None);
-        assert_eq!(container_from_cgroup("0::/user.slice/session-1.scope\n"), None);
+        assert_eq!(
+            container_from_cgroup("0::/user.slice/session-1.scope\n"),
+            None
+        );
     }
 
     #[test]
