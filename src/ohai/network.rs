@@ -1191,6 +1191,85 @@ mod tests {
         assert_eq!(counters["rx"]["overrun"], json!("0"));
     }
 
+    fn message(header: Vec<u8>, attrs: Vec<(u16, Vec<u8>)>) -> Message {
+        Message { header, attrs }
+    }
+
+    fn index_bytes(index: u32) -> Vec<u8> {
+        index.to_ne_bytes().to_vec()
+    }
+
+    #[test]
+    fn routes_as_ip_route_prints_them() {
+        let name_of = |index: u32| (index == 4).then(|| "eth0".to_string());
+        // rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags.
+        let mut header = vec![2, 24, 0, 0, 254, 2, 253, 1];
+        header.extend(0u32.to_ne_bytes());
+        let connected = message(
+            header,
+            vec![
+                (1, vec![192, 0, 2, 0]),
+                (4, index_bytes(4)),
+                (7, vec![192, 0, 2, 2]),
+            ],
+        );
+        let (dev, route) = route_from_message(&connected, "inet", &name_of).unwrap();
+        assert_eq!(dev, "eth0");
+        assert_eq!(
+            route.to_json(),
+            json!({"destination": "192.0.2.0/24", "family": "inet", "scope": "link",
+                   "proto": "kernel", "src": "192.0.2.2"})
+        );
+        let mut header = vec![2, 0, 0, 0, 254, 3, 0, 1];
+        header.extend(0u32.to_ne_bytes());
+        let default = message(header, vec![(5, vec![192, 0, 2, 1]), (4, index_bytes(4))]);
+        let (_, route) = route_from_message(&default, "inet", &name_of).unwrap();
+        assert_eq!(
+            route.to_json(),
+            json!({"destination": "default", "family": "inet", "via": "192.0.2.1"})
+        );
+        let mut header = vec![2, 0, 0, 0, 255, 2, 254, 2];
+        header.extend(0u32.to_ne_bytes());
+        let local_table = message(header, vec![(4, index_bytes(4))]);
+        assert!(route_from_message(&local_table, "inet", &name_of).is_none());
+    }
+
+    #[test]
+    fn addresses_as_ip_addr_prints_them() {
+        let mut interfaces = IndexMap::new();
+        interfaces.insert("eth0".to_string(), Interface::default());
+        // ifaddrmsg: family, prefixlen, flags, scope, index.
+        let mut header = vec![2, 24, 0, 0];
+        header.extend(index_bytes(4));
+        let v4 = message(
+            header,
+            vec![
+                (1, vec![192, 0, 2, 2]),
+                (2, vec![192, 0, 2, 2]),
+                (4, vec![192, 0, 2, 255]),
+                (3, b"eth0:1\0".to_vec()),
+            ],
+        );
+        add_address(&mut interfaces, "eth0", &v4);
+        assert_eq!(
+            interfaces["eth0:1"].addresses["192.0.2.2"].to_json(),
+            json!({"family": "inet", "prefixlen": "24", "netmask": "255.255.255.0",
+                   "broadcast": "192.0.2.255", "scope": "Global"})
+        );
+        let mut header = vec![10, 64, 0x82, 253];
+        header.extend(index_bytes(4));
+        let mut fe80 = [0u8; 16];
+        fe80[0] = 0xfe;
+        fe80[1] = 0x80;
+        fe80[15] = 1;
+        let v6 = message(header, vec![(1, fe80.to_vec())]);
+        add_address(&mut interfaces, "eth0", &v6);
+        assert_eq!(
+            interfaces["eth0"].addresses["fe80::1"].to_json(),
+            json!({"family": "inet6", "prefixlen": "64", "scope": "Link", "tags": ["nodad"]})
+        );
+    }
+
     #[test]
     fn this_host_has_loopback() {
         let mut out = Map::new();
