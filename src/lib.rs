@@ -9,6 +9,7 @@ pub mod compile;
 pub mod converge;
 pub mod error;
 pub mod node;
+pub mod ohai;
 pub mod platform;
 pub mod repo;
 pub mod report;

@@ -66,7 +66,7 @@ pub fn run(args: &CheckArgs) -> i32 {
         Err(e) => errors.push(e),
     }
 
-    let automatic = crate::node::minimal_automatic();
+    let automatic = super::prepare::automatic_attributes(true);
     let host = crate::repo::specificity::HostFacts {
         fqdn: text(&automatic, "fqdn"),
         platform: text(&automatic, "platform"),

@@ -1,6 +1,7 @@
 //! The command line: `skillet solo`, `skillet check`, and `chef-solo` through argv[0].
 
 mod check;
+mod ohai;
 mod prepare;
 mod signals;
 mod solo;
@@ -23,6 +24,8 @@ enum Command {
     Solo(Box<SoloArgs>),
     /// Compile every cookbook, role, environment and data bag; change nothing.
     Check(CheckArgs),
+    /// Print the automatic attributes (all, or the values at the given paths), like `ohai`.
+    Ohai(OhaiArgs),
 }
 
 /// chef-solo's flags.
@@ -100,6 +103,17 @@ pub struct CheckArgs {
     pub config: Option<PathBuf>,
 }
 
+/// `skillet ohai`'s flags.
+#[derive(Debug, Args, Clone)]
+pub struct OhaiArgs {
+    /// Attribute paths to print (`platform`, `network/interfaces`); all when none.
+    #[arg(value_name = "ATTRIBUTE_PATH")]
+    pub paths: Vec<String>,
+    /// Gather only Chef's minimal set of automatic attributes.
+    #[arg(short = 'm', long = "minimal-ohai")]
+    pub minimal_ohai: bool,
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
     let args: Vec<OsString> = std::env::args_os().collect();
@@ -126,5 +140,6 @@ pub fn run(mut args: Vec<OsString>) -> i32 {
     match cli.command {
         Command::Solo(args) => solo::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Ohai(args) => ohai::run(&args),
     }
 }

@@ -31,6 +31,18 @@ pub fn load_config(given: Option<&Path>, warnings: &mut Vec<String>) -> Result<C
     Ok(config)
 }
 
+/// The node's automatic attributes: Chef's minimal set, or every group. Every group is gathered
+/// eagerly: attribute files read node values while compiling, so which groups a run needs is
+/// not known beforehand, and the whole collection takes a few milliseconds.
+pub fn automatic_attributes(minimal: bool) -> crate::node::Map {
+    let collector = crate::ohai::Collector::new();
+    if minimal {
+        collector.collect_minimal()
+    } else {
+        collector.collect_all()
+    }
+}
+
 /// The node, its environment and the expansion of the run list for this run.
 #[derive(Debug)]
 pub struct Prepared {
@@ -55,12 +67,14 @@ pub struct NodeOptions<'a> {
     pub override_runlist: Option<&'a str>,
     /// Legacy mode neither loads nor saves the node.
     pub legacy_mode: bool,
+    /// Gather only Chef's minimal automatic attributes (`--minimal-ohai`).
+    pub minimal_ohai: bool,
 }
 
 /// Builds the node in Chef's order: the saved node, `-E`, then `-j` (whose `chef_environment`
 /// wins), then the run list expanded against roles and the environment.
 pub fn prepare(config: &Config, repo: &Repository, opts: &NodeOptions<'_>) -> Result<Prepared> {
-    let automatic = crate::node::minimal_automatic();
+    let automatic = automatic_attributes(opts.minimal_ohai || config.minimal_ohai);
     let text = |key: &str| automatic.get(key).and_then(Value::as_str).unwrap_or("");
     let host = HostFacts {
         fqdn: text("fqdn").to_string(),

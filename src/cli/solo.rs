@@ -88,6 +88,7 @@ fn locked_run(
         json_attributes: args.json_attributes.as_deref(),
         override_runlist: args.override_runlist.as_deref(),
         legacy_mode: args.legacy_mode || config.solo_legacy_mode,
+        minimal_ohai: args.minimal_ohai,
     };
     let mut prepared = prepare(config, &repo, &opts).inspect_err(|e| events.compile_failed(e))?;
     let items: Vec<String> = prepared
