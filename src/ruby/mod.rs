@@ -24,14 +24,17 @@ mod builtins;
 mod collections;
 mod dsl_calls;
 pub mod erb;
+mod frozen;
 mod interp;
 mod lower;
 mod modules;
+mod recipe;
 mod regexp;
 mod value;
 
 pub use attribute_file::eval_attribute_file;
 pub use dsl_calls::{eval_dsl_calls, DslCall};
+pub use recipe::eval_recipe;
 
 pub(crate) use interp::Fault;
 
