@@ -63,7 +63,10 @@ pub(super) fn read_level(node: &Node, level: WriteLevel, path: &[String]) -> Opt
 }
 
 /// Applies a write from Ruby code (an attribute file or a recipe) to the node.
-pub(super) fn apply_write(node: &mut Node, write: AttributeWrite) -> std::result::Result<(), String> {
+pub(super) fn apply_write(
+    node: &mut Node,
+    write: AttributeWrite,
+) -> std::result::Result<(), String> {
     let level = level_of(write.level);
     let attrs = &mut node.attributes;
     match write.op {

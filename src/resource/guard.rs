@@ -169,7 +169,6 @@ impl Guard {
             timeout: opts.timeout,
             input: None,
         };
-        spec.run(&cx.command_env())
-            .is_ok_and(|out| out.success())
+        spec.run(&cx.command_env()).is_ok_and(|out| out.success())
     }
 }

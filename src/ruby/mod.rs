@@ -117,4 +117,6 @@ pub(crate) fn parse_file(file: &Path, source: &str) -> crate::Result<lower::Prog
 }
 
 #[cfg(test)]
+mod recipe_tests;
+#[cfg(test)]
 mod tests;

@@ -160,10 +160,7 @@ impl RecipeDsl<'_> {
         info: CallInfo,
     ) -> Result<Reply<'a>, Fault> {
         if let Some(why) = refusal(name) {
-            return Err(Fault::new(
-                "NotImplementedError",
-                format!("`{name}` {why}"),
-            ));
+            return Err(Fault::new("NotImplementedError", format!("`{name}` {why}")));
         }
         match self.node().self_call(name, args)? {
             Reply::NotFound => {}
@@ -198,12 +195,10 @@ impl RecipeDsl<'_> {
             "data_bag_item" => {
                 let (bag, id) = match args {
                     [bag, id] => (word(bag), word(id)),
-                    [_, _, _] => {
-                        return Err(Fault::new(
-                            "NotImplementedError",
-                            "`data_bag_item` with a secret (encrypted data bags) is not supported yet",
-                        ))
-                    }
+                    [_, _, _] => return Err(Fault::new(
+                        "NotImplementedError",
+                        "`data_bag_item` with a secret (encrypted data bags) is not supported yet",
+                    )),
                     _ => return Err(Fault::argument("data_bag_item takes a bag and an item id")),
                 };
                 let (Some(bag), Some(id)) = (bag, id) else {
@@ -507,7 +502,9 @@ fn resource_name(kind: &str, name: &Value<'_>) -> Result<String, Fault> {
 
 /// The old `resources(service: 'nginx')` form of a notification target → `service[nginx]`.
 fn resource_reference(args: &[Value<'_>]) -> Result<String, Fault> {
-    let bad = || Fault::argument("resources takes one `type: 'name'` pair, like resources(service: 'nginx')");
+    let bad = || {
+        Fault::argument("resources takes one `type: 'name'` pair, like resources(service: 'nginx')")
+    };
     let [Value::Hash(hash)] = args else {
         return match args {
             [Value::Str(s)] => Ok(s.to_string()),
@@ -517,9 +514,7 @@ fn resource_reference(args: &[Value<'_>]) -> Result<String, Fault> {
     let map = hash.map.borrow();
     let mut pairs = map.iter();
     match (pairs.next(), pairs.next()) {
-        (Some((kind, name)), None) => {
-            Ok(format!("{}[{}]", kind.to_value().to_s(), name.to_s()))
-        }
+        (Some((kind, name)), None) => Ok(format!("{}[{}]", kind.to_value().to_s(), name.to_s())),
         _ => Err(bad()),
     }
 }
@@ -562,12 +557,10 @@ fn notification_args<'v, 'a>(
             Some("immediately") => "immediately",
             Some("immediate") => "immediate",
             Some("before") => "before",
-            _ => {
-                return Err(Fault::argument(format!(
-                    "`{method}`: timing must be :delayed, :immediately, :immediate or :before, got {}",
-                    t.inspect()
-                )))
-            }
+            _ => return Err(Fault::argument(format!(
+                "`{method}`: timing must be :delayed, :immediately, :immediate or :before, got {}",
+                t.inspect()
+            ))),
         },
     };
     Ok((action, target, timing))
@@ -666,10 +659,7 @@ impl<'a> Host<'a> for GuardHost<'_> {
     ) -> Result<Reply<'a>, Fault> {
         if receiver.is_none() {
             if let Some(why) = refusal(name) {
-                return Err(Fault::new(
-                    "NotImplementedError",
-                    format!("`{name}` {why}"),
-                ));
+                return Err(Fault::new("NotImplementedError", format!("`{name}` {why}")));
             }
         }
         self.node.call(receiver, name, args, info)
