@@ -557,10 +557,12 @@ fn notification_args<'v, 'a>(
             Some("immediately") => "immediately",
             Some("immediate") => "immediate",
             Some("before") => "before",
-            _ => return Err(Fault::argument(format!(
+            _ => {
+                return Err(Fault::argument(format!(
                 "`{method}`: timing must be :delayed, :immediately, :immediate or :before, got {}",
                 t.inspect()
-            ))),
+            )))
+            }
         },
     };
     Ok((action, target, timing))
