@@ -46,6 +46,7 @@ pub fn eval_recipe(
         open: Vec::new(),
         pending_guard: None,
         failure: None,
+        line_starts: None,
     };
     let mut interp = Interp::new(path, &mut dsl);
     let result = interp.run(&program);
@@ -110,6 +111,8 @@ struct RecipeDsl<'h> {
     pending_guard: Option<GuardKind>,
     /// An error from the compiler (a bad property, an included recipe's error), reported as is.
     failure: Option<Error>,
+    /// Byte offsets of the source's lines, computed when a guard block first needs them.
+    line_starts: Option<Vec<usize>>,
 }
 
 /// Ruby's name of a value's type, for messages.
@@ -143,7 +146,7 @@ impl RecipeDsl<'_> {
     }
 
     /// A value as property JSON; precedence-level paths are read.
-    fn to_json(&mut self, value: &Value<'_>) -> Result<Json, Fault> {
+    fn property_json(&mut self, value: &Value<'_>) -> Result<Json, Fault> {
         match value {
             Value::Attr(attr) => Ok(self
                 .node()
@@ -224,15 +227,20 @@ impl RecipeDsl<'_> {
         args: &[Value<'a>],
         info: CallInfo,
     ) -> Result<Reply<'a>, Fault> {
-        let [name] = args else {
-            return Err(Fault::argument(format!(
-                "`{kind}` declares a resource: expected one name, got {} arguments",
-                args.len()
-            )));
+        // Chef 16+ gives a resource declared without a name the name "".
+        let name = match args {
+            [] => String::new(),
+            [name] => resource_name(kind, name)?,
+            _ => {
+                return Err(Fault::argument(format!(
+                    "`{kind}` declares a resource: expected one name, got {} arguments",
+                    args.len()
+                )))
+            }
         };
         let resource = OpenResource {
             kind: kind.to_string(),
-            name: resource_name(kind, name)?,
+            name,
             location: self.location(info),
             properties: IndexMap::new(),
             block_guards: Vec::new(),
@@ -327,10 +335,10 @@ impl RecipeDsl<'_> {
             }));
         }
         let value = match args {
-            [one] => self.to_json(one)?,
+            [one] => self.property_json(one)?,
             many => Json::Array(
                 many.iter()
-                    .map(|v| self.to_json(v))
+                    .map(|v| self.property_json(v))
                     .collect::<Result<_, _>>()?,
             ),
         };
@@ -439,9 +447,9 @@ impl RecipeDsl<'_> {
             )));
         }
         let mut entry = serde_json::Map::new();
-        entry.insert("command".to_string(), self.to_json(command)?);
+        entry.insert("command".to_string(), self.property_json(command)?);
         if let Some(options) = options {
-            match self.to_json(options)? {
+            match self.property_json(options)? {
                 Json::Object(map) => entry.extend(map),
                 _ => {
                     return Err(Fault::type_error(format!(
@@ -456,11 +464,17 @@ impl RecipeDsl<'_> {
     }
 
     /// The first line of the guard block's source, for messages.
-    fn block_text(&self, info: CallInfo) -> String {
-        let line = self
-            .source
-            .lines()
-            .nth(info.span.line.saturating_sub(1) as usize)
+    fn block_text(&mut self, info: CallInfo) -> String {
+        let source = self.source;
+        let starts = self.line_starts.get_or_insert_with(|| {
+            std::iter::once(0)
+                .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        let line = starts
+            .get(info.span.line.saturating_sub(1) as usize)
+            .and_then(|&start| source.get(start..))
+            .and_then(|rest| rest.lines().next())
             .unwrap_or_default();
         let start = line
             .char_indices()
@@ -470,13 +484,20 @@ impl RecipeDsl<'_> {
     }
 }
 
-/// Whether a call without a receiver declares a resource: a plain name with arguments.
+/// Whether a call without a receiver declares a resource: a plain lowercase name with a
+/// resource name or a block (`apt_update do ... end`), or alone when it is a known resource type
+/// (`apt_update`; other bare words stay undefined names, as typos usually are).
 fn declares_resource(name: &str, args: &[Value<'_>], info: CallInfo) -> bool {
-    !info.variable_call
-        && !args.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !plain {
+        return false;
+    }
+    if info.variable_call {
+        return crate::resource::build::known_types().contains(&name);
+    }
+    !args.is_empty() || info.has_block
 }
 
 /// The resource name Chef derives from the declaration's argument.

@@ -482,6 +482,22 @@ fn syntax_errors_and_unknown_names_are_located() {
 }
 
 #[test]
+fn a_resource_without_a_name_is_named_empty_as_in_chef_16() {
+    let host = run("log do\n  message 'hi'\nend\nlog\n");
+    let names: Vec<(&str, &str)> = host
+        .decls()
+        .iter()
+        .map(|d| (d.kind.as_str(), d.name.as_str()))
+        .collect();
+    assert_eq!(names, [("log", ""), ("log", "")]);
+    let e = error("not_a_type\n");
+    assert!(
+        e.contains("undefined local variable or method `not_a_type`"),
+        "{e}"
+    );
+}
+
+#[test]
 fn helpers_name_the_cookbook_and_recipe() {
     let host = run("log \"#{cookbook_name}::#{recipe_name}\"\n");
     assert_eq!(host.decls()[0].name, "cb::default");
