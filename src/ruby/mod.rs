@@ -6,6 +6,8 @@
 //! naming the file, line, column and construct; it never guesses.
 //!
 //! Entry points: [`eval_attribute_file`] (attributes/*.rb against a [`NodeAccess`]),
+//! [`eval_recipe`] (recipes/*.rb: Chef's recipe DSL, declarations handed to the compiler as
+//! they are evaluated, block guards kept for converge time),
 //! [`eval_dsl_calls`] (metadata.rb, solo.rb, roles/*.rb: a list of top-level calls),
 //! [`erb::ErbTemplate`] (Chef's Erubis templates) and [`check`] (parse without running).
 //!
