@@ -169,6 +169,15 @@ impl RecipeDsl<'_> {
             Reply::NotFound => {}
             reply => return Ok(reply),
         }
+        if matches!(
+            name,
+            "notifies" | "subscribes" | "only_if" | "not_if" | "action"
+        ) {
+            return Err(Fault::new(
+                "NoMethodError",
+                format!("`{name}` is a resource property: use it inside a resource's `do ... end` block"),
+            ));
+        }
         Ok(Reply::Value(match name {
             "include_recipe" => {
                 let location = self.location(info);
@@ -284,7 +293,9 @@ impl RecipeDsl<'_> {
                 return Ok(Reply::Value(Value::str(name)));
             }
             _ => {
-                if refusal(name).is_some() {
+                // `system` and friends are also property names (`user 'x' do system true end`).
+                let property_too = matches!(name, "system" | "exec" | "spawn" | "define");
+                if refusal(name).is_some() && !property_too {
                     return self.recipe_call(name, args, info);
                 }
                 match self.node().self_call(name, args)? {

@@ -498,6 +498,24 @@ fn a_resource_without_a_name_is_named_empty_as_in_chef_16() {
 }
 
 #[test]
+fn common_properties_outside_a_resource_block_are_named_as_such() {
+    let e = error("log 'a'\nnotifies :run, 'execute[x]'\n");
+    assert!(e.starts_with(&format!("{FILE}:2:1")), "{e}");
+    assert!(e.contains("`notifies` is a resource property"), "{e}");
+}
+
+#[test]
+fn words_refused_at_top_level_are_properties_inside_a_block() {
+    let host = run("user 'svc' do\n  system true\nend\n");
+    assert_eq!(prop(host.decl("svc"), "system"), true);
+    let e = error("system('id')\n");
+    assert!(
+        e.contains("runs a command while the recipe compiles"),
+        "{e}"
+    );
+}
+
+#[test]
 fn helpers_name_the_cookbook_and_recipe() {
     let host = run("log \"#{cookbook_name}::#{recipe_name}\"\n");
     assert_eq!(host.decls()[0].name, "cb::default");
