@@ -99,6 +99,7 @@ struct OpenResource {
     block_guards: Vec<Guard>,
 }
 
+/// The methods a recipe calls without a receiver, and the state of its resource blocks.
 struct RecipeDsl<'h> {
     host: &'h mut dyn RecipeHost,
     file: Arc<Path>,
@@ -129,6 +130,7 @@ fn word(value: &Value<'_>) -> Option<String> {
 }
 
 impl RecipeDsl<'_> {
+    /// Where a call is, in this file.
     fn location(&self, info: CallInfo) -> SourceLocation {
         SourceLocation::new(&*self.file, info.span.line, info.span.column)
     }
@@ -140,6 +142,7 @@ impl RecipeDsl<'_> {
         fault
     }
 
+    /// The node methods shared with attribute files (without bare `default[...]`).
     fn node(&mut self) -> AttributeHost<'_> {
         let node: &mut dyn NodeAccess = &mut *self.host;
         AttributeHost::new(node, false)
@@ -156,6 +159,8 @@ impl RecipeDsl<'_> {
         }
     }
 
+    /// A call at the recipe's top level (or a helper inside a block): helpers, then a
+    /// resource declaration.
     fn recipe_call<'a>(
         &mut self,
         name: &str,
@@ -179,54 +184,69 @@ impl RecipeDsl<'_> {
             ));
         }
         Ok(Reply::Value(match name {
-            "include_recipe" => {
-                let location = self.location(info);
-                for arg in args {
-                    let Value::Str(recipe) = arg else {
-                        return Err(Fault::type_error(format!(
-                            "include_recipe takes recipe names (Strings), got {}",
-                            kind_of(arg)
-                        )));
-                    };
-                    if let Err(e) = self.host.include_recipe(recipe, &location) {
-                        return Err(self.fail(e));
-                    }
-                }
-                Value::Nil
-            }
-            "data_bag" => {
-                let [bag] = args else {
-                    return Err(Fault::argument("data_bag takes one bag name"));
-                };
-                let bag = word(bag).ok_or_else(|| Fault::type_error("data_bag takes a name"))?;
-                match self.host.data_bag(&bag) {
-                    Ok(ids) => Value::array(ids.into_iter().map(Value::str).collect()),
-                    Err(e) => return Err(self.fail(e)),
-                }
-            }
-            "data_bag_item" => {
-                let (bag, id) = match args {
-                    [bag, id] => (word(bag), word(id)),
-                    [_, _, _] => return Err(Fault::new(
-                        "NotImplementedError",
-                        "`data_bag_item` with a secret (encrypted data bags) is not supported yet",
-                    )),
-                    _ => return Err(Fault::argument("data_bag_item takes a bag and an item id")),
-                };
-                let (Some(bag), Some(id)) = (bag, id) else {
-                    return Err(Fault::type_error("data_bag_item takes names (Strings)"));
-                };
-                match self.host.data_bag_item(&bag, &id) {
-                    Ok(item) => Value::from_owned_json(&item, Mutability::Mutable),
-                    Err(e) => return Err(self.fail(e)),
-                }
-            }
+            "include_recipe" => self.include_recipes(args, info)?,
+            "data_bag" => self.data_bag(args)?,
+            "data_bag_item" => self.data_bag_item(args)?,
             "resources" => Value::str(resource_reference(args)?),
             "cookbook_name" => Value::str(self.cookbook),
             "recipe_name" => Value::str(self.recipe),
             _ if declares_resource(name, args, info) => return self.declare(name, args, info),
             _ => return Ok(Reply::NotFound),
         }))
+    }
+
+    /// `include_recipe 'a', 'b::c'`: each is evaluated now, in order.
+    fn include_recipes<'a>(
+        &mut self,
+        args: &[Value<'a>],
+        info: CallInfo,
+    ) -> Result<Value<'a>, Fault> {
+        let location = self.location(info);
+        for arg in args {
+            let Value::Str(recipe) = arg else {
+                return Err(Fault::type_error(format!(
+                    "include_recipe takes recipe names (Strings), got {}",
+                    kind_of(arg)
+                )));
+            };
+            if let Err(e) = self.host.include_recipe(recipe, &location) {
+                return Err(self.fail(e));
+            }
+        }
+        Ok(Value::Nil)
+    }
+
+    /// `data_bag('users')`: the bag's item ids.
+    fn data_bag<'a>(&mut self, args: &[Value<'a>]) -> Result<Value<'a>, Fault> {
+        let [bag] = args else {
+            return Err(Fault::argument("data_bag takes one bag name"));
+        };
+        let bag = word(bag).ok_or_else(|| Fault::type_error("data_bag takes a name"))?;
+        match self.host.data_bag(&bag) {
+            Ok(ids) => Ok(Value::array(ids.into_iter().map(Value::str).collect())),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// `data_bag_item('users', 'bob')`: the item as a Hash.
+    fn data_bag_item<'a>(&mut self, args: &[Value<'a>]) -> Result<Value<'a>, Fault> {
+        let (bag, id) = match args {
+            [bag, id] => (word(bag), word(id)),
+            [_, _, _] => {
+                return Err(Fault::new(
+                    "NotImplementedError",
+                    "`data_bag_item` with a secret (encrypted data bags) is not supported yet",
+                ))
+            }
+            _ => return Err(Fault::argument("data_bag_item takes a bag and an item id")),
+        };
+        let (Some(bag), Some(id)) = (bag, id) else {
+            return Err(Fault::type_error("data_bag_item takes names (Strings)"));
+        };
+        match self.host.data_bag_item(&bag, &id) {
+            Ok(item) => Ok(Value::from_owned_json(&item, Mutability::Mutable)),
+            Err(e) => Err(self.fail(e)),
+        }
     }
 
     /// `type 'name'` or `type 'name' do ... end`.
@@ -262,6 +282,7 @@ impl RecipeDsl<'_> {
         Ok(Reply::Value(Value::Nil))
     }
 
+    /// Hands a fully evaluated declaration to the compiler.
     fn finish(&mut self, resource: OpenResource) -> Result<(), Fault> {
         let decl = ResourceDecl {
             kind: resource.kind,
