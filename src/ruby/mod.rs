@@ -32,6 +32,7 @@ mod lower;
 mod modules;
 mod recipe;
 mod regexp;
+mod scan;
 mod value;
 
 pub use attribute_file::eval_attribute_file;

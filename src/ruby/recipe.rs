@@ -12,6 +12,7 @@
 //! go through the same [`AttributeHost`] as attribute files. Constructs skillet cannot run
 //! (`ruby_block`, `lazy`, `search`, commands at compile time) are refused with their reason.
 
+use super::ast::Call;
 use super::attribute_file::AttributeHost;
 use super::frozen::CapturedBlock;
 use super::interp::{CallInfo, Fault, Host, Interp, Reply, HOST_FAILURE};
@@ -660,6 +661,11 @@ impl<'a> Host<'a> for RecipeDsl<'_> {
         let Some(kind) = self.pending_guard.take() else {
             return Ok(Value::Nil);
         };
+        if let Some(body) = &block.block.body {
+            super::scan::each_call(body, &mut |call, span| {
+                check_guard_call(call).map_err(|f| f.at(span))
+            })?;
+        }
         let guard = Guard {
             kind,
             command: GuardCommand::Block(block_guard(
@@ -675,6 +681,48 @@ impl<'a> Host<'a> for RecipeDsl<'_> {
         }
         Ok(Value::Nil)
     }
+}
+
+/// What a guard block may call without a receiver: the node, the platform helpers and the
+/// Kernel methods the evaluator has (locals and methods on values are always fine).
+const GUARD_HELPERS: &[&str] = &[
+    "node",
+    "platform?",
+    "platform_family?",
+    "value_for_platform",
+    "value_for_platform_family",
+    "attribute?",
+    "raise",
+    "fail",
+    "require",
+    "require_relative",
+    "puts",
+    "print",
+    "p",
+    "pp",
+    "format",
+    "sprintf",
+    "Integer",
+    "Float",
+    "String",
+    "Array",
+    "__dir__",
+    "__method__",
+];
+
+/// Refuses, when the recipe compiles, a call a guard block could not make at converge time.
+fn check_guard_call(call: &Call) -> Result<(), Fault> {
+    if call.receiver.is_some() || GUARD_HELPERS.contains(&call.name.as_ref()) {
+        return Ok(());
+    }
+    let name = call.name.as_ref();
+    let message = match refusal(name) {
+        Some(why) => format!("`{name}` {why}"),
+        None => format!(
+            "`{name}` is not available in a guard block, which runs at converge time: it may read `node`, call the platform helpers, and use File, Dir, ENV and plain Ruby"
+        ),
+    };
+    Err(Fault::new("NotImplementedError", message))
 }
 
 /// A block guard: the captured block, evaluated against the node of the run when it is tested.

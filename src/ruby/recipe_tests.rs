@@ -318,6 +318,26 @@ fn a_block_guard_that_raises_fails_with_its_location() {
 }
 
 #[test]
+fn a_guard_block_that_would_call_what_converge_time_lacks_is_refused_at_compile_time() {
+    let e = error("execute 'e' do\n  not_if { shell_out('id').stdout.include?('x') }\nend\n");
+    assert!(e.starts_with(&format!("{FILE}:2:12")), "{e}");
+    assert!(
+        e.contains("runs a command while the recipe compiles"),
+        "{e}"
+    );
+    let e = error(
+        "execute 'e' do\n  only_if do\n    %w(a b).any? { |x| helper_of_mine(x) }\n  end\nend\n",
+    );
+    assert!(e.starts_with(&format!("{FILE}:3:")), "{e}");
+    assert!(
+        e.contains("`helper_of_mine` is not available in a guard block"),
+        "{e}"
+    );
+    let host = run("x = 1\nexecute 'e' do\n  only_if { platform?('ubuntu') && node['a'].nil? && ::File.directory?('/') && x == Integer('1') }\nend\n");
+    assert_eq!(host.guards("e").len(), 1);
+}
+
+#[test]
 fn a_guard_takes_a_command_or_a_block_not_both() {
     let e = error("execute 'e' do\n  only_if('true') { true }\nend\n");
     assert!(e.contains("takes a command or a block, not both"), "{e}");
