@@ -27,6 +27,7 @@ mod collections;
 mod dsl_calls;
 pub mod erb;
 mod frozen;
+mod guard_block;
 mod interp;
 mod lower;
 mod modules;
