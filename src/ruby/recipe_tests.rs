@@ -425,6 +425,7 @@ fn constructs_skillet_does_not_run_are_refused_with_the_reason_and_place() {
             "a block given to `block`",
         ),
         ("data_bag_item('a', 'b', 'secret')\n", "encrypted data bags"),
+        ("x = Chef::Config[:file_cache_path]\n", "`Chef::Config`"),
     ] {
         let e = error(source);
         assert!(e.contains(wanted), "{source}: {e}");
