@@ -3,8 +3,10 @@
 //! converge starts.
 //!
 //! Recipe front-ends plug in through [`RecipeLoader`]: [`FileRecipeLoader`] reads Chef's YAML and
-//! JSON recipes from the cookbook; the Ruby DSL will be another front-end producing the same
-//! [`RecipeStep`]s.
+//! JSON recipes from the cookbook and evaluates Ruby recipes (`crate::ruby::eval_recipe`). A
+//! front-end that runs code hands every declaration and `include_recipe` to the [`RecipeHost`]
+//! as it is evaluated, so an included recipe runs at its place and sees the node as the
+//! including recipe left it, as in Chef.
 
 pub mod decl;
 mod node_access;
@@ -20,22 +22,51 @@ use crate::node::{Environment, Expansion, Level, Node};
 use crate::repo::cookbook::{Cookbook, RecipeFile};
 use crate::repo::version::{Constraint, Version};
 use crate::repo::Repository;
-use crate::resource::ResourceCollection;
+use crate::resource::{Guard, ResourceCollection};
+use crate::ruby::{AttributeWrite, NodeAccess, WriteLevel};
+use decl::ResourceDecl;
 use std::collections::HashSet;
 
 /// Reads a recipe into its steps.
 pub trait RecipeLoader {
-    /// The steps of `cookbook::recipe`; `Ok(None)` when the cookbook has no such recipe.
-    fn load(&self, cookbook: &Cookbook, recipe: &str) -> Result<Option<Vec<RecipeStep>>>;
+    /// Evaluates `cookbook::recipe`; `Ok(None)` when the cookbook has no such recipe.
+    ///
+    /// A front-end of plain data may return its steps; one that runs code gives each step to
+    /// `host` as it happens (and returns no steps). Returned steps are carried out after the
+    /// ones given to `host`.
+    fn load(
+        &self,
+        cookbook: &Cookbook,
+        recipe: &str,
+        host: &mut dyn RecipeHost,
+    ) -> Result<Option<Vec<RecipeStep>>>;
 }
 
-/// Loads recipes from the cookbook's files (YAML and JSON; Ruby recipes are refused with a
-/// clear message until the Ruby front-end exists).
+/// What the compiler offers a recipe while it is evaluated: the node's attributes (merged reads
+/// and precedence-level writes, through [`NodeAccess`]), the data bags, and the resource
+/// collection, which takes each declaration and `include_recipe` at once.
+pub trait RecipeHost: NodeAccess {
+    /// Builds a declared resource (with guards written as code, if any) and appends it.
+    fn declare(&mut self, decl: ResourceDecl, block_guards: Vec<Guard>) -> Result<()>;
+    /// `include_recipe "cb::r"` at `location`: evaluates it now unless it was loaded already.
+    fn include_recipe(&mut self, name: &str, location: &SourceLocation) -> Result<()>;
+    /// The item ids of a data bag, sorted (`data_bag("users")`).
+    fn data_bag(&self, bag: &str) -> Result<Vec<String>>;
+    /// One data bag item (`data_bag_item("users", "bob")`).
+    fn data_bag_item(&self, bag: &str, id: &str) -> Result<serde_json::Value>;
+}
+
+/// Loads recipes from the cookbook's files: YAML and JSON (Chef's data format) and Ruby.
 #[derive(Debug, Default)]
 pub struct FileRecipeLoader;
 
 impl RecipeLoader for FileRecipeLoader {
-    fn load(&self, cookbook: &Cookbook, recipe: &str) -> Result<Option<Vec<RecipeStep>>> {
+    fn load(
+        &self,
+        cookbook: &Cookbook,
+        recipe: &str,
+        host: &mut dyn RecipeHost,
+    ) -> Result<Option<Vec<RecipeStep>>> {
         let Some(file) = cookbook.recipe_file(recipe)? else {
             return Ok(None);
         };
@@ -45,14 +76,8 @@ impl RecipeLoader for FileRecipeLoader {
             RecipeFile::Yaml(_) => recipe::parse(&text, path, false, cookbook.name(), recipe)?,
             RecipeFile::Json(_) => recipe::parse(&text, path, true, cookbook.name(), recipe)?,
             RecipeFile::Ruby(_) => {
-                return Err(Error::compile_as(
-                    "Chef::Exceptions::RecipeNotFound",
-                    SourceLocation::new(path, 1, 1),
-                    format!(
-                        "recipes written in Ruby are not supported yet: write `{}::{recipe}` as recipes/{recipe}.yml (Chef's YAML recipe format)",
-                        cookbook.name()
-                    ),
-                ))
+                crate::ruby::eval_recipe(path, &text, cookbook.name(), recipe, host)?;
+                Vec::new()
             }
         };
         Ok(Some(steps))
@@ -98,6 +123,7 @@ pub fn compile_in_order(
     sources: &RepoSources<'_>,
 ) -> Result<Compiled> {
     check_versions(repo, &order, expansion, environment)?;
+    set_automatic_cookbooks(repo, node, &order);
 
     let mut loaded_attributes = HashSet::new();
     let mut attribute_files = Vec::new();
@@ -119,6 +145,7 @@ pub fn compile_in_order(
 
     let mut state = RecipeState {
         repo,
+        node,
         loader,
         sources,
         in_order: order.iter().cloned().collect(),
@@ -132,10 +159,9 @@ pub fn compile_in_order(
         state.load_recipe(entry.cookbook(), entry.recipe(), None)?;
     }
     if !state.included.is_empty() {
-        add_automatic_recipes(node, &state.included);
+        add_automatic_recipes(state.node, &state.included);
     }
     check_notification_targets(&state.collection)?;
-    set_automatic_cookbooks(repo, node, &order);
     Ok(Compiled {
         collection: state.collection,
         cookbook_order: order,
@@ -147,6 +173,7 @@ pub fn compile_in_order(
 
 struct RecipeState<'a> {
     repo: &'a Repository,
+    node: &'a mut Node,
     loader: &'a dyn RecipeLoader,
     sources: &'a RepoSources<'a>,
     in_order: HashSet<String>,
@@ -158,7 +185,7 @@ struct RecipeState<'a> {
     included: Vec<String>,
 }
 
-impl RecipeState<'_> {
+impl<'a> RecipeState<'a> {
     fn load_recipe(
         &mut self,
         cookbook_name: &str,
@@ -169,7 +196,8 @@ impl RecipeState<'_> {
         if self.loaded.contains(&qualified) {
             return Ok(());
         }
-        let Some(cookbook) = self.repo.cookbook(cookbook_name) else {
+        let repo: &'a Repository = self.repo;
+        let Some(cookbook) = repo.cookbook(cookbook_name) else {
             let message = format!(
                 "Cookbook {cookbook_name} not found. If you're loading {cookbook_name} from another cookbook, make sure you configure the dependency in your metadata"
             );
@@ -185,7 +213,28 @@ impl RecipeState<'_> {
                 "MissingCookbookDependency: recipe {qualified} is included, but cookbook {cookbook_name} is not a dependency of the run list's cookbooks (its attribute files were not loaded); add `depends '{cookbook_name}'` to the including cookbook's metadata"
             ));
         }
-        let Some(steps) = self.loader.load(cookbook, recipe)? else {
+        // Marked loaded before it is evaluated, so a recipe that includes itself (directly or
+        // not) stops there, as in Chef.
+        self.loaded.insert(qualified.clone());
+        self.recipes.push(qualified.clone());
+        if included_at.is_some() {
+            self.included.push(qualified.clone());
+        }
+        let loader = self.loader;
+        let loaded = {
+            let mut host = DriverHost {
+                state: self,
+                cookbook: cookbook_name,
+            };
+            loader.load(cookbook, recipe, &mut host)?
+        };
+        let Some(steps) = loaded else {
+            // Nothing was evaluated: the recipe is the last one recorded.
+            self.loaded.remove(&qualified);
+            self.recipes.pop();
+            if included_at.is_some() {
+                self.included.pop();
+            }
             let message = format!("could not find recipe {recipe} for cookbook {cookbook_name}");
             return Err(match included_at {
                 Some(at) => {
@@ -194,27 +243,72 @@ impl RecipeState<'_> {
                 None => Error::input("Chef::Exceptions::RecipeNotFound", message),
             });
         };
-        self.loaded.insert(qualified.clone());
-        self.recipes.push(qualified.clone());
-        if included_at.is_some() {
-            self.included.push(qualified);
-        }
         for step in steps {
             match step {
-                RecipeStep::Declare(decl) => {
-                    let resource = crate::resource::build::build(&decl, self.sources)?;
-                    self.collection.push(resource);
-                }
+                RecipeStep::Declare(decl) => self.declare(&decl, Vec::new())?,
                 RecipeStep::Include {
                     recipe: name,
                     location,
-                } => {
-                    let (cb, r) = split_recipe_name(&name, cookbook_name);
-                    self.load_recipe(&cb, &r, Some(&location))?;
-                }
+                } => self.include(&name, cookbook_name, &location)?,
             }
         }
         Ok(())
+    }
+
+    fn declare(&mut self, decl: &ResourceDecl, block_guards: Vec<Guard>) -> Result<()> {
+        let resource = crate::resource::build::build_guarded(decl, block_guards, self.sources)?;
+        self.collection.push(resource);
+        Ok(())
+    }
+
+    fn include(&mut self, name: &str, current: &str, location: &SourceLocation) -> Result<()> {
+        let (cb, r) = split_recipe_name(name, current);
+        self.load_recipe(&cb, &r, Some(location))
+    }
+}
+
+/// The compiler as one recipe sees it while it is evaluated.
+struct DriverHost<'s, 'a> {
+    state: &'s mut RecipeState<'a>,
+    /// The cookbook of the recipe being evaluated (for `include_recipe "::r"`).
+    cookbook: &'s str,
+}
+
+impl NodeAccess for DriverHost<'_, '_> {
+    fn read(&self, path: &[String]) -> Option<serde_json::Value> {
+        self.state.node.attributes.read(path)
+    }
+
+    fn read_level(&self, level: WriteLevel, path: &[String]) -> Option<serde_json::Value> {
+        node_access::read_level(self.state.node, level, path)
+    }
+
+    fn write(&mut self, write: AttributeWrite) -> std::result::Result<(), String> {
+        node_access::apply_write(self.state.node, write)
+    }
+
+    fn include_attribute(&mut self, name: &str) -> std::result::Result<(), String> {
+        Err(format!(
+            "include_attribute \"{name}\" belongs in an attribute file, not in a recipe"
+        ))
+    }
+}
+
+impl RecipeHost for DriverHost<'_, '_> {
+    fn declare(&mut self, decl: ResourceDecl, block_guards: Vec<Guard>) -> Result<()> {
+        self.state.declare(&decl, block_guards)
+    }
+
+    fn include_recipe(&mut self, name: &str, location: &SourceLocation) -> Result<()> {
+        self.state.include(name, self.cookbook, location)
+    }
+
+    fn data_bag(&self, bag: &str) -> Result<Vec<String>> {
+        self.state.repo.data_bags.items(bag)
+    }
+
+    fn data_bag_item(&self, bag: &str, id: &str) -> Result<serde_json::Value> {
+        self.state.repo.data_bags.item(bag, id)
     }
 }
 

@@ -57,26 +57,39 @@ fn level_of(level: WriteLevel) -> Level {
     }
 }
 
+/// One level's own value at `path`.
+pub(super) fn read_level(node: &Node, level: WriteLevel, path: &[String]) -> Option<Value> {
+    node.attributes.read_level(level_of(level), path)
+}
+
+/// Applies a write from Ruby code (an attribute file or a recipe) to the node.
+pub(super) fn apply_write(
+    node: &mut Node,
+    write: AttributeWrite,
+) -> std::result::Result<(), String> {
+    let level = level_of(write.level);
+    let attrs = &mut node.attributes;
+    match write.op {
+        WriteOp::Set => attrs.set(level, &write.path, write.value),
+        WriteOp::SetUnless => attrs
+            .set_unless(level, &write.path, write.value)
+            .map(|_| ()),
+        WriteOp::Replace => attrs.replace(level, &write.path, write.value),
+        WriteOp::ForceReplace => attrs.force_replace(level, &write.path, write.value),
+    }
+}
+
 impl NodeAccess for AttributeFileAccess<'_> {
     fn read(&self, path: &[String]) -> Option<Value> {
         self.node.attributes.read(path)
     }
 
     fn read_level(&self, level: WriteLevel, path: &[String]) -> Option<Value> {
-        self.node.attributes.read_level(level_of(level), path)
+        read_level(self.node, level, path)
     }
 
     fn write(&mut self, write: AttributeWrite) -> std::result::Result<(), String> {
-        let level = level_of(write.level);
-        let attrs = &mut self.node.attributes;
-        match write.op {
-            WriteOp::Set => attrs.set(level, &write.path, write.value),
-            WriteOp::SetUnless => attrs
-                .set_unless(level, &write.path, write.value)
-                .map(|_| ()),
-            WriteOp::Replace => attrs.replace(level, &write.path, write.value),
-            WriteOp::ForceReplace => attrs.force_replace(level, &write.path, write.value),
-        }
+        apply_write(self.node, write)
     }
 
     fn include_attribute(&mut self, name: &str) -> std::result::Result<(), String> {

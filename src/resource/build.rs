@@ -207,6 +207,17 @@ pub fn known_types() -> Vec<&'static str> {
 /// the type's allowed actions, and resolves template/cookbook_file sources through `sources`
 /// (a missing source is a compile error).
 pub fn build(decl: &ResourceDecl, sources: &dyn Sources) -> Result<Box<dyn Resource>> {
+    build_guarded(decl, Vec::new(), sources)
+}
+
+/// [`build`] for a declaration that also has guards written as code (Ruby block guards),
+/// which a declaration's JSON properties cannot hold; they run after its `only_if`/`not_if`
+/// property guards of the same kind.
+pub fn build_guarded(
+    decl: &ResourceDecl,
+    block_guards: Vec<Guard>,
+    sources: &dyn Sources,
+) -> Result<Box<dyn Resource>> {
     let Some(info) = TYPES.iter().find(|t| t.name == decl.kind) else {
         return Err(Error::compile_as(
             "Chef::Exceptions::NoSuchResourceType",
@@ -219,7 +230,8 @@ pub fn build(decl: &ResourceDecl, sources: &dyn Sources) -> Result<Box<dyn Resou
         ));
     };
     check_known_properties(decl, info.properties)?;
-    let common = parse_common(decl, info.default_action, info.actions)?;
+    let mut common = parse_common(decl, info.default_action, info.actions)?;
+    common.guards.extend(block_guards);
     (info.make)(decl, common, sources)
 }
 
@@ -419,9 +431,9 @@ fn parse_notification(
 /// A string → shell guard; a list of strings → argv; a map → guard with options; a list of
 /// maps → several guards.
 fn parse_guards(prop: &PropValue, kind: GuardKind, name: &str) -> Result<Vec<Guard>> {
-    let guard = |command, options| Guard {
+    let guard = |command: crate::platform::command::CommandLine, options| Guard {
         kind,
-        command,
+        command: command.into(),
         options,
         location: prop.location.clone(),
     };

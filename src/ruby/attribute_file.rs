@@ -20,7 +20,7 @@ pub fn eval_attribute_file(
     node: &mut dyn NodeAccess,
 ) -> crate::Result<()> {
     let program = parse_file(path, source)?;
-    let mut host = AttributeHost { node };
+    let mut host = AttributeHost::new(node, true);
     let mut interp = Interp::new(path, &mut host);
     interp
         .run(&program)
@@ -160,11 +160,24 @@ fn version_prefix(version: &str, parts: usize) -> String {
     version.split('.').take(parts).collect::<Vec<_>>().join(".")
 }
 
-struct AttributeHost<'n> {
+/// The node as Ruby code sees it: `node[...]` reads, precedence-level writes, and the platform
+/// helpers. Attribute files also reach the levels without `node.` (`default['a'] = 1`);
+/// recipes and guards use it without that.
+pub(crate) struct AttributeHost<'n> {
     node: &'n mut dyn NodeAccess,
+    /// Whether `default[...]` (without `node.`) and `include_attribute` work: attribute files.
+    attribute_file: bool,
 }
 
-impl AttributeHost<'_> {
+impl<'n> AttributeHost<'n> {
+    /// The node methods over `node`; `attribute_file` as for attributes/*.rb.
+    pub(crate) fn new(node: &'n mut dyn NodeAccess, attribute_file: bool) -> Self {
+        Self {
+            node,
+            attribute_file,
+        }
+    }
+
     fn read<'a>(&self, path: &[String]) -> Value<'a> {
         self.node.read(path).map_or(Value::Nil, |j| {
             Value::from_owned_json(&j, Mutability::NodeView)
@@ -223,7 +236,8 @@ impl AttributeHost<'_> {
         self.write(&parent, &Value::str(last), value)
     }
 
-    fn resolve_json(&self, attr: &AttrRef) -> Option<serde_json::Value> {
+    /// The value a precedence-level path holds in its level.
+    pub(crate) fn resolve_json(&self, attr: &AttrRef) -> Option<serde_json::Value> {
         self.node.read_level(attr.level, &attr.path)
     }
 
@@ -270,7 +284,24 @@ impl AttributeHost<'_> {
         args.iter().map(attribute_key).collect()
     }
 
-    fn self_call<'a>(&mut self, name: &str, args: &[Value<'a>]) -> Result<Reply<'a>, Fault> {
+    /// Calls without a receiver: `node`, the platform helpers and, in attribute files, the
+    /// precedence levels and `include_attribute`.
+    pub(crate) fn self_call<'a>(
+        &mut self,
+        name: &str,
+        args: &[Value<'a>],
+    ) -> Result<Reply<'a>, Fault> {
+        if self.attribute_file {
+            return self.helper_call(name, args);
+        }
+        match name {
+            "include_attribute" => Ok(Reply::NotFound),
+            _ if level_accessor(name).is_some() => Ok(Reply::NotFound),
+            _ => self.helper_call(name, args),
+        }
+    }
+
+    fn helper_call<'a>(&mut self, name: &str, args: &[Value<'a>]) -> Result<Reply<'a>, Fault> {
         if let Some((level, op)) = level_accessor(name) {
             if args.is_empty() {
                 return Ok(Reply::Value(Value::Attr(Rc::new(AttrRef {
@@ -303,7 +334,7 @@ impl AttributeHost<'_> {
     }
 
     fn node_call<'a>(&mut self, name: &str, args: &[Value<'a>]) -> Result<Reply<'a>, Fault> {
-        if let Some(reply) = match self.self_call(name, args)? {
+        if let Some(reply) = match self.helper_call(name, args)? {
             Reply::NotFound => None,
             reply => Some(reply),
         } {

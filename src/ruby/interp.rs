@@ -3,7 +3,10 @@
 //! What a file may call without a receiver (`default`, `depends`, `node`) comes from a [`Host`];
 //! methods of built-in values live in `builtins`, `collections` and `modules`.
 
-use super::ast::{Arg, AssignOp, BlockArg, Call, Expr, HashItem, Local, Node, Param, Span, Target};
+use super::ast::{
+    Arg, AssignOp, Block, BlockArg, Call, Expr, HashItem, Local, Node, Param, Span, Target,
+};
+use super::frozen::{CapturedBlock, FrozenValue};
 use super::lower::Program;
 use super::value::{equal, AttrRef, HashKey, Mutability, Value};
 use indexmap::IndexMap;
@@ -25,6 +28,10 @@ pub(crate) fn stack_position() -> usize {
 pub(crate) fn stack_exhausted(base: usize) -> bool {
     base.abs_diff(stack_position()) > STACK_BUDGET
 }
+
+/// The class of a fault that carries an error of the host (the compiler) out of the
+/// evaluation; like refusals, `rescue` never catches it.
+pub(crate) const HOST_FAILURE: &str = "Skillet::HostFailure";
 
 /// A Ruby error being raised: its class, message and where (once known).
 #[derive(Debug, Clone)]
@@ -63,7 +70,7 @@ impl Fault {
     pub(crate) fn is_rescuable(&self) -> bool {
         !matches!(
             self.class,
-            "NotImplementedError" | "SystemStackError" | "SyntaxError"
+            "NotImplementedError" | "SystemStackError" | "SyntaxError" | HOST_FAILURE
         )
     }
 
@@ -104,6 +111,12 @@ pub(crate) enum Reply<'a> {
     Delegate(Value<'a>),
     /// The host has no such method.
     NotFound,
+    /// Evaluate the call's block now (a resource block: its calls go to the host, which knows
+    /// it is inside the block), then ask [`Host::block_done`] for the call's value.
+    RunBlock,
+    /// Hand the call's block, with a copy of the variables it sees, to [`Host::take_block`]
+    /// (a block guard, evaluated later).
+    TakeBlock,
 }
 
 /// Facts about a call a host may want.
@@ -128,6 +141,17 @@ pub(crate) trait Host<'a> {
     /// The current value at a precedence-level path; None when not set.
     fn resolve(&mut self, _attr: &AttrRef) -> Result<Option<Value<'a>>, Fault> {
         Ok(None)
+    }
+
+    /// The block a [`Reply::RunBlock`] asked for has run (`completed`) or stopped with an
+    /// error or `return`; the answer is the call's value.
+    fn block_done(&mut self, _completed: bool, _info: CallInfo) -> Result<Value<'a>, Fault> {
+        Ok(Value::Nil)
+    }
+
+    /// The block a [`Reply::TakeBlock`] asked for; the answer is the call's value.
+    fn take_block(&mut self, _block: CapturedBlock, _info: CallInfo) -> Result<Value<'a>, Fault> {
+        Ok(Value::Nil)
     }
 }
 
@@ -702,6 +726,18 @@ impl<'a, 'h> Interp<'a, 'h> {
         match self.host.call(None, &call.name, &args, info)? {
             Reply::Value(v) => Ok(v),
             Reply::Delegate(v) => self.call_method(v, &call.name, args, block, span),
+            Reply::RunBlock => self.run_host_block(block, info),
+            Reply::TakeBlock => {
+                let Some(BlockArg::Code(block)) = block else {
+                    return Err(Fault::argument(format!(
+                        "`{}` expects a block (`{} {{ ... }}`)",
+                        call.name, call.name
+                    ))
+                    .into());
+                };
+                let captured = self.capture(block);
+                Ok(self.host.take_block(captured, info)?)
+            }
             Reply::NotFound if call.variable_call => Err(Fault::new(
                 "NameError",
                 format!("undefined local variable or method `{}`", call.name),
@@ -710,6 +746,60 @@ impl<'a, 'h> Interp<'a, 'h> {
             Reply::NotFound => {
                 Err(Fault::new("NoMethodError", format!("undefined method `{}`", call.name)).into())
             }
+        }
+    }
+
+    /// Runs the block of a call the host handles as a scope (a resource block); the host hears
+    /// how it ended even when it failed.
+    fn run_host_block(&mut self, block: Option<&BlockArg>, info: CallInfo) -> Eval<'a> {
+        let result = match block {
+            Some(b) => self.yield_block(b, Vec::new()),
+            None => Ok(Value::Nil),
+        };
+        let completed = matches!(result, Ok(_) | Err(Flow::Break(_)));
+        let value = self.host.block_done(completed, info)?;
+        match result {
+            Ok(_) | Err(Flow::Break(_)) => Ok(value),
+            Err(flow) => Err(flow),
+        }
+    }
+
+    /// A copy of `block` with the variables it can see, to be run after this evaluation.
+    fn capture(&self, block: &Arc<Block>) -> CapturedBlock {
+        CapturedBlock {
+            block: block.clone(),
+            frames: self
+                .frames
+                .iter()
+                .map(|frame| frame.iter().map(FrozenValue::freeze).collect())
+                .collect(),
+            ivars: self
+                .ivars
+                .iter()
+                .map(|(k, v)| (k.clone(), FrozenValue::freeze(v)))
+                .collect(),
+        }
+    }
+
+    /// Runs a captured block in this evaluator (whose own frames are replaced): its value, with
+    /// `next`, `break` and `return` all ending the block.
+    pub(crate) fn run_captured(&mut self, captured: &'a CapturedBlock) -> Result<Value<'a>, Fault> {
+        self.stack_base = stack_position();
+        self.frames = captured
+            .frames
+            .iter()
+            .map(|frame| frame.iter().map(FrozenValue::thaw).collect())
+            .collect();
+        self.ivars = captured
+            .ivars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.thaw()))
+            .collect();
+        let result = self.yield_block(&BlockArg::Code(captured.block.clone()), Vec::new());
+        self.frames.clear();
+        match result {
+            Ok(v) | Err(Flow::Break(v) | Flow::Next(v) | Flow::Return(v)) => Ok(v),
+            Err(Flow::Error(fault)) => Err(fault),
         }
     }
 
@@ -732,7 +822,9 @@ impl<'a, 'h> Interp<'a, 'h> {
             match self.host.call(Some(&receiver), name, &args, info)? {
                 Reply::Value(v) => return Ok(v),
                 Reply::Delegate(v) => receiver = v,
-                Reply::NotFound => return Err(Fault::no_method(name, &receiver).into()),
+                Reply::NotFound | Reply::RunBlock | Reply::TakeBlock => {
+                    return Err(Fault::no_method(name, &receiver).into())
+                }
             }
         }
         if let Value::Json(json) = receiver {

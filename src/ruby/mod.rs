@@ -6,6 +6,8 @@
 //! naming the file, line, column and construct; it never guesses.
 //!
 //! Entry points: [`eval_attribute_file`] (attributes/*.rb against a [`NodeAccess`]),
+//! [`eval_recipe`] (recipes/*.rb: Chef's recipe DSL, declarations handed to the compiler as
+//! they are evaluated, block guards kept for converge time),
 //! [`eval_dsl_calls`] (metadata.rb, solo.rb, roles/*.rb: a list of top-level calls),
 //! [`erb::ErbTemplate`] (Chef's Erubis templates) and [`check`] (parse without running).
 //!
@@ -24,14 +26,19 @@ mod builtins;
 mod collections;
 mod dsl_calls;
 pub mod erb;
+mod frozen;
+mod guard_block;
 mod interp;
 mod lower;
 mod modules;
+mod recipe;
 mod regexp;
+mod scan;
 mod value;
 
 pub use attribute_file::eval_attribute_file;
 pub use dsl_calls::{eval_dsl_calls, DslCall};
+pub use recipe::eval_recipe;
 
 pub(crate) use interp::Fault;
 
@@ -113,5 +120,7 @@ pub(crate) fn parse_file(file: &Path, source: &str) -> crate::Result<lower::Prog
     lower::parse_program(source, &index, None).map_err(|f| fault_to_error(file, f))
 }
 
+#[cfg(test)]
+mod recipe_tests;
 #[cfg(test)]
 mod tests;

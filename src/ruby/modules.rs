@@ -53,6 +53,10 @@ pub(crate) fn constant<'a>(name: &str) -> Result<Value<'a>, Fault> {
         "Fixnum" | "Bignum" => Ok(Value::Module("Integer")),
         "StandardError" | "RuntimeError" | "ArgumentError" => Ok(Value::Module("StandardError")),
         "Math::PI" => Ok(Value::Float(std::f64::consts::PI)),
+        "Chef::Config" => Err(Fault::new(
+            "NotImplementedError",
+            "`Chef::Config` (the client's configuration) is not available to cookbook code yet",
+        )),
         _ => Err(Fault::new(
             "NameError",
             format!("uninitialized constant {name}"),

@@ -9,7 +9,7 @@
 use super::Outcome;
 use serde_json::{json, Value};
 use skillet::compile::decl::ResourceDecl;
-use skillet::compile::{compile, Compiled, RecipeLoader, RecipeStep, RepoSources};
+use skillet::compile::{compile, Compiled, RecipeHost, RecipeLoader, RecipeStep, RepoSources};
 use skillet::node::{expand, Environment, Expansion, Node, RecipeEntry, Role, RoleSource, RunList};
 use skillet::repo::specificity::HostFacts;
 use skillet::repo::{Config, Cookbook, Repository};
@@ -107,7 +107,12 @@ fn strings(value: &Value) -> Vec<String> {
 struct CaseRecipes(Value);
 
 impl RecipeLoader for CaseRecipes {
-    fn load(&self, cookbook: &Cookbook, recipe: &str) -> skillet::Result<Option<Vec<RecipeStep>>> {
+    fn load(
+        &self,
+        cookbook: &Cookbook,
+        recipe: &str,
+        _host: &mut dyn RecipeHost,
+    ) -> skillet::Result<Option<Vec<RecipeStep>>> {
         let Some(steps) = self.0[cookbook.name()]["recipes"][recipe].as_array() else {
             return Ok(None);
         };

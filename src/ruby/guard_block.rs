@@ -1,0 +1,141 @@
+//! Guards written as Ruby blocks (`not_if { ::File.exist?(path) }`).
+//!
+//! The block is compiled with the recipe and taken out with a frozen copy of the variables it
+//! sees; what it calls without a receiver is checked then, so a block that could not run at
+//! converge time is refused before the host is touched. At converge time it is evaluated
+//! against the run's merged node attributes (read-only) each time the guard is tested.
+
+use super::ast::Call;
+use super::attribute_file::AttributeHost;
+use super::fault_to_error;
+use super::frozen::CapturedBlock;
+use super::interp::{CallInfo, Fault, Host, Interp, Reply};
+use super::recipe::refusal;
+use super::value::{AttrRef, Value};
+use super::{AttributeWrite, NodeAccess, WriteLevel};
+use crate::resource::guard::GuardBlock;
+use crate::resource::Context;
+use serde_json::Value as Json;
+use std::path::Path;
+use std::sync::Arc;
+
+/// What a guard block may call without a receiver: the node, the platform helpers and the
+/// Kernel methods the evaluator has (locals and methods on values are always fine).
+const GUARD_HELPERS: &[&str] = &[
+    "node",
+    "platform?",
+    "platform_family?",
+    "value_for_platform",
+    "value_for_platform_family",
+    "attribute?",
+    "raise",
+    "fail",
+    "require",
+    "require_relative",
+    "puts",
+    "print",
+    "p",
+    "pp",
+    "format",
+    "sprintf",
+    "Integer",
+    "Float",
+    "String",
+    "Array",
+    "__dir__",
+    "__method__",
+];
+
+/// Refuses, when the recipe compiles, a call a guard block could not make at converge time.
+pub(crate) fn check_guard_call(call: &Call) -> Result<(), Fault> {
+    if call.receiver.is_some() || GUARD_HELPERS.contains(&call.name.as_ref()) {
+        return Ok(());
+    }
+    let name = call.name.as_ref();
+    let message = match refusal(name) {
+        Some(why) => format!("`{name}` {why}"),
+        None => format!(
+            "`{name}` is not available in a guard block, which runs at converge time: it may read `node`, call the platform helpers, and use File, Dir, ENV and plain Ruby"
+        ),
+    };
+    Err(Fault::new("NotImplementedError", message))
+}
+
+/// A block guard: the captured block, evaluated against the node of the run when it is tested.
+pub(crate) fn block_guard(file: Arc<Path>, text: String, block: CapturedBlock) -> GuardBlock {
+    let block = Arc::new(block);
+    GuardBlock::new(
+        text,
+        Arc::new(move |cx: &Context| eval_guard_block(&file, &block, &cx.node)),
+    )
+}
+
+/// Runs a captured guard block with `node` (the merged attributes) as `node`.
+fn eval_guard_block(file: &Path, block: &CapturedBlock, node: &Json) -> crate::Result<bool> {
+    let mut access = ConvergeNode { attributes: node };
+    let mut host = GuardHost {
+        node: AttributeHost::new(&mut access, false),
+    };
+    let mut interp = Interp::new(file, &mut host);
+    let truthy = interp
+        .run_captured(block)
+        .and_then(|value| interp.truthy(&value));
+    truthy.map_err(|fault| fault_to_error(file, fault))
+}
+
+/// What a block guard may call: the node (read-only) and the platform helpers.
+struct GuardHost<'n> {
+    node: AttributeHost<'n>,
+}
+
+impl<'a> Host<'a> for GuardHost<'_> {
+    fn call(
+        &mut self,
+        receiver: Option<&Value<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        info: CallInfo,
+    ) -> Result<Reply<'a>, Fault> {
+        if receiver.is_none() {
+            if let Some(why) = refusal(name) {
+                return Err(Fault::new("NotImplementedError", format!("`{name}` {why}")));
+            }
+        }
+        self.node.call(receiver, name, args, info)
+    }
+
+    fn resolve(&mut self, attr: &AttrRef) -> Result<Option<Value<'a>>, Fault> {
+        self.node.resolve(attr)
+    }
+}
+
+/// The node's merged attributes at converge time, read-only.
+struct ConvergeNode<'n> {
+    attributes: &'n Json,
+}
+
+impl NodeAccess for ConvergeNode<'_> {
+    fn read(&self, path: &[String]) -> Option<Json> {
+        let mut at = self.attributes;
+        for key in path {
+            at = match at {
+                Json::Object(map) => map.get(key)?,
+                Json::Array(items) => items.get(key.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(at.clone())
+    }
+
+    fn read_level(&self, _level: WriteLevel, _path: &[String]) -> Option<Json> {
+        None
+    }
+
+    fn write(&mut self, _write: AttributeWrite) -> Result<(), String> {
+        Err("a guard block runs at converge time and cannot change node attributes".to_string())
+    }
+
+    fn include_attribute(&mut self, _name: &str) -> Result<(), String> {
+        Err("include_attribute belongs in an attribute file".to_string())
+    }
+}

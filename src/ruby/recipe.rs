@@ -1,0 +1,684 @@
+//! Recipes written in Ruby (recipes/*.rb): Chef's recipe DSL over the evaluator.
+//!
+//! A call without a receiver that is not a helper declares a resource of that type, as Chef's
+//! `method_missing` does: `template '/etc/x' do ... end`. Inside the block, every call sets a
+//! property (`mode '0644'`; symbols become strings, hashes and arrays JSON), except Chef's
+//! common ones: `action`, `notifies`/`subscribes` (into the list-of-maps shape the resource
+//! builder reads), and `only_if`/`not_if`, whose command strings become data and whose blocks
+//! are kept, with a copy of the variables they see, to be evaluated at converge time.
+//!
+//! Each declaration and `include_recipe` goes to the compiler as soon as it is evaluated, so
+//! included recipes run in place. Node reads and precedence-level writes (`node.default[...]`)
+//! go through the same [`AttributeHost`] as attribute files. Constructs skillet cannot run
+//! (`ruby_block`, `lazy`, `search`, commands at compile time) are refused with their reason.
+//! Block guards are in `guard_block`.
+
+use super::attribute_file::AttributeHost;
+use super::frozen::CapturedBlock;
+use super::guard_block::{block_guard, check_guard_call};
+use super::interp::{CallInfo, Fault, Host, Interp, Reply, HOST_FAILURE};
+use super::value::{AttrRef, Mutability, Value};
+use super::{fault_to_error, parse_file, NodeAccess};
+use crate::compile::decl::{PropValue, ResourceDecl};
+use crate::compile::RecipeHost;
+use crate::error::{Error, SourceLocation};
+use crate::resource::{Guard, GuardCommand, GuardKind, GuardOptions};
+use indexmap::IndexMap;
+use serde_json::{json, Value as Json};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Evaluates the Ruby recipe `cookbook::recipe` at `path`, handing each declaration and
+/// `include_recipe` to `host` as it happens. Errors name the file, line and column.
+pub fn eval_recipe(
+    path: &Path,
+    source: &str,
+    cookbook: &str,
+    recipe: &str,
+    host: &mut dyn RecipeHost,
+) -> crate::Result<()> {
+    let program = parse_file(path, source)?;
+    let mut dsl = RecipeDsl {
+        host,
+        file: Arc::from(path),
+        source,
+        cookbook,
+        recipe,
+        open: Vec::new(),
+        pending_guard: None,
+        failure: None,
+        line_starts: None,
+    };
+    let mut interp = Interp::new(path, &mut dsl);
+    let result = interp.run(&program);
+    drop(interp);
+    match result {
+        Ok(_) => Ok(()),
+        Err(fault) => Err(dsl
+            .failure
+            .take()
+            .unwrap_or_else(|| fault_to_error(path, fault))),
+    }
+}
+
+/// Why a construct is refused, by the name it is called with.
+pub(crate) fn refusal(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "ruby_block" | "whyrun_safe_ruby_block" => {
+            "runs arbitrary Ruby at converge time, which skillet does not execute"
+        }
+        "lazy" => {
+            "(a property computed at converge time) is not supported yet; compute the value in the recipe, or move the logic into a template"
+        }
+        "search" | "partial_search" => {
+            "(a Chef server query) is not supported yet; read local data with `data_bag_item`"
+        }
+        "shell_out" | "shell_out!" | "shell_out_compacted" | "shell_out_compacted!" | "system"
+        | "exec" | "spawn" => {
+            "runs a command while the recipe compiles, which skillet does not do; use an `execute` resource or a guard"
+        }
+        "define" => "(a definition) is not supported yet",
+        "declare_resource" | "edit_resource" | "edit_resource!" | "find_resource"
+        | "find_resource!" | "delete_resource" | "delete_resource!" | "with_run_context"
+        | "resources_by_type" => "(changing the resource collection from code) is not supported yet",
+        "chef_gem" | "gem_package" => {
+            "installs Ruby gems into Chef's own Ruby, which skillet does not have"
+        }
+        "encrypted_data_bag_item" | "data_bag_item_secret" => {
+            "(encrypted data bags) is not supported yet"
+        }
+        _ => return None,
+    })
+}
+
+/// A resource whose block is being evaluated.
+struct OpenResource {
+    kind: String,
+    name: String,
+    location: SourceLocation,
+    properties: IndexMap<String, PropValue>,
+    block_guards: Vec<Guard>,
+}
+
+/// The methods a recipe calls without a receiver, and the state of its resource blocks.
+struct RecipeDsl<'h> {
+    host: &'h mut dyn RecipeHost,
+    file: Arc<Path>,
+    source: &'h str,
+    cookbook: &'h str,
+    recipe: &'h str,
+    /// Resource blocks being evaluated, innermost last.
+    open: Vec<OpenResource>,
+    /// The guard kind whose block was asked for.
+    pending_guard: Option<GuardKind>,
+    /// An error from the compiler (a bad property, an included recipe's error), reported as is.
+    failure: Option<Error>,
+    /// Byte offsets of the source's lines, computed when a guard block first needs them.
+    line_starts: Option<Vec<usize>>,
+}
+
+/// Ruby's name of a value's type, for messages.
+fn kind_of(value: &Value<'_>) -> &'static str {
+    value.class_name()
+}
+
+/// A symbol or string argument as text.
+fn word(value: &Value<'_>) -> Option<String> {
+    match value {
+        Value::Str(s) | Value::Sym(s) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+impl RecipeDsl<'_> {
+    /// Where a call is, in this file.
+    fn location(&self, info: CallInfo) -> SourceLocation {
+        SourceLocation::new(&*self.file, info.span.line, info.span.column)
+    }
+
+    /// Keeps a compiler error to report as is and stops the evaluation.
+    fn fail(&mut self, error: Error) -> Fault {
+        let fault = Fault::new(HOST_FAILURE, error.to_string());
+        self.failure = Some(error);
+        fault
+    }
+
+    /// The node methods shared with attribute files (without bare `default[...]`).
+    fn node(&mut self) -> AttributeHost<'_> {
+        let node: &mut dyn NodeAccess = &mut *self.host;
+        AttributeHost::new(node, false)
+    }
+
+    /// A value as property JSON; precedence-level paths are read.
+    fn property_json(&mut self, value: &Value<'_>) -> Result<Json, Fault> {
+        match value {
+            Value::Attr(attr) => Ok(self
+                .node()
+                .resolve_json(attr)
+                .unwrap_or_else(|| Json::Object(serde_json::Map::new()))),
+            other => other.to_json().map_err(Fault::type_error),
+        }
+    }
+
+    /// A call at the recipe's top level (or a helper inside a block): helpers, then a
+    /// resource declaration.
+    fn recipe_call<'a>(
+        &mut self,
+        name: &str,
+        args: &[Value<'a>],
+        info: CallInfo,
+    ) -> Result<Reply<'a>, Fault> {
+        if let Some(why) = refusal(name) {
+            return Err(Fault::new("NotImplementedError", format!("`{name}` {why}")));
+        }
+        match self.node().self_call(name, args)? {
+            Reply::NotFound => {}
+            reply => return Ok(reply),
+        }
+        if matches!(
+            name,
+            "notifies" | "subscribes" | "only_if" | "not_if" | "action"
+        ) {
+            return Err(Fault::new(
+                "NoMethodError",
+                format!("`{name}` is a resource property: use it inside a resource's `do ... end` block"),
+            ));
+        }
+        Ok(Reply::Value(match name {
+            "include_recipe" => self.include_recipes(args, info)?,
+            "data_bag" => self.data_bag(args)?,
+            "data_bag_item" => self.data_bag_item(args)?,
+            "resources" => Value::str(resource_reference(args)?),
+            "cookbook_name" => Value::str(self.cookbook),
+            "recipe_name" => Value::str(self.recipe),
+            _ if declares_resource(name, args, info) => return self.declare(name, args, info),
+            _ => return Ok(Reply::NotFound),
+        }))
+    }
+
+    /// `include_recipe 'a', 'b::c'`: each is evaluated now, in order.
+    fn include_recipes<'a>(
+        &mut self,
+        args: &[Value<'a>],
+        info: CallInfo,
+    ) -> Result<Value<'a>, Fault> {
+        let location = self.location(info);
+        for arg in args {
+            let Value::Str(recipe) = arg else {
+                return Err(Fault::type_error(format!(
+                    "include_recipe takes recipe names (Strings), got {}",
+                    kind_of(arg)
+                )));
+            };
+            if let Err(e) = self.host.include_recipe(recipe, &location) {
+                return Err(self.fail(e));
+            }
+        }
+        Ok(Value::Nil)
+    }
+
+    /// `data_bag('users')`: the bag's item ids.
+    fn data_bag<'a>(&mut self, args: &[Value<'a>]) -> Result<Value<'a>, Fault> {
+        let [bag] = args else {
+            return Err(Fault::argument("data_bag takes one bag name"));
+        };
+        let bag = word(bag).ok_or_else(|| Fault::type_error("data_bag takes a name"))?;
+        match self.host.data_bag(&bag) {
+            Ok(ids) => Ok(Value::array(ids.into_iter().map(Value::str).collect())),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// `data_bag_item('users', 'bob')`: the item as a Hash.
+    fn data_bag_item<'a>(&mut self, args: &[Value<'a>]) -> Result<Value<'a>, Fault> {
+        let (bag, id) = match args {
+            [bag, id] => (word(bag), word(id)),
+            [_, _, _] => {
+                return Err(Fault::new(
+                    "NotImplementedError",
+                    "`data_bag_item` with a secret (encrypted data bags) is not supported yet",
+                ))
+            }
+            _ => return Err(Fault::argument("data_bag_item takes a bag and an item id")),
+        };
+        let (Some(bag), Some(id)) = (bag, id) else {
+            return Err(Fault::type_error("data_bag_item takes names (Strings)"));
+        };
+        match self.host.data_bag_item(&bag, &id) {
+            Ok(item) => Ok(Value::from_owned_json(&item, Mutability::Mutable)),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// `type 'name'` or `type 'name' do ... end`.
+    fn declare<'a>(
+        &mut self,
+        kind: &str,
+        args: &[Value<'a>],
+        info: CallInfo,
+    ) -> Result<Reply<'a>, Fault> {
+        // Chef 16+ gives a resource declared without a name the name "".
+        let name = match args {
+            [] => String::new(),
+            [name] => resource_name(kind, name)?,
+            _ => {
+                return Err(Fault::argument(format!(
+                    "`{kind}` declares a resource: expected one name, got {} arguments",
+                    args.len()
+                )))
+            }
+        };
+        let resource = OpenResource {
+            kind: kind.to_string(),
+            name,
+            location: self.location(info),
+            properties: IndexMap::new(),
+            block_guards: Vec::new(),
+        };
+        if info.has_block {
+            self.open.push(resource);
+            return Ok(Reply::RunBlock);
+        }
+        self.finish(resource)?;
+        Ok(Reply::Value(Value::Nil))
+    }
+
+    /// Hands a fully evaluated declaration to the compiler.
+    fn finish(&mut self, resource: OpenResource) -> Result<(), Fault> {
+        let decl = ResourceDecl {
+            kind: resource.kind,
+            name: resource.name,
+            properties: resource.properties,
+            location: resource.location,
+            cookbook: self.cookbook.to_string(),
+            recipe: self.recipe.to_string(),
+        };
+        self.host
+            .declare(decl, resource.block_guards)
+            .map_err(|e| self.fail(e))
+    }
+
+    /// A call inside a resource block.
+    fn resource_call<'a>(
+        &mut self,
+        name: &str,
+        args: &[Value<'a>],
+        info: CallInfo,
+    ) -> Result<Reply<'a>, Fault> {
+        match name {
+            "notifies" => self.notifies(args, info)?,
+            "subscribes" => self.subscribes(args, info)?,
+            "only_if" => return self.guard(GuardKind::OnlyIf, args, info),
+            "not_if" => return self.guard(GuardKind::NotIf, args, info),
+            "name" if args.is_empty() => {
+                let name = self.open.last().map(|r| r.name.clone()).unwrap_or_default();
+                return Ok(Reply::Value(Value::str(name)));
+            }
+            _ => {
+                // `system` and friends are also property names (`user 'x' do system true end`).
+                let property_too = matches!(name, "system" | "exec" | "spawn" | "define");
+                if refusal(name).is_some() && !property_too {
+                    return self.recipe_call(name, args, info);
+                }
+                match self.node().self_call(name, args)? {
+                    Reply::NotFound => {}
+                    reply => return Ok(reply),
+                }
+                if matches!(
+                    name,
+                    "include_recipe"
+                        | "data_bag"
+                        | "data_bag_item"
+                        | "resources"
+                        | "cookbook_name"
+                        | "recipe_name"
+                ) {
+                    return self.recipe_call(name, args, info);
+                }
+                return self.property(name, args, info);
+            }
+        }
+        Ok(Reply::Value(Value::Nil))
+    }
+
+    /// `mode '0644'` sets a property; `mode` alone reads it back.
+    fn property<'a>(
+        &mut self,
+        name: &str,
+        args: &[Value<'a>],
+        info: CallInfo,
+    ) -> Result<Reply<'a>, Fault> {
+        if info.has_block {
+            return Err(Fault::new(
+                "NotImplementedError",
+                format!(
+                    "a block given to `{name}` is Ruby run at converge time, which skillet does not execute"
+                ),
+            ));
+        }
+        if args.is_empty() {
+            let current = self
+                .open
+                .last()
+                .and_then(|r| r.properties.get(name))
+                .map(|p| p.value.clone());
+            return Ok(Reply::Value(match current {
+                Some(json) => Value::from_owned_json(&json, Mutability::Mutable),
+                None => Value::Nil,
+            }));
+        }
+        let value = match args {
+            [one] => self.property_json(one)?,
+            many => Json::Array(
+                many.iter()
+                    .map(|v| self.property_json(v))
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        let location = self.location(info);
+        if let Some(open) = self.open.last_mut() {
+            open.properties
+                .insert(name.to_string(), PropValue { value, location });
+        }
+        Ok(Reply::Value(args[0].clone()))
+    }
+
+    /// Appends one entry to a list-valued property (`notifies`, `only_if`), keeping the place
+    /// of the first.
+    fn push_entry(&mut self, property: &str, entry: Json, info: CallInfo) {
+        let location = self.location(info);
+        let Some(open) = self.open.last_mut() else {
+            return;
+        };
+        let prop = open
+            .properties
+            .entry(property.to_string())
+            .or_insert_with(|| PropValue {
+                value: Json::Array(Vec::new()),
+                location,
+            });
+        if let Json::Array(items) = &mut prop.value {
+            items.push(entry);
+        }
+    }
+
+    /// `notifies :restart, 'service[nginx]', :immediately`.
+    fn notifies(&mut self, args: &[Value<'_>], info: CallInfo) -> Result<(), Fault> {
+        let (action, target, timing) = notification_args("notifies", args)?;
+        let target = word(target)
+            .ok_or_else(|| {
+                Fault::type_error(format!(
+                    "`notifies` names its target as \"type[name]\", got {}",
+                    kind_of(target)
+                ))
+            })
+            .and_then(|t| checked_reference("notifies", t))?;
+        self.push_entry(
+            "notifies",
+            json!({"action": action, "resource": target, "timing": timing}),
+            info,
+        );
+        Ok(())
+    }
+
+    /// `subscribes :restart, 'template[/x]'` (or a list of resources).
+    fn subscribes(&mut self, args: &[Value<'_>], info: CallInfo) -> Result<(), Fault> {
+        let (action, sources, timing) = notification_args("subscribes", args)?;
+        let sources = match sources.clone().materialize() {
+            Value::Array(items) => items.items.borrow().clone(),
+            one => vec![one],
+        };
+        for source in &sources {
+            let source = word(source)
+                .ok_or_else(|| {
+                    Fault::type_error(format!(
+                        "`subscribes` names resources as \"type[name]\", got {}",
+                        kind_of(source)
+                    ))
+                })
+                .and_then(|s| checked_reference("subscribes", s))?;
+            self.push_entry(
+                "subscribes",
+                json!({"action": action, "resource": source, "timing": timing}),
+                info,
+            );
+        }
+        Ok(())
+    }
+
+    /// `only_if 'cmd'`, `not_if 'cmd', cwd: '/x'`, `not_if ['test', '-f', x]`, `only_if { ... }`.
+    fn guard<'a>(
+        &mut self,
+        kind: GuardKind,
+        args: &[Value<'a>],
+        info: CallInfo,
+    ) -> Result<Reply<'a>, Fault> {
+        let name = kind.as_str();
+        if info.has_block {
+            if !args.is_empty() {
+                return Err(Fault::argument(format!(
+                    "`{name}` takes a command or a block, not both"
+                )));
+            }
+            self.pending_guard = Some(kind);
+            return Ok(Reply::TakeBlock);
+        }
+        let (command, options) = match args {
+            [command] => (command, None),
+            [command, options] => (command, Some(options)),
+            _ => {
+                return Err(Fault::argument(format!(
+                    "`{name}` takes a command (and options) or a block, got {} arguments",
+                    args.len()
+                )))
+            }
+        };
+        if !matches!(command, Value::Str(_) | Value::Array(_) | Value::Json(_)) {
+            return Err(Fault::type_error(format!(
+                "`{name}` takes a command String, an Array of arguments, or a block; got {}",
+                kind_of(command)
+            )));
+        }
+        let mut entry = serde_json::Map::new();
+        entry.insert("command".to_string(), self.property_json(command)?);
+        if let Some(options) = options {
+            match self.property_json(options)? {
+                Json::Object(map) => entry.extend(map),
+                _ => {
+                    return Err(Fault::type_error(format!(
+                        "`{name}` options must be a Hash (`cwd: '/tmp'`), got {}",
+                        kind_of(options)
+                    )))
+                }
+            }
+        }
+        self.push_entry(name, Json::Object(entry), info);
+        Ok(Reply::Value(Value::Nil))
+    }
+
+    /// The first line of the guard block's source, for messages.
+    fn block_text(&mut self, info: CallInfo) -> String {
+        let source = self.source;
+        let starts = self.line_starts.get_or_insert_with(|| {
+            std::iter::once(0)
+                .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        let line = starts
+            .get(info.span.line.saturating_sub(1) as usize)
+            .and_then(|&start| source.get(start..))
+            .and_then(|rest| rest.lines().next())
+            .unwrap_or_default();
+        let start = line
+            .char_indices()
+            .nth(info.span.column.saturating_sub(1) as usize)
+            .map_or(0, |(i, _)| i);
+        line[start..].trim_end().to_string()
+    }
+}
+
+/// Whether a call without a receiver declares a resource: a plain lowercase name with a
+/// resource name or a block (`apt_update do ... end`), or alone when it is a known resource type
+/// (`apt_update`; other bare words stay undefined names, as typos usually are).
+fn declares_resource(name: &str, args: &[Value<'_>], info: CallInfo) -> bool {
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !plain {
+        return false;
+    }
+    if info.variable_call {
+        return crate::resource::build::known_types().contains(&name);
+    }
+    !args.is_empty() || info.has_block
+}
+
+/// The resource name Chef derives from the declaration's argument.
+fn resource_name(kind: &str, name: &Value<'_>) -> Result<String, Fault> {
+    Ok(match name.clone().materialize() {
+        Value::Str(s) | Value::Sym(s) => s.to_string(),
+        Value::Int(_) | Value::Float(_) => name.to_s(),
+        Value::Array(items) => items
+            .items
+            .borrow()
+            .iter()
+            .map(Value::to_s)
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => {
+            return Err(Fault::type_error(format!(
+                "`{kind}` expects a name (a String), got {}",
+                kind_of(&other)
+            )))
+        }
+    })
+}
+
+/// The old `resources(service: 'nginx')` form of a notification target → `service[nginx]`.
+fn resource_reference(args: &[Value<'_>]) -> Result<String, Fault> {
+    let bad = || {
+        Fault::argument("resources takes one `type: 'name'` pair, like resources(service: 'nginx')")
+    };
+    let [Value::Hash(hash)] = args else {
+        return match args {
+            [Value::Str(s)] => Ok(s.to_string()),
+            _ => Err(bad()),
+        };
+    };
+    let map = hash.map.borrow();
+    let mut pairs = map.iter();
+    match (pairs.next(), pairs.next()) {
+        (Some((kind, name)), None) => Ok(format!("{}[{}]", kind.to_value().to_s(), name.to_s())),
+        _ => Err(bad()),
+    }
+}
+
+/// A target reference must look like `type[name]`.
+fn checked_reference(method: &str, reference: String) -> Result<String, Fault> {
+    if crate::resource::ResourceId::parse(&reference).is_none() {
+        return Err(Fault::argument(format!(
+            "`{method}` expects a resource like \"service[nginx]\", got \"{reference}\""
+        )));
+    }
+    Ok(reference)
+}
+
+/// `(action, target, timing)` of `notifies`/`subscribes`, timing checked as Chef does.
+fn notification_args<'v, 'a>(
+    method: &str,
+    args: &'v [Value<'a>],
+) -> Result<(String, &'v Value<'a>, &'static str), Fault> {
+    let (action, target, timing) = match args {
+        [action, target] => (action, target, None),
+        [action, target, timing] => (action, target, Some(timing)),
+        _ => {
+            return Err(Fault::argument(format!(
+                "wrong number of arguments (given {}, expected 2..3) for `{method}`",
+                args.len()
+            )))
+        }
+    };
+    let action = word(action).ok_or_else(|| {
+        Fault::type_error(format!(
+            "`{method}` expects an action like :restart, got {}",
+            kind_of(action)
+        ))
+    })?;
+    let timing = match timing {
+        None => "delayed",
+        Some(t) => match word(t).as_deref() {
+            Some("delayed") => "delayed",
+            Some("immediately") => "immediately",
+            Some("immediate") => "immediate",
+            Some("before") => "before",
+            _ => {
+                return Err(Fault::argument(format!(
+                "`{method}`: timing must be :delayed, :immediately, :immediate or :before, got {}",
+                t.inspect()
+            )))
+            }
+        },
+    };
+    Ok((action, target, timing))
+}
+
+impl<'a> Host<'a> for RecipeDsl<'_> {
+    fn call(
+        &mut self,
+        receiver: Option<&Value<'a>>,
+        name: &str,
+        args: &[Value<'a>],
+        info: CallInfo,
+    ) -> Result<Reply<'a>, Fault> {
+        if receiver.is_some() {
+            return self.node().call(receiver, name, args, info);
+        }
+        if self.open.is_empty() {
+            self.recipe_call(name, args, info)
+        } else {
+            self.resource_call(name, args, info)
+        }
+    }
+
+    fn resolve(&mut self, attr: &AttrRef) -> Result<Option<Value<'a>>, Fault> {
+        Ok(self
+            .node()
+            .resolve_json(attr)
+            .map(|j| Value::from_owned_json(&j, Mutability::Mutable)))
+    }
+
+    fn block_done(&mut self, completed: bool, _info: CallInfo) -> Result<Value<'a>, Fault> {
+        let Some(resource) = self.open.pop() else {
+            return Ok(Value::Nil);
+        };
+        if completed {
+            self.finish(resource)?;
+        }
+        Ok(Value::Nil)
+    }
+
+    fn take_block(&mut self, block: CapturedBlock, info: CallInfo) -> Result<Value<'a>, Fault> {
+        let Some(kind) = self.pending_guard.take() else {
+            return Ok(Value::Nil);
+        };
+        if let Some(body) = &block.block.body {
+            super::scan::each_call(body, &mut |call, span| {
+                check_guard_call(call).map_err(|f| f.at(span))
+            })?;
+        }
+        let guard = Guard {
+            kind,
+            command: GuardCommand::Block(block_guard(
+                self.file.clone(),
+                self.block_text(info),
+                block,
+            )),
+            options: GuardOptions::default(),
+            location: self.location(info),
+        };
+        if let Some(open) = self.open.last_mut() {
+            open.block_guards.push(guard);
+        }
+        Ok(Value::Nil)
+    }
+}
