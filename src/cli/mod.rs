@@ -1,6 +1,7 @@
-//! The command line: `skillet solo`, `skillet check`, and `chef-solo` through argv[0].
+//! The command line: `skillet solo`, `skillet check`, `skillet kitchen`, and `chef-solo` through argv[0].
 
 mod check;
+mod kitchen;
 mod prepare;
 mod solo;
 
@@ -22,6 +23,8 @@ enum Command {
     Solo(Box<SoloArgs>),
     /// Compile every cookbook, role, environment and data bag; change nothing.
     Check(CheckArgs),
+    /// Test Kitchen's loop on throwaway namespace hosts: create, converge, verify, destroy.
+    Kitchen(kitchen::KitchenArgs),
 }
 
 /// chef-solo's flags.
@@ -125,5 +128,6 @@ pub fn run(mut args: Vec<OsString>) -> i32 {
     match cli.command {
         Command::Solo(args) => solo::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Kitchen(args) => kitchen::run(&args),
     }
 }
