@@ -98,8 +98,6 @@ struct InitArgs {
     scratch: PathBuf,
     #[arg(long)]
     hostname: String,
-    #[arg(long)]
-    hosts: String,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -160,8 +158,14 @@ fn init_spec(a: &InitArgs) -> HostSpec {
         lower: a.lower.clone(),
         scratch: a.scratch.clone(),
         hostname: a.hostname.clone(),
-        hosts: a.hosts.clone(),
+        hosts: read_stdin(),
     }
+}
+
+fn read_stdin() -> String {
+    let mut text = String::new();
+    let _ = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text);
+    text
 }
 
 fn enter_spec(a: &EnterArgs) -> EnterSpec {

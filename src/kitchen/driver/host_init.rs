@@ -40,7 +40,7 @@ pub struct HostSpec {
     pub scratch: PathBuf,
     /// The host's name.
     pub hostname: String,
-    /// The full text of the host's /etc/hosts.
+    /// The full text of the host's /etc/hosts (read from standard input).
     pub hosts: String,
 }
 

@@ -12,7 +12,8 @@ use crate::kitchen::state::HostState;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Hosts per lab: addresses .10 to .249 of the lab subnet.
@@ -89,6 +90,7 @@ impl NamespaceDriver {
             Err(e) => {
                 self.lab.detach(&link);
                 let _ = std::fs::remove_dir(&scratch);
+                let _ = std::fs::remove_dir(&self.hosts_dir);
                 let _ = self.lab.remove_if_unused();
                 Err(e)
             }
@@ -174,7 +176,7 @@ fn start_pid1(
     link: &HostLink,
     scratch: &Path,
 ) -> Result<i32> {
-    let output = Command::new(self_exe()?)
+    let mut child = Command::new(self_exe()?)
         .args(["kitchen", "__init", "--netns"])
         .arg(Path::new("/run/netns").join(&link.netns))
         .arg("--lower")
@@ -182,9 +184,17 @@ fn start_pid1(
         .arg("--scratch")
         .arg(scratch)
         .args(["--hostname", &hostname(&instance.name)])
-        .args(["--hosts", &hosts_file(all)])
-        .stdin(std::process::Stdio::null())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::io("skillet kitchen __init", e))?;
+    // /etc/hosts goes through stdin, to keep the host's `ps` readable.
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(hosts_file(all).as_bytes());
+    }
+    let output = child
+        .wait_with_output()
         .map_err(|e| Error::io("skillet kitchen __init", e))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     match stdout.trim().parse::<i32>() {
