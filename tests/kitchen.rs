@@ -51,7 +51,10 @@ fn assert_nothing_left(repo: &Repo) {
         })
         .unwrap_or_default();
     assert!(netns.is_empty(), "network namespaces left: {netns:?}");
-    let links = std::process::Command::new("ip").args(["-o", "link"]).output().unwrap();
+    let links = std::process::Command::new("ip")
+        .args(["-o", "link"])
+        .output()
+        .unwrap();
     assert!(!String::from_utf8_lossy(&links.stdout).contains(&lab.name));
     let project = repo.path().to_string_lossy().into_owned();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -74,10 +77,15 @@ fn a_host_is_created_entered_converged_verified_and_destroyed() {
         return;
     }
     let marker = format!("kitchen-{}", std::process::id());
-    let repo = project(&marker, "  - name: default\n    run_list: ['recipe[hello]']\n");
+    let repo = project(
+        &marker,
+        "  - name: default\n    run_list: ['recipe[hello]']\n",
+    );
     repo.write(
         "test/integration/default/file.sh",
-        &format!("grep -q 'hello from the host' /etc/{marker}\ntest \"$KITCHEN_SUITE\" = default\n"),
+        &format!(
+            "grep -q 'hello from the host' /etc/{marker}\ntest \"$KITCHEN_SUITE\" = default\n"
+        ),
     );
     repo.run(&["kitchen", "create", "default"]).ok();
     // A separate invocation finds the host through its state file.
@@ -85,18 +93,33 @@ fn a_host_is_created_entered_converged_verified_and_destroyed() {
         .ok()
         .shows("default-debian-12")
         .shows("running (10.200.0.10)");
-    repo.run(&["kitchen", "exec", "default", "-c", "hostname; ip -o addr show eth0"])
-        .ok()
-        .shows("default-debian-12\n")
-        .shows("inet 10.200.0.10/24");
+    repo.run(&[
+        "kitchen",
+        "exec",
+        "default",
+        "-c",
+        "hostname; ip -o addr show eth0",
+    ])
+    .ok()
+    .shows("default-debian-12\n")
+    .shows("inet 10.200.0.10/24");
     let project = repo.path().display().to_string();
-    repo.run(&["kitchen", "exec", "default", "-c", &format!("test ! -e {project} && test ! -e /.dockerenv && test -z \"$(ls -A /root)\"")])
-        .ok();
+    repo.run(&[
+        "kitchen",
+        "exec",
+        "default",
+        "-c",
+        &format!("test ! -e {project} && test ! -e /.dockerenv && test -z \"$(ls -A /root)\""),
+    ])
+    .ok();
     repo.run(&["kitchen", "converge", "default"])
         .ok()
         .shows("[default-debian-12]")
         .shows("1/1 resources updated");
-    assert!(!Path::new("/etc").join(&marker).exists(), "the file leaked out of the host");
+    assert!(
+        !Path::new("/etc").join(&marker).exists(),
+        "the file leaked out of the host"
+    );
     repo.run(&["kitchen", "verify", "default"]).ok();
     repo.run(&["kitchen", "list"]).ok().shows("verify");
     repo.run(&["kitchen", "destroy"]).ok();
@@ -116,8 +139,19 @@ fn two_hosts_reach_each_other_by_name_and_nothing_outside_the_lab() {
     repo.run(&["kitchen", "exec", "client", "-c", connect])
         .ok()
         .shows("server-debian-12");
-    let outside = repo.run(&["kitchen", "exec", "client", "-c", "/usr/bin/python3 -c \"import socket; socket.create_connection(('1.1.1.1', 80), 2)\""]);
-    assert_ne!(outside.code(), 0, "a host reached outside the lab:\n{}", outside.all());
+    let outside = repo.run(&[
+        "kitchen",
+        "exec",
+        "client",
+        "-c",
+        "/usr/bin/python3 -c \"import socket; socket.create_connection(('1.1.1.1', 80), 2)\"",
+    ]);
+    assert_ne!(
+        outside.code(),
+        0,
+        "a host reached outside the lab:\n{}",
+        outside.all()
+    );
     assert!(outside.all().contains("unreachable"), "{}", outside.all());
     repo.run(&["kitchen", "destroy"]).ok();
     assert_nothing_left(&repo);
@@ -125,7 +159,8 @@ fn two_hosts_reach_each_other_by_name_and_nothing_outside_the_lab() {
 
 #[test]
 fn test_runs_instances_concurrently_and_the_idempotency_gate_names_the_resource() {
-    if !root_or_skip("test_runs_instances_concurrently_and_the_idempotency_gate_names_the_resource") {
+    if !root_or_skip("test_runs_instances_concurrently_and_the_idempotency_gate_names_the_resource")
+    {
         return;
     }
     let marker = format!("kitchen-gate-{}", std::process::id());

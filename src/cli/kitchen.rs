@@ -5,13 +5,13 @@
 //! at a time. `__init` and `__enter` are the driver's hidden modes (a host's PID 1, a command
 //! inside a host).
 
+use crate::error::{Error, Result};
 use crate::kitchen::driver::host_enter::{self, EnterSpec};
 use crate::kitchen::driver::host_init::{self, HostSpec};
 use crate::kitchen::driver::namespace::{host_path, is_running};
 use crate::kitchen::driver::require_root;
 use crate::kitchen::stream::progress;
 use crate::kitchen::{DestroyPolicy, Instance, InstanceOutcome, Kitchen};
-use crate::error::{Error, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -259,7 +259,12 @@ fn destroy(kitchen: &Kitchen, many: &Many) -> Result<i32> {
         return Ok(code);
     }
     // Instances no longer in kitchen.yml still have hosts to take down.
-    let known: Vec<&str> = kitchen.config.instances.iter().map(|i| i.name.as_str()).collect();
+    let known: Vec<&str> = kitchen
+        .config
+        .instances
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
     let mut failed = code;
     for name in kitchen.states.names() {
         if !known.contains(&name.as_str()) {
@@ -302,8 +307,16 @@ fn print_summary(outcomes: &[InstanceOutcome]) {
                 format!("{} {mark} {:.2}s", p.phase, p.elapsed.as_secs_f64())
             })
             .collect();
-        let result = if outcome.error.is_none() { "passed" } else { "FAILED" };
-        rows.push([outcome.instance.clone(), result.to_string(), phases.join(", ")]);
+        let result = if outcome.error.is_none() {
+            "passed"
+        } else {
+            "FAILED"
+        };
+        rows.push([
+            outcome.instance.clone(),
+            result.to_string(),
+            phases.join(", "),
+        ]);
     }
     print_table(&rows);
 }

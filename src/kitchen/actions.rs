@@ -168,7 +168,9 @@ impl Kitchen {
         let steps: [(&'static str, &dyn Fn() -> Result<()>); 4] = [
             ("destroy", &|| self.destroy(&instance.name)),
             ("create", &|| self.create(instance).map(|_| ())),
-            ("converge", &|| self.converge_with(instance, converges, true)),
+            ("converge", &|| {
+                self.converge_with(instance, converges, true)
+            }),
             ("verify", &|| self.verify(instance)),
         ];
         for (phase, step) in steps {

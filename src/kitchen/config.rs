@@ -116,7 +116,12 @@ pub fn find_kitchen_yaml(dir: &Path) -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("KITCHEN_YAML") {
         return Ok(dir.join(path));
     }
-    for name in ["kitchen.yml", ".kitchen.yml", "kitchen.yaml", ".kitchen.yaml"] {
+    for name in [
+        "kitchen.yml",
+        ".kitchen.yml",
+        "kitchen.yaml",
+        ".kitchen.yaml",
+    ] {
         let path = dir.join(name);
         if path.is_file() {
             return Ok(path);
@@ -224,13 +229,7 @@ pub fn from_document(doc: &Located) -> Result<KitchenConfig> {
                 continue;
             }
             let index = instances.len();
-            instances.push(instance(
-                &common,
-                platform,
-                suite,
-                index,
-                &mut warnings,
-            )?);
+            instances.push(instance(&common, platform, suite, index, &mut warnings)?);
         }
     }
     for entry in platforms.iter().chain(&suites) {
@@ -289,11 +288,7 @@ fn section(map: &IndexMap<String, Located>, key: &str) -> Result<Option<Located>
     }))
 }
 
-fn entries(
-    top: &IndexMap<String, Located>,
-    key: &str,
-    at: &SourceLocation,
-) -> Result<Vec<Entry>> {
+fn entries(top: &IndexMap<String, Located>, key: &str, at: &SourceLocation) -> Result<Vec<Entry>> {
     let Some(list) = top.get(key) else {
         return Err(Error::compile(
             at.clone(),
@@ -375,7 +370,12 @@ fn driver_config(
     warnings: &mut Vec<String>,
 ) -> Result<DriverConfig> {
     let fields = section_fields(&section);
-    warn_unknown(&fields, DRIVER_KEYS, &format!("{instance} driver"), warnings);
+    warn_unknown(
+        &fields,
+        DRIVER_KEYS,
+        &format!("{instance} driver"),
+        warnings,
+    );
     let name = match fields.get("name") {
         Some(v) => v.as_string("the driver's `name` to be a string")?,
         None => "namespace".to_string(),
@@ -383,7 +383,9 @@ fn driver_config(
     if name != "namespace" {
         push_warning(
             warnings,
-            format!("{instance}: driver `{name}` is not available here; using the namespace driver"),
+            format!(
+                "{instance}: driver `{name}` is not available here; using the namespace driver"
+            ),
         );
     }
     let base_root = match fields.get("base_root") {
@@ -550,7 +552,10 @@ fn warn_unknown(
         if !known.contains(&key.as_str()) {
             push_warning(
                 warnings,
-                format!("{}: `{key}` in {what} means nothing to skillet; ignored", value.location),
+                format!(
+                    "{}: `{key}` in {what} means nothing to skillet; ignored",
+                    value.location
+                ),
             );
         }
     }
@@ -593,8 +598,14 @@ suites:
 
     #[test]
     fn instance_names_follow_test_kitchen_character_rules() {
-        assert_eq!(instance_name("default", "debian-12.5"), "default-debian-125");
-        assert_eq!(instance_name("my_suite", "ubuntu/22,x"), "my-suite-ubuntu-22-x");
+        assert_eq!(
+            instance_name("default", "debian-12.5"),
+            "default-debian-125"
+        );
+        assert_eq!(
+            instance_name("my_suite", "ubuntu/22,x"),
+            "my-suite-ubuntu-22-x"
+        );
     }
 
     #[test]
@@ -603,7 +614,11 @@ suites:
         let names: Vec<&str> = c.instances.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(
             names,
-            ["default-debian-125", "default-ubuntu-22-04", "web-debian-125"]
+            [
+                "default-debian-125",
+                "default-ubuntu-22-04",
+                "web-debian-125"
+            ]
         );
         assert_eq!(c.instances[2].index, 2);
     }
@@ -652,19 +667,28 @@ suites:
 
     #[test]
     fn unknown_keys_are_warnings_with_their_place() {
-        let c = config("platforms: [{name: p}]\nsuites: [{name: s, colour: red}]\nbogus: 1\n")
-            .unwrap();
-        assert!(c.warnings.iter().any(|w| w.starts_with("kitchen.yml:3:8: `bogus`")));
+        let c =
+            config("platforms: [{name: p}]\nsuites: [{name: s, colour: red}]\nbogus: 1\n").unwrap();
+        assert!(c
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("kitchen.yml:3:8: `bogus`")));
         assert!(c.warnings.iter().any(|w| w.contains("`colour`")));
     }
 
     #[test]
     fn wrong_types_are_errors_at_their_place() {
-        let err = config("platforms: [{name: p}]\nsuites:\n  - name: s\n    run_list: 5\n")
-            .unwrap_err();
-        assert!(err.to_string().starts_with("kitchen.yml:4:15: expected `run_list`"), "{err}");
-        let err = config("provisioner: {multiple_converge: many}\nplatforms: [{name: p}]\nsuites: [{name: s}]\n")
-            .unwrap_err();
+        let err =
+            config("platforms: [{name: p}]\nsuites:\n  - name: s\n    run_list: 5\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("kitchen.yml:4:15: expected `run_list`"),
+            "{err}"
+        );
+        let err = config(
+            "provisioner: {multiple_converge: many}\nplatforms: [{name: p}]\nsuites: [{name: s}]\n",
+        )
+        .unwrap_err();
         assert!(err.to_string().starts_with("kitchen.yml:1:34:"), "{err}");
     }
 
@@ -672,7 +696,11 @@ suites:
     fn unsupported_provisioner_is_an_error() {
         let err = config("provisioner: ansible\nplatforms: [{name: p}]\nsuites: [{name: s}]\n")
             .unwrap_err();
-        assert!(err.to_string().contains("provisioner `ansible` is not supported"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("provisioner `ansible` is not supported"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -55,15 +55,21 @@ impl Lab {
         }
     }
 
-    /// Makes the lab namespace and its bridge unless they exist.
-    pub fn ensure(&self) -> Result<()> {
+    /// Makes the lab (unless it exists) and plugs the host into it, under one lock so a
+    /// concurrent destroy never removes the lab in between; on failure, removes what it made.
+    pub fn attach(&self, link: &HostLink) -> Result<()> {
         let _guard = LAB_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        if netns_exists(&self.name) {
-            return Ok(());
+        if !netns_exists(&self.name) {
+            if let Err(e) = self.build() {
+                let _ = ip(&["netns", "del", &self.name]);
+                return Err(e);
+            }
         }
-        let made = self.build();
+        // A veth can outlive its namespace for a while: clear leftovers of an earlier host.
+        self.detach(link);
+        let made = self.plug(link);
         if made.is_err() {
-            let _ = ip(&["netns", "del", &self.name]);
+            self.detach(link);
         }
         made
     }
@@ -78,18 +84,6 @@ impl Lab {
         ip(&["-n", ns, "link", "set", BRIDGE, "up"])?;
         // Stray traffic fails at once instead of waiting for a timeout.
         ip(&["-n", ns, "route", "add", "unreachable", "default"])
-    }
-
-    /// Makes the host's network namespace and plugs it into the bridge; on failure, removes
-    /// what it made.
-    pub fn attach(&self, link: &HostLink) -> Result<()> {
-        // A veth can outlive its namespace for a while: clear leftovers of an earlier host.
-        self.detach(link);
-        let made = self.plug(link);
-        if made.is_err() {
-            self.detach(link);
-        }
-        made
     }
 
     fn plug(&self, link: &HostLink) -> Result<()> {

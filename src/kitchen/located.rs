@@ -181,11 +181,9 @@ impl Located {
         match &self.tree {
             Tree::Scalar(v) => v.clone(),
             Tree::Seq(items) => Value::Array(items.iter().map(Located::to_json).collect()),
-            Tree::Map(map) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), v.to_json()))
-                    .collect(),
-            ),
+            Tree::Map(map) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
         }
     }
 
@@ -272,7 +270,12 @@ mod tests {
     #[test]
     fn wrong_type_names_the_place_and_the_expectation() {
         let doc = Located::parse("a: 5\n", Path::new("k.yml")).unwrap();
-        let err = doc.as_map("m").unwrap()["a"].as_map("a mapping").unwrap_err();
-        assert_eq!(err.to_string(), "k.yml:1:4: expected a mapping, found a number");
+        let err = doc.as_map("m").unwrap()["a"]
+            .as_map("a mapping")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "k.yml:1:4: expected a mapping, found a number"
+        );
     }
 }

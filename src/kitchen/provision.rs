@@ -23,7 +23,14 @@ const REPO_DIRS: &[&str] = &["roles", "environments", "data_bags"];
 /// Directories holding cookbooks.
 const COOKBOOK_DIRS: &[&str] = &["cookbooks", "site-cookbooks"];
 /// Never copied when the project itself is a cookbook.
-const NOT_COOKBOOK: &[&str] = &[".kitchen", ".git", "test", "spec", "cookbooks", "site-cookbooks"];
+const NOT_COOKBOOK: &[&str] = &[
+    ".kitchen",
+    ".git",
+    "test",
+    "spec",
+    "cookbooks",
+    "site-cookbooks",
+];
 
 /// Copies the repository into the host and converges it as configured; `converges` is how
 /// many runs (the idempotency gate applies from the second one when `enforce` is set).
@@ -38,7 +45,10 @@ pub fn converge(
     prepare_sandbox(host, instance, project_dir)?;
     for run in 1..=converges {
         if converges > 1 {
-            progress(&format!("Converging {} (run {run} of {converges})", instance.name));
+            progress(&format!(
+                "Converging {} (run {run} of {converges})",
+                instance.name
+            ));
         }
         let report = format!("{SANDBOX}/report-{run}.json");
         let spec = EnterSpec {
@@ -140,7 +150,10 @@ fn prepare_sandbox(host: &HostState, instance: &Instance, project_dir: &Path) ->
             copy_tree(&from, &sandbox.join(dir), &[])?;
         }
     }
-    write_json(&sandbox.join("solo.json"), &solo_json(instance, &cookbook_paths))?;
+    write_json(
+        &sandbox.join("solo.json"),
+        &solo_json(instance, &cookbook_paths),
+    )?;
     write_json(&sandbox.join("dna.json"), &dna_json(&instance.provisioner))
 }
 
@@ -239,7 +252,11 @@ mod tests {
     #[test]
     fn project_cookbook_name_comes_from_metadata_rb() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("metadata.rb"), "name 'web'\nversion '1.0.0'\n").unwrap();
+        std::fs::write(
+            dir.path().join("metadata.rb"),
+            "name 'web'\nversion '1.0.0'\n",
+        )
+        .unwrap();
         assert_eq!(project_cookbook_name(dir.path()).as_deref(), Some("web"));
     }
 
@@ -257,7 +274,8 @@ mod tests {
 
     #[test]
     fn idempotency_report_names_resources_and_changes() {
-        let action = json!({"resource": "file[/x]", "action": "create", "changes": ["update content"]});
+        let action =
+            json!({"resource": "file[/x]", "action": "create", "changes": ["update content"]});
         assert_eq!(
             describe_update(&action),
             "  * file[/x] action create\n    - update content"

@@ -29,14 +29,17 @@ pub fn run_streamed(mut cmd: Command, prefix: &str) -> Result<Streamed> {
     let (out_lines, err_lines) = std::thread::scope(|s| {
         let out = s.spawn(|| pump(stdout, prefix, false));
         let err = s.spawn(|| pump(stderr, prefix, true));
-        (out.join().unwrap_or_default(), err.join().unwrap_or_default())
+        (
+            out.join().unwrap_or_default(),
+            err.join().unwrap_or_default(),
+        )
     });
     let status = child
         .wait()
         .map_err(|e| Error::io("skillet kitchen __enter", e))?;
-    let code = status
-        .code()
-        .unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0));
+    let code = status.code().unwrap_or_else(|| {
+        128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)
+    });
     let mut tail = out_lines;
     tail.extend(err_lines);
     let skip = tail.len().saturating_sub(TAIL_LINES);

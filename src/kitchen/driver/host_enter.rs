@@ -167,10 +167,7 @@ fn c_strings<'a>(items: impl Iterator<Item = &'a str>) -> Result<Vec<CString>> {
     items
         .map(|s| {
             CString::new(s).map_err(|_| {
-                Error::input(
-                    "Kitchen::UserError",
-                    format!("`{s}` contains a NUL byte"),
-                )
+                Error::input("Kitchen::UserError", format!("`{s}` contains a NUL byte"))
             })
         })
         .collect()

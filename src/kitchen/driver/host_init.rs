@@ -116,7 +116,11 @@ fn pid1(spec: &HostSpec, mut ready: std::fs::File) -> ! {
 /// PID 1 must not hold the pipes of the command that created it, or that command never sees
 /// the end of its output.
 fn quiet_stdio() {
-    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
         let _ = nix::unistd::dup2_stdin(&null);
         let _ = nix::unistd::dup2_stdout(&null);
         let _ = nix::unistd::dup2_stderr(&null);
@@ -125,7 +129,12 @@ fn quiet_stdio() {
 
 fn reap_until_terminated() -> ! {
     let mut signals = SigSet::empty();
-    for s in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+    for s in [
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+    ] {
         signals.add(s);
     }
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&signals), None);
@@ -167,7 +176,15 @@ fn build_root(spec: &HostSpec) -> Result<()> {
         upper.display(),
         work.display()
     );
-    mount_fs("overlay", &root, MsFlags::empty(), &layers)?;
+    mount_fs("overlay", &root, MsFlags::empty(), &layers).map_err(|e| {
+        Error::input(
+            "Kitchen::ActionFailed",
+            format!(
+                "{e} (the lower layer {} must be a directory on a file system overlayfs accepts: check `base_root`)",
+                spec.lower.display()
+            ),
+        )
+    })?;
     mount_system(&root)?;
     sethostname(&spec.hostname).map_err(|e| os_error("sethostname", e))?;
     chroot(&root).map_err(|e| os_error("chroot", e))?;
@@ -205,15 +222,8 @@ fn set_opaque(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io(dir, std::io::Error::other(e)))?;
     let name = c"trusted.overlay.opaque";
     // SAFETY: both strings are NUL-terminated and the value is one byte long.
-    let rc = unsafe {
-        nix::libc::setxattr(
-            path.as_ptr(),
-            name.as_ptr(),
-            b"y".as_ptr().cast(),
-            1,
-            0,
-        )
-    };
+    let rc =
+        unsafe { nix::libc::setxattr(path.as_ptr(), name.as_ptr(), b"y".as_ptr().cast(), 1, 0) };
     if rc != 0 {
         return Err(Error::io(dir, std::io::Error::last_os_error()));
     }
@@ -251,8 +261,18 @@ fn mount_system(root: &Path) -> Result<()> {
     mount_fs("proc", &root.join("proc"), secure, "")?;
     mount_fs("sysfs", &root.join("sys"), secure | MsFlags::MS_RDONLY, "")?;
     mount_dev(&root.join("dev"))?;
-    mount_fs("tmpfs", &root.join("tmp"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, "mode=1777")?;
-    mount_fs("tmpfs", &root.join("run"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, "mode=755")?;
+    mount_fs(
+        "tmpfs",
+        &root.join("tmp"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        "mode=1777",
+    )?;
+    mount_fs(
+        "tmpfs",
+        &root.join("run"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        "mode=755",
+    )?;
     let lock = root.join("run/lock");
     std::fs::create_dir(&lock).with_path(&lock)?;
     std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o1777)).with_path(&lock)
@@ -270,8 +290,13 @@ fn mount_dev(dev: &Path) -> Result<()> {
     ];
     for (name, major, minor) in nodes {
         let path = dev.join(name);
-        mknod(&path, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(*major, *minor))
-            .map_err(|e| os_error(&format!("mknod {}", path.display()), e))?;
+        mknod(
+            &path,
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            makedev(*major, *minor),
+        )
+        .map_err(|e| os_error(&format!("mknod {}", path.display()), e))?;
         // mknod's mode is cut by the umask; device nodes must be usable by everyone.
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).with_path(&path)?;
     }
@@ -284,7 +309,12 @@ fn mount_dev(dev: &Path) -> Result<()> {
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
         "newinstance,ptmxmode=0666,mode=0620",
     )?;
-    mount_fs("tmpfs", &dev.join("shm"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, "mode=1777")?;
+    mount_fs(
+        "tmpfs",
+        &dev.join("shm"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        "mode=1777",
+    )?;
     let links = [
         ("ptmx", "pts/ptmx"),
         ("fd", "/proc/self/fd"),

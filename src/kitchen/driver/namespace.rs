@@ -11,8 +11,8 @@ use crate::kitchen::lab::{host_address, HostLink, Lab};
 use crate::kitchen::state::HostState;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use std::path::{Path, PathBuf};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -66,7 +66,6 @@ impl NamespaceDriver {
                 ),
             ));
         }
-        self.lab.ensure()?;
         let link = self.lab.link(instance.index);
         if let Err(e) = self.lab.attach(&link) {
             let _ = self.lab.remove_if_unused();
