@@ -253,3 +253,52 @@ fn kitchen_yaml_env_names_the_file() {
         .unwrap();
     assert!(String::from_utf8_lossy(&run.stdout).contains("from-ci-p"));
 }
+
+#[test]
+fn destroy_takes_down_a_host_whose_state_was_lost() {
+    if !root_or_skip("destroy_takes_down_a_host_whose_state_was_lost") {
+        return;
+    }
+    let repo = project("unused", "  - name: default\n");
+    repo.run(&["kitchen", "create"]).ok();
+    // As if the create had been interrupted before its state was written.
+    std::fs::remove_file(repo.path().join(".kitchen/default-debian-12.json")).unwrap();
+    repo.run(&["kitchen", "destroy"])
+        .ok()
+        .shows("Destroyed a host with no state");
+    assert_nothing_left(&repo);
+}
+
+#[test]
+fn a_verifier_that_hangs_is_stopped_at_its_timeout() {
+    if !root_or_skip("a_verifier_that_hangs_is_stopped_at_its_timeout") {
+        return;
+    }
+    let repo = project("unused", "  - name: default\n");
+    repo.write(
+        ".kitchen.local.yml",
+        "verifier:\n  command: sleep 30\n  timeout: 1\n",
+    );
+    let run = repo.run(&["kitchen", "verify"]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    run.shows("`sleep 30` did not finish within 1s");
+    repo.run(&["kitchen", "destroy"]).ok();
+    assert_nothing_left(&repo);
+}
+
+#[test]
+fn a_suite_naming_a_missing_role_fails_converge_with_the_reason() {
+    if !root_or_skip("a_suite_naming_a_missing_role_fails_converge_with_the_reason") {
+        return;
+    }
+    let repo = project(
+        "unused",
+        "  - name: default\n    run_list: ['role[nope]']\n",
+    );
+    let run = repo.run(&["kitchen", "converge"]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    run.shows("converge of default-debian-12 failed")
+        .shows("nope");
+    repo.run(&["kitchen", "destroy"]).ok();
+    assert_nothing_left(&repo);
+}

@@ -274,6 +274,16 @@ fn destroy(kitchen: &Kitchen, many: &Many) -> Result<i32> {
             }
         }
     }
+    // So do hosts whose state was never written (a crash in the middle of a create).
+    let hosts: Vec<_> = kitchen
+        .states
+        .names()
+        .iter()
+        .filter_map(|n| kitchen.states.load(n).ok()?.host)
+        .collect();
+    for netns in kitchen.driver().sweep_orphans(&hosts)? {
+        progress(&format!("Destroyed a host with no state ({netns})"));
+    }
     Ok(failed)
 }
 

@@ -60,8 +60,14 @@ pub fn converge(
         };
         let result = run_streamed(driver.command(host, &spec)?, &instance.name)?;
         if result.code != 0 {
+            let fatal: Vec<&String> = result
+                .tail
+                .iter()
+                .filter(|l| l.starts_with("FATAL") || l.contains("ERROR"))
+                .collect();
+            let why = fatal.iter().map(|l| format!("\n  {l}")).collect::<String>();
             return Err(failed(format!(
-                "converge of {} failed (skillet solo exited {})",
+                "converge of {} failed (skillet solo exited {}){why}",
                 instance.name, result.code
             )));
         }

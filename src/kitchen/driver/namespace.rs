@@ -121,6 +121,35 @@ impl NamespaceDriver {
         lab.remove_if_unused()
     }
 
+    /// Takes down hosts of this lab that no state file names (left by a crash or a Ctrl-C in
+    /// the middle of a create): kills every process in their network namespaces, removes the
+    /// network pieces, the empty scratch directories and, when nothing is left, the lab.
+    pub fn sweep_orphans(&self, known: &[HostState]) -> Result<Vec<String>> {
+        require_root()?;
+        let mut swept = Vec::new();
+        for netns in self.lab.host_namespaces() {
+            if known.iter().any(|h| h.netns == netns) {
+                continue;
+            }
+            kill_namespace_processes(&netns);
+            let index = netns.rsplit('-').next().unwrap_or("");
+            self.lab.detach(&HostLink {
+                veth: format!("{}v{index}", self.lab.name),
+                netns: netns.clone(),
+                address: String::new(),
+            });
+            swept.push(netns);
+        }
+        if let Ok(entries) = std::fs::read_dir(&self.hosts_dir) {
+            for entry in entries.flatten() {
+                let _ = std::fs::remove_dir(entry.path());
+            }
+        }
+        let _ = std::fs::remove_dir(&self.hosts_dir);
+        self.lab.remove_if_unused()?;
+        Ok(swept)
+    }
+
     /// A command that runs `argv` inside the host (through the hidden `__enter` mode).
     pub fn command(&self, host: &HostState, spec: &EnterSpec) -> Result<Command> {
         let mut cmd = Command::new(self_exe()?);
@@ -149,6 +178,40 @@ pub fn is_running(host: &HostState) -> bool {
     match proc_stat(host.pid) {
         Some((state, started)) => state != 'Z' && started == host.start_time,
         None => false,
+    }
+}
+
+/// SIGKILLs every process whose network namespace is `/run/netns/<netns>`, and waits a
+/// little for them to go.
+fn kill_namespace_processes(netns: &str) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(target) = std::fs::metadata(Path::new("/run/netns").join(netns)) else {
+        return;
+    };
+    let members = || -> Vec<i32> {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| {
+                std::fs::metadata(format!("/proc/{pid}/ns/net"))
+                    .is_ok_and(|m| m.dev() == target.dev() && m.ino() == target.ino())
+            })
+            .filter(|pid| proc_stat(*pid).is_some_and(|(state, _)| state != 'Z'))
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let pids = members();
+        if pids.is_empty() || Instant::now() > deadline {
+            return;
+        }
+        for pid in pids {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
