@@ -168,12 +168,23 @@ fn test_runs_instances_concurrently_and_the_idempotency_gate_names_the_resource(
         &marker,
         "  - name: good\n    run_list: ['recipe[hello]']\n  - name: churn\n    run_list: ['recipe[churn]']\n",
     );
-    let run = repo.run(&["kitchen", "test", "-c", "2"]);
+    let junit = repo.path().join("junit.xml");
+    let run = repo.run(&[
+        "kitchen",
+        "test",
+        "-c",
+        "2",
+        "--junit",
+        &junit.display().to_string(),
+    ]);
     assert_eq!(run.code(), 1, "{}", run.all());
     run.shows("good-debian-12   passed")
         .shows("churn-debian-12  FAILED")
         .shows("churn-debian-12 is not idempotent")
         .shows("execute[always-runs] action run");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");
+    assert!(xml.contains("name=\"churn-debian-12\""), "{xml}");
     // A failed instance is kept for a look inside (Test Kitchen's --destroy=passing).
     repo.run(&["kitchen", "list"]).ok().shows("not idempotent");
     repo.run(&["kitchen", "exec", "churn", "-c", "true"]).ok();
@@ -300,5 +311,29 @@ fn a_suite_naming_a_missing_role_fails_converge_with_the_reason() {
     run.shows("converge of default-debian-12 failed")
         .shows("nope");
     repo.run(&["kitchen", "destroy"]).ok();
+    assert_nothing_left(&repo);
+}
+
+#[test]
+fn test_with_json_format_prints_only_the_document_on_stdout() {
+    if !root_or_skip("test_with_json_format_prints_only_the_document_on_stdout") {
+        return;
+    }
+    let repo = project("unused", "  - name: default\n");
+    let run = repo.run(&["kitchen", "test", "--format", "json"]);
+    run.ok();
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(doc["instances"][0]["instance"], "default-debian-12");
+    assert_eq!(doc["instances"][0]["passed"], true);
+    let phases: Vec<&str> = doc["instances"][0]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        ["destroy", "create", "converge", "verify", "destroy"]
+    );
     assert_nothing_left(&repo);
 }

@@ -10,7 +10,8 @@ use crate::kitchen::driver::host_enter::{self, EnterSpec};
 use crate::kitchen::driver::host_init::{self, HostSpec};
 use crate::kitchen::driver::namespace::{host_path, is_running};
 use crate::kitchen::driver::require_root;
-use crate::kitchen::stream::progress;
+use crate::kitchen::report;
+use crate::kitchen::stream::{self, progress};
 use crate::kitchen::{DestroyPolicy, Instance, InstanceOutcome, Kitchen};
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -70,6 +71,18 @@ struct TestArgs {
     /// When to destroy the host at the end.
     #[arg(long = "destroy", value_enum, default_value = "passing")]
     destroy: DestroyWhen,
+    /// The summary as a table (default) or as JSON on standard output.
+    #[arg(long = "format", value_enum, default_value = "table")]
+    format: SummaryFormat,
+    /// Also write the results as JUnit XML to this file.
+    #[arg(long = "junit", value_name = "FILE")]
+    junit: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SummaryFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -294,15 +307,26 @@ fn test(kitchen: &Kitchen, args: &TestArgs) -> Result<i32> {
         DestroyWhen::Always => DestroyPolicy::Always,
         DestroyWhen::Never => DestroyPolicy::Never,
     };
+    if matches!(args.format, SummaryFormat::Json) {
+        stream::keep_stdout_for_documents();
+    }
     let started = Instant::now();
     let outcomes = concurrently(&instances, args.many.concurrency, |instance| {
         kitchen.test(instance, policy)
     });
-    print_summary(&outcomes);
-    progress(&format!(
-        "Test finished in {:.2}s",
-        started.elapsed().as_secs_f64()
-    ));
+    match args.format {
+        SummaryFormat::Table => {
+            print_summary(&outcomes);
+            progress(&format!(
+                "Test finished in {:.2}s",
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        SummaryFormat::Json => println!("{:#}", report::to_json(&outcomes)),
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report::to_junit(&outcomes)).map_err(|e| Error::io(path, e))?;
+    }
     Ok(report_failures(&outcomes))
 }
 

@@ -4,7 +4,7 @@
 //! [`config`] reads kitchen.yml into instances, [`state`] keeps each instance's state between
 //! commands, [`driver`] makes hosts (namespaces around an overlay root) on the [`lab`] network,
 //! [`provision`] converges a host with skillet itself, [`verify`] runs the suite's checks, and
-//! [`actions`] chains them as Test Kitchen's commands do.
+//! [`actions`] chains them as Test Kitchen's commands do; [`report`] writes `test`'s results.
 
 pub mod actions;
 pub mod config;
@@ -12,6 +12,7 @@ pub mod driver;
 pub mod lab;
 pub mod located;
 pub mod provision;
+pub mod report;
 pub mod state;
 pub mod stream;
 pub mod verify;

@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How a streamed command ended.
 #[derive(Debug, Clone)]
@@ -15,6 +16,14 @@ pub struct Streamed {
 }
 
 const TAIL_LINES: usize = 20;
+
+/// Set when standard output carries a document (`--format json`): progress goes to stderr.
+static OUTPUT_TO_STDERR: AtomicBool = AtomicBool::new(false);
+
+/// Sends all progress and streamed output to standard error from now on.
+pub fn keep_stdout_for_documents() {
+    OUTPUT_TO_STDERR.store(true, Ordering::SeqCst);
+}
 
 /// Runs `cmd`, printing each line of its output as `       [prefix] line`.
 pub fn run_streamed(mut cmd: Command, prefix: &str) -> Result<Streamed> {
@@ -67,7 +76,11 @@ fn pump(source: Option<impl Read>, prefix: &str, to_stderr: bool) -> Vec<String>
 /// Prints one line with the instance prefix, whole, even when threads print at once.
 pub fn print_line(prefix: &str, line: &str, to_stderr: bool) {
     let text = format!("       [{prefix}] {line}\n");
-    if to_stderr {
+    write_out(&text, to_stderr);
+}
+
+fn write_out(text: &str, to_stderr: bool) {
+    if to_stderr || OUTPUT_TO_STDERR.load(Ordering::SeqCst) {
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
     } else {
         let _ = std::io::stdout().lock().write_all(text.as_bytes());
@@ -76,7 +89,5 @@ pub fn print_line(prefix: &str, line: &str, to_stderr: bool) {
 
 /// Prints a progress line (`-----> ...`), as Test Kitchen does.
 pub fn progress(text: &str) {
-    let _ = std::io::stdout()
-        .lock()
-        .write_all(format!("-----> {text}\n").as_bytes());
+    write_out(&format!("-----> {text}\n"), false);
 }
