@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 /// The exit status of a command stopped by the timeout (as coreutils' `timeout`).
 pub const TIMED_OUT: i32 = 124;
 
+/// The search path of commands in a host, as on a Debian root login.
+const HOST_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// What to run in which host.
 #[derive(Debug, Clone)]
 pub struct EnterSpec {
@@ -85,6 +88,8 @@ fn exec(spec: &EnterSpec, exe: Option<File>, argv: &[CString], env: &[CString]) 
         // Its own process group, so the timeout can stop everything it started.
         let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
     }
+    // execvpe searches this process's PATH, not the one given to the command: use the host's.
+    std::env::set_var("PATH", HOST_PATH);
     let error = match (&exe, argv.first()) {
         (Some(exe), _) => nix::unistd::fexecve(exe, argv, env).err(),
         (None, Some(program)) => nix::unistd::execvpe(program, argv, env).err(),
@@ -151,7 +156,7 @@ fn exit_code(status: WaitStatus) -> Option<i32> {
 /// A clean environment: what a login on a Debian host would have, plus the caller's extras.
 fn environment(extra: &[(String, String)]) -> Vec<String> {
     let mut env = vec![
-        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+        format!("PATH={HOST_PATH}"),
         "HOME=/root".to_string(),
         "USER=root".to_string(),
         "LANG=C.UTF-8".to_string(),
