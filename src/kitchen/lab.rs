@@ -7,16 +7,20 @@
 //! them.
 
 use crate::error::{Error, Result};
+use nix::fcntl::{Flock, FlockArg};
+use std::fs::File;
 use std::path::Path;
 use std::process::Command;
-use std::sync::Mutex;
 
 /// The lab bridge's subnet prefix; hosts are `.10` and up, the bridge is `.1`.
 const SUBNET: &str = "10.200.0";
 /// The bridge inside the lab namespace.
 const BRIDGE: &str = "br0";
-/// Serializes lab set-up and tear-down between the threads of `test -c N`.
-static LAB_LOCK: Mutex<()> = Mutex::new(());
+/// Where `ip netns` keeps its namespaces.
+const NETNS_DIR: &str = "/run/netns";
+/// The lock that serializes lab set-up and tear-down between threads (`test -c N`) and
+/// between skillet processes. Not the namespace directory: `ip netns add` locks that itself.
+const LAB_LOCK: &str = "/run/lock/skillet-kitchen-lab.lock";
 
 /// The lab network of one project.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,7 +62,7 @@ impl Lab {
     /// Makes the lab (unless it exists) and plugs the host into it, under one lock so a
     /// concurrent destroy never removes the lab in between; on failure, removes what it made.
     pub fn attach(&self, link: &HostLink) -> Result<()> {
-        let _guard = LAB_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = lock_labs()?;
         if !netns_exists(&self.name) {
             if let Err(e) = self.build() {
                 let _ = ip(&["netns", "del", &self.name]);
@@ -112,7 +116,7 @@ impl Lab {
 
     /// Removes the lab if no host of it is left.
     pub fn remove_if_unused(&self) -> Result<()> {
-        let _guard = LAB_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = lock_labs()?;
         if !netns_exists(&self.name) || !self.host_namespaces().is_empty() {
             return Ok(());
         }
@@ -122,7 +126,7 @@ impl Lab {
     /// The network namespaces of this lab's hosts that exist now.
     pub fn host_namespaces(&self) -> Vec<String> {
         let prefix = format!("{}-", self.name);
-        std::fs::read_dir("/run/netns")
+        std::fs::read_dir(NETNS_DIR)
             .map(|entries| {
                 entries
                     .flatten()
@@ -134,6 +138,23 @@ impl Lab {
     }
 }
 
+/// An exclusive lock on [`LAB_LOCK`] (a flock: each open file conflicts with every other, in
+/// this process or another), released when dropped.
+fn lock_labs() -> Result<Flock<File>> {
+    let path = Path::new(LAB_LOCK);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    Flock::lock(file, FlockArg::LockExclusive)
+        .map_err(|(_, errno)| Error::io(path, std::io::Error::from_raw_os_error(errno as i32)))
+}
+
 /// The lab address of the host at `index`.
 pub fn host_address(index: usize) -> String {
     format!("{SUBNET}.{}", 10 + index)
@@ -141,7 +162,7 @@ pub fn host_address(index: usize) -> String {
 
 /// Whether a named network namespace exists.
 pub fn netns_exists(name: &str) -> bool {
-    Path::new("/run/netns").join(name).exists()
+    Path::new(NETNS_DIR).join(name).exists()
 }
 
 /// Runs `ip ARGS`; a failure says which command and what `ip` answered.
