@@ -1,4 +1,4 @@
-//! The command line: `skillet solo`, `skillet check`, `skillet kitchen`, and `chef-solo` through argv[0].
+//! The command line: `skillet solo`, `skillet check`, and `chef-solo` through argv[0].
 
 mod check;
 mod kitchen;
