@@ -19,12 +19,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Test Kitchen's loop on throwaway namespace hosts: create, converge, verify, destroy.
+    #[command(display_order = 90)]
+    Kitchen(kitchen::KitchenArgs),
     /// Converge this host from a local chef-repo, as chef-solo does.
     Solo(Box<SoloArgs>),
     /// Compile every cookbook, role, environment and data bag; change nothing.
     Check(CheckArgs),
-    /// Test Kitchen's loop on throwaway namespace hosts: create, converge, verify, destroy.
-    Kitchen(kitchen::KitchenArgs),
 }
 
 /// chef-solo's flags.
@@ -126,8 +127,8 @@ pub fn run(mut args: Vec<OsString>) -> i32 {
         }
     };
     match cli.command {
+        Command::Kitchen(args) => kitchen::run(&args),
         Command::Solo(args) => solo::run(&args),
         Command::Check(args) => check::run(&args),
-        Command::Kitchen(args) => kitchen::run(&args),
     }
 }
