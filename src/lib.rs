@@ -8,6 +8,7 @@ pub mod cli;
 pub mod compile;
 pub mod converge;
 pub mod error;
+pub mod kitchen;
 pub mod node;
 pub mod ohai;
 pub mod platform;

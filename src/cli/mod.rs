@@ -1,6 +1,7 @@
-//! The command line: `skillet solo`, `skillet check`, and `chef-solo` through argv[0].
+//! The command line: `skillet solo`, `check`, `ohai`, `kitchen`, and `chef-solo` through argv[0].
 
 mod check;
+mod kitchen;
 mod ohai;
 mod prepare;
 mod signals;
@@ -20,6 +21,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Test Kitchen's loop on throwaway namespace hosts: create, converge, verify, destroy.
+    #[command(display_order = 90)]
+    Kitchen(kitchen::KitchenArgs),
     /// Converge this host from a local chef-repo, as chef-solo does.
     Solo(Box<SoloArgs>),
     /// Compile every cookbook, role, environment and data bag; change nothing.
@@ -138,6 +142,7 @@ pub fn run(mut args: Vec<OsString>) -> i32 {
         }
     };
     match cli.command {
+        Command::Kitchen(args) => kitchen::run(&args),
         Command::Solo(args) => solo::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Ohai(args) => ohai::run(&args),

@@ -1,0 +1,329 @@
+//! The `namespace` driver, as seen from the machine: create, find, enter and destroy hosts.
+//!
+//! A host is its PID 1 (see [`super::host_init`]) plus its network pieces in the lab. Its
+//! mounts live only in its own mount namespace, so killing PID 1 takes them away; destroy then
+//! removes the veth and the network namespace, and the lab once no host is left in it.
+
+use super::host_enter::EnterSpec;
+use crate::error::{Error, IoContext, Result};
+use crate::kitchen::config::Instance;
+use crate::kitchen::lab::{host_address, HostLink, Lab};
+use crate::kitchen::state::HostState;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Hosts per lab: addresses .10 to .249 of the lab subnet.
+const MAX_HOSTS: usize = 240;
+
+/// Makes and removes the hosts of one project.
+#[derive(Debug, Clone)]
+pub struct NamespaceDriver {
+    lab: Lab,
+    hosts_dir: PathBuf,
+}
+
+/// Fails unless running as root, which namespaces and mounts need.
+pub fn require_root() -> Result<()> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    Err(Error::input(
+        "Kitchen::UserError",
+        "kitchen needs root (the namespace driver makes namespaces and mounts): run as root",
+    ))
+}
+
+impl NamespaceDriver {
+    /// The driver for the project in `project_dir`; scratch directories go in `state_dir`.
+    pub fn new(project_dir: &Path, state_dir: &Path) -> NamespaceDriver {
+        NamespaceDriver {
+            lab: Lab::for_project(project_dir),
+            hosts_dir: state_dir.join("hosts"),
+        }
+    }
+
+    /// Creates the host of `instance`; `all` names every host in its /etc/hosts. Whatever was
+    /// made is removed again when a step fails.
+    pub fn create(&self, instance: &Instance, all: &[Instance]) -> Result<HostState> {
+        require_root()?;
+        if instance.index >= MAX_HOSTS {
+            return Err(Error::input(
+                "Kitchen::UserError",
+                format!("a lab holds at most {MAX_HOSTS} instances: split kitchen.yml"),
+            ));
+        }
+        let lower = &instance.driver.base_root;
+        if !lower.is_dir() {
+            return Err(Error::input(
+                "Kitchen::UserError",
+                format!(
+                    "base_root {} is not a directory: make it (e.g. with debootstrap) or remove `base_root`",
+                    lower.display()
+                ),
+            ));
+        }
+        let link = self.lab.link(instance.index);
+        if let Err(e) = self.lab.attach(&link) {
+            let _ = self.lab.remove_if_unused();
+            return Err(e);
+        }
+        let scratch = self.hosts_dir.join(&instance.name);
+        let started = std::fs::create_dir_all(&scratch)
+            .with_path(&scratch)
+            .and_then(|()| start_pid1(instance, all, &link, &scratch));
+        match started {
+            Ok(pid) => Ok(HostState {
+                pid,
+                start_time: start_time(pid).unwrap_or(0),
+                netns: link.netns,
+                veth: link.veth,
+                lab: self.lab.name.clone(),
+                address: link.address,
+                hostname: hostname(&instance.name),
+                scratch,
+            }),
+            Err(e) => {
+                self.lab.detach(&link);
+                let _ = std::fs::remove_dir(&scratch);
+                let _ = std::fs::remove_dir(&self.hosts_dir);
+                let _ = self.lab.remove_if_unused();
+                Err(e)
+            }
+        }
+    }
+
+    /// Kills every process of the host, then removes its network pieces and scratch directory.
+    pub fn destroy(&self, host: &HostState) -> Result<()> {
+        require_root()?;
+        if is_running(host) {
+            let _ = kill(Pid::from_raw(host.pid), Signal::SIGKILL);
+            wait_gone(host)?;
+        }
+        let lab = Lab {
+            name: host.lab.clone(),
+        };
+        lab.detach(&HostLink {
+            netns: host.netns.clone(),
+            veth: host.veth.clone(),
+            address: host.address.clone(),
+        });
+        match std::fs::remove_dir(&host.scratch) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::io(&host.scratch, e))
+            }
+            _ => {}
+        }
+        let _ = std::fs::remove_dir(&self.hosts_dir);
+        lab.remove_if_unused()
+    }
+
+    /// Takes down hosts of this lab that no state file names (left by a crash or a Ctrl-C in
+    /// the middle of a create): kills every process in their network namespaces, removes the
+    /// network pieces, the empty scratch directories and, when nothing is left, the lab.
+    pub fn sweep_orphans(&self, known: &[HostState]) -> Result<Vec<String>> {
+        require_root()?;
+        let mut swept = Vec::new();
+        for netns in self.lab.host_namespaces() {
+            if known.iter().any(|h| h.netns == netns) {
+                continue;
+            }
+            kill_namespace_processes(&netns);
+            let index = netns.rsplit('-').next().unwrap_or("");
+            self.lab.detach(&HostLink {
+                veth: format!("{}v{index}", self.lab.name),
+                netns: netns.clone(),
+                address: String::new(),
+            });
+            swept.push(netns);
+        }
+        if let Ok(entries) = std::fs::read_dir(&self.hosts_dir) {
+            for entry in entries.flatten() {
+                let _ = std::fs::remove_dir(entry.path());
+            }
+        }
+        let _ = std::fs::remove_dir(&self.hosts_dir);
+        self.lab.remove_if_unused()?;
+        Ok(swept)
+    }
+
+    /// A command that runs `argv` inside the host (through the hidden `__enter` mode).
+    pub fn command(&self, host: &HostState, spec: &EnterSpec) -> Result<Command> {
+        let mut cmd = Command::new(self_exe()?);
+        cmd.args(["kitchen", "__enter", "--pid", &host.pid.to_string()]);
+        if spec.skillet {
+            cmd.arg("--skillet");
+        }
+        for (k, v) in &spec.env {
+            cmd.arg("--env").arg(format!("{k}={v}"));
+        }
+        if let Some(t) = spec.timeout {
+            cmd.arg("--timeout").arg(t.as_secs().max(1).to_string());
+        }
+        cmd.arg("--").args(&spec.argv);
+        Ok(cmd)
+    }
+}
+
+/// A path inside the host, reachable from the machine through its PID 1's root.
+pub fn host_path(host: &HostState, path: &str) -> PathBuf {
+    PathBuf::from(format!("/proc/{}/root", host.pid)).join(path.trim_start_matches('/'))
+}
+
+/// Whether the host's PID 1 is still the process the state names, and not a zombie.
+pub fn is_running(host: &HostState) -> bool {
+    match proc_stat(host.pid) {
+        Some((state, started)) => state != 'Z' && started == host.start_time,
+        None => false,
+    }
+}
+
+/// SIGKILLs every process whose network namespace is `/run/netns/<netns>`, and waits a
+/// little for them to go.
+fn kill_namespace_processes(netns: &str) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(target) = std::fs::metadata(Path::new("/run/netns").join(netns)) else {
+        return;
+    };
+    let members = || -> Vec<i32> {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| {
+                std::fs::metadata(format!("/proc/{pid}/ns/net"))
+                    .is_ok_and(|m| m.dev() == target.dev() && m.ino() == target.ino())
+            })
+            .filter(|pid| proc_stat(*pid).is_some_and(|(state, _)| state != 'Z'))
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let pids = members();
+        if pids.is_empty() || Instant::now() > deadline {
+            return;
+        }
+        for pid in pids {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn wait_gone(host: &HostState) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while is_running(host) {
+        if Instant::now() > deadline {
+            return Err(Error::input(
+                "Kitchen::ActionFailed",
+                format!(
+                    "the host's PID 1 ({}) did not die after SIGKILL: look at `ps -p {}`",
+                    host.pid, host.pid
+                ),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+fn start_pid1(
+    instance: &Instance,
+    all: &[Instance],
+    link: &HostLink,
+    scratch: &Path,
+) -> Result<i32> {
+    let mut child = Command::new(self_exe()?)
+        .args(["kitchen", "__init", "--netns"])
+        .arg(Path::new("/run/netns").join(&link.netns))
+        .arg("--lower")
+        .arg(&instance.driver.base_root)
+        .arg("--scratch")
+        .arg(scratch)
+        .args(["--hostname", &hostname(&instance.name)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::io("skillet kitchen __init", e))?;
+    // /etc/hosts goes through stdin, to keep the host's `ps` readable.
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(hosts_file(all).as_bytes());
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|e| Error::io("skillet kitchen __init", e))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    match stdout.trim().parse::<i32>() {
+        Ok(pid) if output.status.success() => Ok(pid),
+        _ => Err(Error::input(
+            "Kitchen::ActionFailed",
+            format!(
+                "cannot create the host of {}: {}",
+                instance.name,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        )),
+    }
+}
+
+/// The host's name: the instance name, cut to the 63 characters a hostname may have.
+pub fn hostname(instance: &str) -> String {
+    instance.chars().take(63).collect()
+}
+
+/// /etc/hosts of every host of the lab: each instance by name, the gateway as `lab`.
+pub fn hosts_file(all: &[Instance]) -> String {
+    let mut text = String::from(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.200.0.1\tlab\n",
+    );
+    for instance in all {
+        text.push_str(&format!(
+            "{}\t{}\n",
+            host_address(instance.index),
+            hostname(&instance.name)
+        ));
+    }
+    text
+}
+
+fn self_exe() -> Result<PathBuf> {
+    std::env::current_exe().map_err(|e| Error::io("/proc/self/exe", e))
+}
+
+/// Reads a process's state letter and start time (field 22) from /proc/PID/stat.
+fn proc_stat(pid: i32) -> Option<(char, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields start after the last ')'.
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    let started = fields.get(19)?.parse().ok()?;
+    Some((state, started))
+}
+
+fn start_time(pid: i32) -> Option<u64> {
+    proc_stat(pid).map(|(_, t)| t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_stat_reads_this_process() {
+        let (state, started) = proc_stat(std::process::id() as i32).unwrap();
+        assert!(matches!(state, 'R' | 'S'), "{state}");
+        assert!(started > 0);
+    }
+
+    #[test]
+    fn hostnames_are_at_most_63_characters() {
+        assert_eq!(hostname(&"a".repeat(80)).len(), 63);
+    }
+}

@@ -1,0 +1,165 @@
+//! Instance state in `.kitchen/<instance>.json`, as Test Kitchen keeps it.
+//!
+//! The state is what lets `create`, `converge`, `login` and `verify` be separate invocations:
+//! it names the host's PID 1 (with its start time, so a recycled PID is never mistaken for it),
+//! its network namespace, veth and address. Files are written to a temporary name and renamed,
+//! so a crash never leaves half a state file.
+
+use crate::error::{Error, IoContext, Result};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// What is known about one instance between commands.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InstanceState {
+    /// The instance's name.
+    pub name: String,
+    /// The last action that finished: create, converge, verify (destroy removes the file).
+    pub last_action: Option<String>,
+    /// The error of the last action that failed, if the last one failed.
+    pub last_error: Option<String>,
+    /// The running host, once created.
+    pub host: Option<HostState>,
+}
+
+/// A running host made by the namespace driver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostState {
+    /// PID of the host's PID 1, as seen from the machine.
+    pub pid: i32,
+    /// Its start time in clock ticks (field 22 of /proc/PID/stat).
+    pub start_time: u64,
+    /// The host's network namespace (under /run/netns).
+    pub netns: String,
+    /// The lab end of the host's veth.
+    pub veth: String,
+    /// The lab network namespace the host is attached to.
+    pub lab: String,
+    /// The host's address on the lab bridge.
+    pub address: String,
+    /// The host's hostname.
+    pub hostname: String,
+    /// The directory the host's root was built in (a tmpfs mount point in the host only).
+    pub scratch: PathBuf,
+}
+
+/// The `.kitchen` directory of a project.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    dir: PathBuf,
+}
+
+impl StateDir {
+    /// `.kitchen/` under the project directory.
+    pub fn new(project_dir: &Path) -> StateDir {
+        StateDir {
+            dir: project_dir.join(".kitchen"),
+        }
+    }
+
+    /// The directory itself.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    fn file(&self, instance: &str) -> PathBuf {
+        self.dir.join(format!("{instance}.json"))
+    }
+
+    /// The state of `instance`; a missing file is an instance never created.
+    pub fn load(&self, instance: &str) -> Result<InstanceState> {
+        let path = self.file(instance);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => crate::repo::yaml::from_json(&text, &path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(InstanceState {
+                name: instance.to_string(),
+                ..InstanceState::default()
+            }),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+
+    /// Writes the state atomically (temporary file in the same directory, then rename).
+    pub fn save(&self, state: &InstanceState) -> Result<()> {
+        std::fs::create_dir_all(&self.dir).with_path(&self.dir)?;
+        let path = self.file(&state.name);
+        let text = serde_json::to_string_pretty(state)
+            .map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir).with_path(&self.dir)?;
+        tmp.write_all(text.as_bytes()).with_path(tmp.path())?;
+        tmp.as_file().sync_all().with_path(&path)?;
+        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+        Ok(())
+    }
+
+    /// Removes the state of a destroyed instance.
+    pub fn remove(&self, instance: &str) -> Result<()> {
+        let path = self.file(instance);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&path, e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every instance that has a state file, by name.
+    pub fn names(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".json").map(str::to_string)
+            })
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_survives_a_save_and_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let states = StateDir::new(dir.path());
+        let state = InstanceState {
+            name: "default-debian".into(),
+            last_action: Some("create".into()),
+            last_error: None,
+            host: Some(HostState {
+                pid: 42,
+                start_time: 7,
+                netns: "n".into(),
+                veth: "v".into(),
+                lab: "l".into(),
+                address: "10.200.0.10".into(),
+                hostname: "default-debian".into(),
+                scratch: "/x".into(),
+            }),
+        };
+        states.save(&state).unwrap();
+        assert_eq!(states.load("default-debian").unwrap(), state);
+        assert_eq!(states.names(), ["default-debian"]);
+        states.remove("default-debian").unwrap();
+        assert_eq!(states.load("default-debian").unwrap().last_action, None);
+    }
+
+    #[test]
+    fn no_temporary_file_is_left_beside_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let states = StateDir::new(dir.path());
+        states
+            .save(&InstanceState {
+                name: "a".into(),
+                ..InstanceState::default()
+            })
+            .unwrap();
+        let count = std::fs::read_dir(states.path()).unwrap().count();
+        assert_eq!(count, 1);
+    }
+}
