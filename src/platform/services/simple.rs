@@ -108,8 +108,16 @@ mod tests {
             .arg("30.4242")
             .spawn()
             .unwrap();
-        let found =
-            process_table_matches(Path::new("/proc"), &Regex::new("sleep 30.4242").unwrap());
+        // The child shows its own command line only once it has exec'd: look for a while.
+        let pattern = Regex::new("sleep 30.4242").unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut found = false;
+        while !found && std::time::Instant::now() < deadline {
+            found = process_table_matches(Path::new("/proc"), &pattern);
+            if !found {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(found);
