@@ -49,13 +49,27 @@ fn a_second_run_times_out_on_the_lock() {
 fn a_second_run_waits_for_the_lock_then_runs() {
     let repo = repo_with_file(10);
     let held = hold_lock(&repo.path().join("cache/chef-client-running.pid"));
-    let child = repo
+    let mut child = repo
         .command(&["solo", "-c", "solo.json", "-o", "cb", "--no-color"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
-    std::thread::sleep(Duration::from_millis(500));
+    // Release the lock only once the run says it is waiting for it.
+    let stderr = child.stderr.take().expect("stderr");
+    let (waiting_tx, waiting_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            if line.contains("will wait") {
+                let _ = waiting_tx.send(());
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        seen
+    });
+    let waited = waiting_rx.recv_timeout(Duration::from_secs(30)).is_ok();
     assert!(
         repo.read_host("big").is_none(),
         "ran while the lock was held"
@@ -65,10 +79,10 @@ fn a_second_run_waits_for_the_lock_then_runs() {
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        reader.join().expect("reader")
     );
+    assert!(waited, "the run never said it was waiting:\n{text}");
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains("will wait"), "{text}");
     assert_eq!(repo.read_host("big").map(|s| s.len()), Some(10));
 }
 
@@ -110,7 +124,7 @@ fn signals_stop_a_run_with_chefs_exit_codes() {
         repo.cookbook("cb", "1.0.0").recipe(
             "cb",
             "default",
-            "resources:\n  - type: execute\n    name: sleep 5\n",
+            "resources:\n  - type: execute\n    name: touch {root}/started; sleep 5\n",
         );
         let child = repo
             .command(&["solo", "-c", "solo.json", "-o", "cb", "--no-color"])
@@ -118,7 +132,12 @@ fn signals_stop_a_run_with_chefs_exit_codes() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("spawn");
-        std::thread::sleep(Duration::from_millis(400));
+        // Signal once the run is converging (its handlers are installed long before).
+        let started = repo.root().join("started");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !started.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
         nix::sys::signal::kill(pid, signal).expect("signal");
         let out = child.wait_with_output().expect("wait");
