@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod deb;
+pub mod ohai_paths;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
