@@ -109,8 +109,7 @@ pub fn prepare(config: &Config, repo: &Repository, opts: &NodeOptions<'_>) -> Re
         .or_else(|| config.json_attribs.clone());
     if let Some(path) = json_path {
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let json: Value = crate::repo::yaml::from_json(&text, &path)?;
-        node.consume_json(&json, &path)?;
+        node.consume_json_text(&text, &path)?;
     }
     let (run_list, overridden) = match opts.override_runlist {
         Some(items) => (RunList::parse_comma(items)?, true),

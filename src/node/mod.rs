@@ -123,7 +123,21 @@ impl Node {
     /// chef_environment sets the environment, every other key is deep_merge_union-ed into
     /// normal.
     pub fn consume_json(&mut self, json: &Value, source: &Path) -> Result<()> {
-        let at = || SourceLocation::file(source);
+        self.consume_located(json, &|_| SourceLocation::file(source))
+    }
+
+    /// [`Node::consume_json`] from the file's text, so errors point at the offending value.
+    pub fn consume_json_text(&mut self, text: &str, source: &Path) -> Result<()> {
+        let doc = json_source::JsonSource::parse(text, source)?;
+        self.consume_located(&doc.value, &|keys| doc.location(keys))
+    }
+
+    fn consume_located(
+        &mut self,
+        json: &Value,
+        locate: &dyn Fn(&[&str]) -> SourceLocation,
+    ) -> Result<()> {
+        let at = || locate(&[]);
         let Some(object) = json.as_object() else {
             return Err(Error::compile(
                 at(),
@@ -140,7 +154,7 @@ impl Node {
         let mut rest = object.clone();
         for key in ["run_list", "recipes"] {
             if let Some(list) = rest.shift_remove(key).filter(|v| !v.is_null()) {
-                self.run_list = json_run_list(&list, key, source)?;
+                self.run_list = json_run_list(&list, key, locate)?;
             }
         }
         if let Some(env) = rest.shift_remove("chef_environment") {
@@ -148,7 +162,7 @@ impl Node {
                 Value::String(env) => self.chef_environment = env,
                 _ => {
                     return Err(Error::compile(
-                        at(),
+                        locate(&["chef_environment"]),
                         "expected `chef_environment` to be a string",
                     ))
                 }
@@ -278,25 +292,25 @@ impl Node {
     }
 }
 
-fn json_run_list(list: &Value, key: &str, source: &Path) -> Result<RunList> {
-    let expected = || {
-        Error::compile(
-            SourceLocation::file(source),
-            format!("expected `{key}` to be an array of strings"),
-        )
+fn json_run_list(
+    list: &Value,
+    key: &str,
+    locate: &dyn Fn(&[&str]) -> SourceLocation,
+) -> Result<RunList> {
+    let expected = |at: SourceLocation| {
+        Error::compile(at, format!("expected `{key}` to be an array of strings"))
     };
-    let items = list.as_array().ok_or_else(expected)?;
-    let strings = items
-        .iter()
-        .map(|item| item.as_str().ok_or_else(expected))
-        .collect::<Result<Vec<&str>>>()?;
-    RunList::from_strings(&strings).map_err(|err| {
-        Error::compile_as(
-            "ArgumentError",
-            SourceLocation::file(source),
-            err.to_string(),
-        )
-    })
+    let items = list.as_array().ok_or_else(|| expected(locate(&[key])))?;
+    let mut parsed = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let index = i.to_string();
+        let at = || locate(&[key, &index]);
+        let text = item.as_str().ok_or_else(|| expected(at()))?;
+        let entry = RunListItem::parse(text)
+            .map_err(|err| Error::compile_as("ArgumentError", at(), err.to_string()))?;
+        parsed.push(entry);
+    }
+    Ok(RunList::new(parsed))
 }
 
 /// A new node file gets 0644 like Chef's; an existing one keeps its mode.
