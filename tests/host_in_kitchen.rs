@@ -331,6 +331,7 @@ fn a_packaged_daemon_users_cron_and_sysctl_converge_inside_a_host_and_go_away() 
     // Two runs under the gate: the second must update nothing.
     repo.run(&["kitchen", "converge", "server"])
         .ok()
+        .shows("9/9 resources updated")
         .shows("(run 2 of 2)")
         .shows("0/9 resources updated");
 
@@ -382,6 +383,8 @@ fn a_packaged_daemon_users_cron_and_sysctl_converge_inside_a_host_and_go_away() 
     kitchen_yml(&repo, "remove");
     repo.run(&["kitchen", "converge", "server"])
         .ok()
+        .shows(&format!("- purge  package {package}"))
+        .shows("4/4 resources updated")
         .shows("0/4 resources updated");
     let gone = exec(
         &repo,
@@ -405,4 +408,178 @@ fn a_packaged_daemon_users_cron_and_sysctl_converge_inside_a_host_and_go_away() 
         !machine_knows(package),
         "the machine's dpkg lists {package}"
     );
+}
+
+/// Builds a .deb of `name` that depends on a package that cannot exist, so `dpkg -i` refuses
+/// to configure it.
+fn broken_deb(dir: &Path, name: &str) -> PathBuf {
+    let root = dir.join("broken");
+    std::fs::create_dir_all(root.join("DEBIAN")).unwrap();
+    std::fs::write(
+        root.join("DEBIAN/control"),
+        format!("Package: {name}\nVersion: 1.0\nArchitecture: all\nMaintainer: T <t@example.com>\nDepends: {name}-missing-dependency\nDescription: broken\n"),
+    )
+    .unwrap();
+    let deb = dir.join(format!("{name}_broken.deb"));
+    let built = Command::new("dpkg-deb")
+        .args(["--build", "--root-owner-group"])
+        .arg(&root)
+        .arg(&deb)
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    deb
+}
+
+/// One host, `pkgs-debian-12`, converging `recipe[pkgs::<recipe>]` `converges` times (the
+/// idempotency gate applies when there is more than one).
+fn packages_kitchen_yml(repo: &Repo, recipe: &str, converges: u32) {
+    repo.write(
+        "kitchen.yml",
+        &format!(
+            "driver: namespace\nprovisioner:\n  name: chef_zero\n  multiple_converge: {converges}\n  enforce_idempotency: true\nplatforms:\n  - name: debian-12\nsuites:\n  - name: pkgs\n    run_list: ['recipe[pkgs::{recipe}]']\n"
+        ),
+    );
+}
+
+/// The package's `${Status} ${Version}` inside the host (empty when dpkg does not know it).
+fn host_status(repo: &Repo, name: &str) -> String {
+    let out = exec(
+        repo,
+        "pkgs",
+        &format!("dpkg-query -W -f '${{Status}} ${{Version}}' {name} 2>/dev/null; true"),
+    );
+    out.trim().to_string()
+}
+
+/// Converges the `pkgs` host with `recipe` once; the run must fail.
+fn converge_fails(repo: &Repo, recipe: &str) -> common::Run {
+    packages_kitchen_yml(repo, recipe, 1);
+    let run = repo.run(&["kitchen", "converge", "pkgs"]);
+    assert_ne!(run.code(), 0, "{}", run.all());
+    run
+}
+
+#[test]
+fn dpkg_package_install_upgrade_remove_purge_and_failures_inside_a_host() {
+    // Skips with a printed reason without root and dpkg; purges the name on the machine when
+    // dropped, should anything ever leak.
+    let Some(pkg) = common::deb::TestPackage::new() else {
+        return;
+    };
+    let name = pkg.name.clone();
+    let repo = Repo::new();
+    repo.cookbook("pkgs", "1.0.0");
+    let files = repo.path().join("cookbooks/pkgs/files/default");
+    std::fs::create_dir_all(&files).unwrap();
+    for deb in [
+        pkg.deb("1.0-1"),
+        pkg.deb("1.1-1"),
+        broken_deb(pkg.dir.path(), &name),
+    ] {
+        std::fs::copy(&deb, files.join(deb.file_name().unwrap())).unwrap();
+    }
+    let copy = |file: &str| {
+        format!("  - type: cookbook_file\n    name: /var/tmp/{file}\n    source: {file}\n")
+    };
+    let v1 = format!("{name}_1.0-1_all.deb");
+    let v2 = format!("{name}_1.1-1_all.deb");
+    let broken = format!("{name}_broken.deb");
+    repo.recipe(
+        "pkgs",
+        "install",
+        &format!(
+            "resources:\n{}  - type: dpkg_package\n    name: {name}\n    source: /var/tmp/{v1}\n    notifies:\n      - {{ action: run, resource: \"execute[mark]\", timing: delayed }}\n  - type: execute\n    name: mark\n    command: \"touch /var/tmp/installed\"\n    action: nothing\n",
+            copy(&v1)
+        ),
+    );
+    repo.recipe(
+        "pkgs",
+        "upgrade",
+        &format!(
+            "resources:\n{}  - type: dpkg_package\n    name: {name}\n    source: /var/tmp/{v2}\n    action: upgrade\n",
+            copy(&v2)
+        ),
+    );
+    repo.recipe(
+        "pkgs",
+        "wrong_version",
+        &format!(
+            "resources:\n  - type: apt_package\n    name: {name}\n    version: \"9.9-nowhere\"\n"
+        ),
+    );
+    repo.recipe(
+        "pkgs",
+        "purge",
+        &format!(
+            "resources:\n  - type: dpkg_package\n    name: {name}\n    action: [remove, purge]\n"
+        ),
+    );
+    repo.recipe(
+        "pkgs",
+        "unknown",
+        &format!("resources:\n  - type: package\n    name: {name}-absent\n  - type: execute\n    name: \"touch /var/tmp/after\"\n"),
+    );
+    repo.recipe(
+        "pkgs",
+        "broken",
+        &format!(
+            "resources:\n{}  - type: dpkg_package\n    name: {name}\n    source: /var/tmp/{broken}\n",
+            copy(&broken)
+        ),
+    );
+    let hosts = Hosts { repo: &repo };
+
+    packages_kitchen_yml(&repo, "install", 2);
+    repo.run(&["kitchen", "converge", "pkgs"])
+        .ok()
+        .shows(&format!("* dpkg_package[{name}] action install\n"))
+        .shows(&format!("- install version 1.0-1 of package {name}"))
+        .shows("3/4 resources updated")
+        .shows(&format!("dpkg_package[{name}] action install (up to date)"))
+        .shows("0/3 resources updated");
+    assert_eq!(host_status(&repo, &name), "install ok installed 1.0-1");
+    exec(&repo, "pkgs", "test -e /var/tmp/installed");
+
+    packages_kitchen_yml(&repo, "upgrade", 1);
+    repo.run(&["kitchen", "converge", "pkgs"])
+        .ok()
+        .shows(&format!(
+            "- upgrade(allow_downgrade) package {name} from 1.0-1 to 1.1-1"
+        ))
+        .shows("2/2 resources updated");
+    assert_eq!(host_status(&repo, &name), "install ok installed 1.1-1");
+
+    converge_fails(&repo, "wrong_version")
+        .shows(&format!(
+            "Error executing action `install` on resource 'apt_package[{name}]'"
+        ))
+        .shows("STDERR: E: Version '9.9-nowhere'");
+    assert_eq!(host_status(&repo, &name), "install ok installed 1.1-1");
+
+    packages_kitchen_yml(&repo, "purge", 1);
+    repo.run(&["kitchen", "converge", "pkgs"])
+        .ok()
+        .shows(&format!("- remove package {name}"))
+        .shows(&format!("- purge  package {name}"));
+    assert_eq!(host_status(&repo, &name), "");
+    exec(&repo, "pkgs", &format!("test ! -e /etc/{name}.conf"));
+
+    converge_fails(&repo, "unknown")
+        .shows(&format!(
+            "Error executing action `install` on resource 'apt_package[{name}-absent]'"
+        ))
+        .shows(&format!("No candidate version available for {name}-absent"));
+    exec(&repo, "pkgs", "test ! -e /var/tmp/after");
+
+    converge_fails(&repo, "broken")
+        .shows(&format!(
+            "Error executing action `install` on resource 'dpkg_package[{name}]'"
+        ))
+        .shows("dependency problems");
+
+    repo.run(&["kitchen", "destroy"]).ok();
+    drop(hosts);
+    assert_nothing_left(&repo, &name);
+    assert_eq!(pkg.status(), "", "the machine's dpkg knows {name}");
 }
