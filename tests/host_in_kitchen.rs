@@ -193,6 +193,8 @@ fn cookbook(repo: &Repo, names: &Names, deb: &Path) {
     name: /etc/{package}.conf
     source: {package}.conf.erb
     variables: {{ port: {PORT}, bind: "{SERVER_ADDRESS}" }}
+    notifies:
+      - {{ action: restart, resource: "service[{package}]", timing: delayed }}
   - type: service
     name: {package}
     supports: {{ status: true, restart: true }}
@@ -331,7 +333,8 @@ fn a_packaged_daemon_users_cron_and_sysctl_converge_inside_a_host_and_go_away() 
     // Two runs under the gate: the second must update nothing.
     repo.run(&["kitchen", "converge", "server"])
         .ok()
-        .shows("9/9 resources updated")
+        .shows(&format!("* service[{package}] action restart\n"))
+        .shows("10/10 resources updated")
         .shows("(run 2 of 2)")
         .shows("0/9 resources updated");
 
