@@ -506,6 +506,13 @@ fn dpkg_package_install_upgrade_remove_purge_and_failures_inside_a_host() {
     );
     repo.recipe(
         "pkgs",
+        "downgrade",
+        &format!(
+            "resources:\n  - type: dpkg_package\n    name: {name}\n    source: /var/tmp/{v1}\n    allow_downgrade: false\n    action: upgrade\n  - type: dpkg_package\n    name: {name}\n    source: /var/tmp/{v1}\n    action: upgrade\n"
+        ),
+    );
+    repo.recipe(
+        "pkgs",
         "wrong_version",
         &format!(
             "resources:\n  - type: apt_package\n    name: {name}\n    version: \"9.9-nowhere\"\n"
@@ -559,6 +566,15 @@ fn dpkg_package_install_upgrade_remove_purge_and_failures_inside_a_host() {
         ))
         .shows("STDERR: E: Version '9.9-nowhere'");
     assert_eq!(host_status(&repo, &name), "install ok installed 1.1-1");
+
+    // Without allow_downgrade an older .deb leaves the newer package alone; with it (the
+    // default), the same .deb downgrades.
+    packages_kitchen_yml(&repo, "downgrade", 1);
+    repo.run(&["kitchen", "converge", "pkgs"])
+        .ok()
+        .shows(&format!("dpkg_package[{name}] action upgrade (up to date)"))
+        .shows("1/2 resources updated");
+    assert_eq!(host_status(&repo, &name), "install ok installed 1.0-1");
 
     packages_kitchen_yml(&repo, "purge", 1);
     repo.run(&["kitchen", "converge", "pkgs"])

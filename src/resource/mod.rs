@@ -29,10 +29,6 @@ pub mod properties;
 pub mod service;
 pub mod sysctl;
 pub mod template;
-/// The test package builder shared with the integration tests.
-#[cfg(test)]
-#[path = "../../tests/common/deb.rs"]
-pub(crate) mod test_deb;
 #[cfg(test)]
 mod testing;
 pub mod user;

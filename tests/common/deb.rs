@@ -1,5 +1,5 @@
 //! A uniquely named test package built with `dpkg-deb --build`, purged when dropped, for the
-//! tests that install real packages (shared by unit and integration tests).
+//! tests that install real packages inside kitchen hosts.
 
 #![allow(dead_code)]
 
