@@ -48,6 +48,8 @@ fn templates_read_full_automatic_attributes() {
     assert_eq!(repo.read_host("facts").as_deref(), Some(expected.as_str()));
 }
 
+/// `--minimal-ohai` gathers Chef's minimal set whatever the cookbooks read; without it a run
+/// gathers the groups its cookbooks read, which for a cookbook reading nothing is that set too.
 #[test]
 fn minimal_ohai_saves_only_the_minimal_set() {
     let repo = Repo::new();
@@ -66,5 +68,26 @@ fn minimal_ohai_saves_only_the_minimal_set() {
     repo.solo(&["-j", "node.json"]).ok();
     let saved = std::fs::read_to_string(repo.path().join("nodes/test-node.json")).expect("saved");
     let node: Value = serde_json::from_str(&saved).expect("json");
+    assert!(node["automatic"]["platform"].is_string());
+    assert!(
+        node["automatic"].get("memory").is_none(),
+        "{}",
+        node["automatic"]
+    );
+
+    // A template that reads memory makes the run gather it.
+    repo.write(
+        "cookbooks/empty/templates/default/mem.erb",
+        "<%= node['memory']['total'] %>\n",
+    )
+    .recipe(
+        "empty",
+        "default",
+        "resources:\n  - type: template\n    name: \"{root}/mem\"\n    source: mem.erb\n",
+    );
+    repo.solo(&["-j", "node.json"]).ok();
+    let saved = std::fs::read_to_string(repo.path().join("nodes/test-node.json")).expect("saved");
+    let node: Value = serde_json::from_str(&saved).expect("json");
     assert!(node["automatic"]["memory"]["total"].is_string());
+    assert!(node["automatic"].get("block_device").is_none());
 }

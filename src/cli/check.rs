@@ -66,7 +66,8 @@ pub fn run(args: &CheckArgs) -> i32 {
         Err(e) => errors.push(e),
     }
 
-    let automatic = super::prepare::automatic_attributes(true);
+    // Every group: `check` compiles every cookbook, whatever they read.
+    let automatic = super::prepare::automatic_attributes(false);
     let host = crate::repo::specificity::HostFacts {
         fqdn: text(&automatic, "fqdn"),
         platform: text(&automatic, "platform"),

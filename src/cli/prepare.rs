@@ -31,9 +31,7 @@ pub fn load_config(given: Option<&Path>, warnings: &mut Vec<String>) -> Result<C
     Ok(config)
 }
 
-/// The node's automatic attributes: Chef's minimal set, or every group. Every group is gathered
-/// eagerly: attribute files read node values while compiling, so which groups a run needs is
-/// not known beforehand, and the whole collection takes a few milliseconds.
+/// Automatic attributes: Chef's minimal set, or every group (what `check` compiles against).
 pub fn automatic_attributes(minimal: bool) -> crate::node::Map {
     let collector = crate::ohai::Collector::new();
     if minimal {
@@ -56,6 +54,8 @@ pub struct Prepared {
     pub host: HostFacts,
     /// Where the node is saved after a successful run.
     pub node_file: PathBuf,
+    /// Cookbooks in load order.
+    pub cookbook_order: Vec<String>,
 }
 
 /// Options that shape the node.
@@ -74,7 +74,10 @@ pub struct NodeOptions<'a> {
 /// Builds the node in Chef's order: the saved node, `-E`, then `-j` (whose `chef_environment`
 /// wins), then the run list expanded against roles and the environment.
 pub fn prepare(config: &Config, repo: &Repository, opts: &NodeOptions<'_>) -> Result<Prepared> {
-    let automatic = automatic_attributes(opts.minimal_ohai || config.minimal_ohai);
+    // The minimal set names the node and picks template files; the groups the run's cookbooks
+    // read are added once the run list is expanded.
+    let collector = crate::ohai::Collector::new();
+    let automatic = collector.collect_minimal();
     let text = |key: &str| automatic.get(key).and_then(Value::as_str).unwrap_or("");
     let host = HostFacts {
         fqdn: text("fqdn").to_string(),
@@ -119,6 +122,19 @@ pub fn prepare(config: &Config, repo: &Repository, opts: &NodeOptions<'_>) -> Re
     let expansion = expand(run_list.items(), &node.chef_environment, repo)?;
     node.apply_environment(&environment);
     node.apply_expansion(&expansion);
+    let cookbook_order = crate::compile::order::cookbook_order(
+        repo,
+        expansion.recipes.iter().map(|r| r.cookbook()),
+    )?;
+    let automatic = if opts.minimal_ohai || config.minimal_ohai {
+        automatic
+    } else {
+        let roots = cookbook_order
+            .iter()
+            .filter_map(|name| repo.cookbook(name))
+            .map(|cb| cb.root.as_path());
+        collector.collect(&crate::ohai::demand::groups_read_by(roots))
+    };
     node.set_automatic(automatic);
     Ok(Prepared {
         node,
@@ -128,6 +144,7 @@ pub fn prepare(config: &Config, repo: &Repository, opts: &NodeOptions<'_>) -> Re
         overridden,
         host,
         node_file,
+        cookbook_order,
     })
 }
 

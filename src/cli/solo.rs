@@ -149,10 +149,7 @@ fn compile_run(
     sources: &RepoSources<'_>,
     events: &mut dyn Events,
 ) -> Result<crate::compile::Compiled> {
-    let order = crate::compile::order::cookbook_order(
-        repo,
-        prepared.expansion.recipes.iter().map(|r| r.cookbook()),
-    )?;
+    let order = std::mem::take(&mut prepared.cookbook_order);
     let cookbooks: Vec<(String, String)> = order
         .iter()
         .filter_map(|name| repo.cookbook(name))

@@ -2,12 +2,13 @@
 //! /etc and rtnetlink: no process is spawned.
 //!
 //! Collection is by [`Group`]: a caller asks for the groups (or the top-level keys) it needs and
-//! only those are gathered. [`MINIMAL`] is Chef's `--minimal-ohai` set. This module gathers facts
+//! only those are gathered; [`demand`] finds the groups a run's cookbooks read. [`MINIMAL`] is Chef's `--minimal-ohai` set. This module gathers facts
 //! about the host; turning them into the node's automatic attributes belongs to `crate::node`.
 
 mod accounts;
 mod block_device;
 mod cpu;
+pub mod demand;
 mod filesystem;
 mod host;
 mod kernel;
