@@ -1,7 +1,7 @@
 //! Users and groups of the host, read from `/etc/passwd`, `/etc/group` and `/etc/shadow`.
 //!
 //! Reading the files (rather than asking NSS) keeps the no-op path free of library calls that
-//! may load modules. [`Accounts`] is what file ownership checks need (name → id and id → name);
+//! may load modules; NSS is asked only for a name the files do not have. [`Accounts`] is what file ownership checks need (name → id and id → name);
 //! [`AccountDatabase`] holds whole entries for the `user` and `group` resources, and
 //! [`AccountsCache`] keeps one database per run, dropped after a change.
 
@@ -39,9 +39,15 @@ impl Accounts {
         }
     }
 
-    /// The uid of user `name`.
+    /// The uid of user `name`: from the files, else from NSS (LDAP or SSSD users, as Chef's
+    /// `Etc.getpwnam` finds them).
     pub fn uid(&self, name: &str) -> Option<u32> {
-        find_id(&self.users, name)
+        find_id(&self.users, name).or_else(|| {
+            nix::unistd::User::from_name(name)
+                .ok()
+                .flatten()
+                .map(|u| u.uid.as_raw())
+        })
     }
 
     /// The name of the user with `uid`.
@@ -49,9 +55,14 @@ impl Accounts {
         find_name(&self.users, uid)
     }
 
-    /// The gid of group `name`.
+    /// The gid of group `name`: from the files, else from NSS.
     pub fn gid(&self, name: &str) -> Option<u32> {
-        find_id(&self.groups, name)
+        find_id(&self.groups, name).or_else(|| {
+            nix::unistd::Group::from_name(name)
+                .ok()
+                .flatten()
+                .map(|g| g.gid.as_raw())
+        })
     }
 
     /// The name of the group with `gid`.
