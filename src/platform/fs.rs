@@ -205,6 +205,31 @@ pub fn stage_and_rename(
     Ok(())
 }
 
+/// `atomic_update false`: the content is staged and verified like [`stage_and_rename`], then
+/// written into the existing file in place (for bind-mounted files, where a rename fails with
+/// EBUSY). Chef's trade-off: a reader may see the file mid-write.
+pub fn stage_and_copy(
+    dest: &Path,
+    staged: &Path,
+    content: &[u8],
+    ownership: Ownership,
+    verify: &dyn Fn(&Path) -> Result<()>,
+) -> Result<()> {
+    let result = write_staged(staged, content, Ownership::default()).and_then(|()| verify(staged));
+    let _ = fs::remove_file(staged);
+    result?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o666)
+        .open(dest)
+        .with_path(dest)?;
+    file.write_all(content).with_path(dest)?;
+    file.sync_all().with_path(dest)?;
+    set_ownership_fd(&file, dest, ownership)
+}
+
 fn write_staged(staged: &Path, content: &[u8], ownership: Ownership) -> Result<()> {
     // 0666 lets the umask decide a new file's default mode, as Chef's `touch` does.
     let mut file = OpenOptions::new()

@@ -327,9 +327,16 @@ impl FileProperties {
                     content,
                     staged,
                     ownership,
-                } => fs::stage_and_rename(&host, &staged, &content, ownership, &|p| {
-                    self.run_verify(p, &content, cx)
-                })?,
+                } => {
+                    let write = if self.atomic_update {
+                        fs::stage_and_rename
+                    } else {
+                        fs::stage_and_copy
+                    };
+                    write(&host, &staged, &content, ownership, &|p| {
+                        self.run_verify(p, &content, cx)
+                    })?
+                }
                 Step::SetAccess(ownership) => fs::set_ownership(&host, ownership, true)?,
                 Step::Touch => fs::touch_times(&host)?,
                 Step::Delete { backup } => {
@@ -782,6 +789,34 @@ mod tests {
             "a new inode means the old file was never written to"
         );
         assert_eq!(host.read("/etc/app.conf"), "new\n");
+    }
+
+    #[test]
+    fn atomic_update_false_writes_in_place_after_verifying() {
+        let mut host = Host::new();
+        host.write("/etc/hosts", "old\n");
+        let before = std::fs::metadata(host.path("/etc/hosts")).unwrap().ino();
+        let bad = host
+            .build(
+            "file",
+            "/etc/hosts",
+            json!({"content": "bad\n", "atomic_update": false, "verify": "false", "backup": false}),
+        )
+        .unwrap();
+        assert!(host.converge(bad.as_ref(), Action::Create).is_err());
+        assert_eq!(host.read("/etc/hosts"), "old\n");
+        let r = host
+            .build(
+                "file",
+                "/etc/hosts",
+                json!({"content": "new\n", "atomic_update": false, "backup": false}),
+            )
+            .unwrap();
+        host.converge(r.as_ref(), Action::Create).unwrap();
+        let after = std::fs::metadata(host.path("/etc/hosts")).unwrap().ino();
+        assert_eq!(before, after, "the same inode, written in place");
+        assert_eq!(host.read("/etc/hosts"), "new\n");
+        assert!(host.check(r.as_ref(), Action::Create).is_empty());
     }
 
     #[test]
