@@ -11,7 +11,7 @@ mod common;
 
 use common::kitchen_hosts::{assert_nothing_left, exec, Hosts};
 use common::Repo;
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -45,18 +45,16 @@ fn unusable() -> Option<String> {
         .args(["policy", "rinetd"])
         .env("LC_ALL", "C")
         .output()
-        .ok()?;
-    let policy = String::from_utf8_lossy(&policy.stdout);
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
     if !policy.contains("Candidate:") || policy.contains("Candidate: (none)") {
         return Some("apt on the machine has no candidate for rinetd".into());
     }
-    let registry = registry_host()?;
-    let reachable = (registry.as_str(), 80)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(3)).is_ok());
-    (!reachable).then(|| format!("the registry {registry} does not answer from the machine"))
+    let Some(registry) = registry_address() else {
+        return Some("no registry of the machine's apt sources resolves".into());
+    };
+    let reachable = TcpStream::connect_timeout(&registry, Duration::from_secs(3)).is_ok();
+    (!reachable).then(|| format!("the registry at {registry} does not answer from the machine"))
 }
 
 /// The host name of the machine's first apt source (`URIs:` of deb822 or a `deb` line).
@@ -75,6 +73,26 @@ fn registry_host() -> Option<String> {
     texts
         .iter()
         .find_map(|t| re.captures(t).map(|c| c[1].to_string()))
+}
+
+/// An address of the registry, as the machine resolves it.
+fn registry_address() -> Option<SocketAddr> {
+    let host = registry_host()?;
+    let mut addresses = (host.as_str(), 80).to_socket_addrs().ok()?;
+    addresses.next()
+}
+
+/// How long the first converge's `apt_package[rinetd]` install took, from its JSON report.
+fn install_ms(repo: &Repo) -> f64 {
+    let report = exec(repo, "forwarder", "cat /tmp/kitchen/report-1.json");
+    let doc: serde_json::Value = serde_json::from_str(&report).unwrap();
+    doc["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["resource"] == "apt_package[rinetd]" && a["action"] == "install")
+        .and_then(|a| a["duration_ms"].as_f64())
+        .unwrap()
 }
 
 fn cookbook(repo: &Repo) {
@@ -140,14 +158,19 @@ fn apt_installs_rinetd_inside_a_host_and_it_forwards_over_the_lab() {
         .shows("* apt_package[rinetd] action install")
         .shows("* service[rinetd] action restart")
         .shows("(run 2 of 2)")
-        .shows("0/3 resources updated");
+        .shows("0/4 resources updated");
     eprintln!(
-        "two converges of the forwarder (apt-get install rinetd in the first) took {:.1} s",
-        started.elapsed().as_secs_f64()
+        "two converges of the forwarder took {:.1} s, apt-get install rinetd {:.1} s of them",
+        started.elapsed().as_secs_f64(),
+        install_ms(&repo) / 1000.0
     );
 
     // The package landed in the host only; the daemon runs in the host's own network.
-    let status = exec(&repo, "forwarder", "dpkg -s rinetd && /etc/init.d/rinetd status");
+    let status = exec(
+        &repo,
+        "forwarder",
+        "dpkg -s rinetd && /etc/init.d/rinetd status",
+    );
     assert!(status.contains("Status: install ok installed"), "{status}");
     let isolated = exec(
         &repo,
@@ -155,16 +178,32 @@ fn apt_installs_rinetd_inside_a_host_and_it_forwards_over_the_lab() {
         "test \"$(readlink /proc/1/ns/net)\" = \"$(readlink /proc/$(cat /run/rinetd.pid)/ns/net)\" && echo same-netns",
     );
     assert!(isolated.contains("same-netns"), "{isolated}");
+    // The host itself has no way out: only apt-get and apt-cache took the machine's network.
+    let registry = registry_address().unwrap().ip();
+    let out = exec(
+        &repo,
+        "forwarder",
+        &format!("/usr/bin/python3 -c \"import socket; socket.create_connection(('{registry}', 80), timeout=3)\" 2>/dev/null && echo reached || echo unreachable"),
+    );
+    assert!(out.contains("unreachable"), "{out}");
     let page = fetch(
         &repo,
         "backend",
         &format!("http://forwarder-debian-12:{FORWARD_PORT}/"),
     );
     assert!(page.contains("hello from the backend"), "{page}");
-    assert_eq!(machine_rinetd(), machine_before, "the machine's dpkg changed");
+    assert_eq!(
+        machine_rinetd(),
+        machine_before,
+        "the machine's dpkg changed"
+    );
 
     repo.run(&["kitchen", "destroy"]).ok();
     drop(hosts);
     assert_nothing_left(&repo, "/usr/sbin/rinetd");
-    assert_eq!(machine_rinetd(), machine_before, "the machine's dpkg changed");
+    assert_eq!(
+        machine_rinetd(),
+        machine_before,
+        "the machine's dpkg changed"
+    );
 }

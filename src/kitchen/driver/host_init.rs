@@ -221,8 +221,12 @@ fn bind_machine_netns(root: &Path, netns: &std::fs::File) -> Result<()> {
     // The machine's /proc is still mounted here (before the chroot) and shows this process.
     let source = format!("/proc/self/fd/{}", netns.as_raw_fd());
     let none: Option<&str> = None;
-    mount(Some(source.as_str()), &target, none, MsFlags::MS_BIND, none)
-        .map_err(|e| os_error(&format!("binding the machine's network namespace at {APT_NETNS}"), e))
+    mount(Some(source.as_str()), &target, none, MsFlags::MS_BIND, none).map_err(|e| {
+        os_error(
+            &format!("binding the machine's network namespace at {APT_NETNS}"),
+            e,
+        )
+    })
 }
 
 /// An allowlist, not a blocklist: whatever the machine keeps at its top level (repositories,
