@@ -123,7 +123,7 @@ fn cookbook(repo: &Repo) {
     );
     repo.write(
         "kitchen.yml",
-        "driver:\n  name: namespace\n  apt_network: machine\nprovisioner:\n  name: chef_zero\n  multiple_converge: 2\n  enforce_idempotency: true\nplatforms:\n  - name: debian-12\nsuites:\n  - name: forwarder\n    run_list: ['recipe[forward]']\n  - name: backend\n    run_list: []\n",
+        "driver:\n  name: namespace\nprovisioner:\n  name: chef_zero\n  multiple_converge: 2\n  enforce_idempotency: true\nplatforms:\n  - name: debian-12\nsuites:\n  - name: forwarder\n    driver: {apt_network: machine}\n    run_list: ['recipe[forward]']\n  - name: backend\n    run_list: []\n",
     );
 }
 
@@ -186,6 +186,13 @@ fn apt_installs_rinetd_inside_a_host_and_it_forwards_over_the_lab() {
         &format!("/usr/bin/python3 -c \"import socket; socket.create_connection(('{registry}', 80), timeout=3)\" 2>/dev/null && echo reached || echo unreachable"),
     );
     assert!(out.contains("unreachable"), "{out}");
+    // Hosts without `apt_network: machine` get no handle on the machine's network.
+    let handle = exec(
+        &repo,
+        "backend",
+        "test -e /run/skillet/apt-netns && echo handle || echo none",
+    );
+    assert_eq!(handle.trim(), "none");
     let page = fetch(
         &repo,
         "backend",
