@@ -8,8 +8,8 @@
 
 mod common;
 
+use common::kitchen_hosts::{assert_nothing_left, exec, machine_knows, Hosts};
 use common::Repo;
-use skillet::kitchen::lab::Lab;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,17 +38,6 @@ fn usable_or_skip(test: &str) -> bool {
     }
     eprintln!("skipping {test}: kitchen hosts with a daemon need {missing:?}");
     false
-}
-
-/// Destroys the project's hosts when dropped, so a failed assertion leaves nothing running.
-struct Hosts<'a> {
-    repo: &'a Repo,
-}
-
-impl Drop for Hosts<'_> {
-    fn drop(&mut self) {
-        let _ = self.repo.command(&["kitchen", "destroy"]).output();
-    }
 }
 
 /// The LSB init script of the daemon `name`: a python3 HTTP server with a pid file, its port
@@ -250,59 +239,6 @@ fn kitchen_yml(repo: &Repo, server_recipe: &str) {
             "driver: namespace\nprovisioner:\n  name: chef_zero\n  multiple_converge: 2\n  enforce_idempotency: true\nplatforms:\n  - name: debian-12\nsuites:\n  - name: server\n    run_list: ['recipe[daemon::{server_recipe}]']\n  - name: client\n    run_list: []\n"
         ),
     );
-}
-
-/// `skillet kitchen exec <instance> -c <command>`, asserted to succeed: the command's output
-/// without kitchen's `----->` banner.
-fn exec(repo: &Repo, instance: &str, command: &str) -> String {
-    let run = repo.run(&["kitchen", "exec", instance, "-c", command]);
-    run.ok();
-    run.stdout()
-        .lines()
-        .filter(|l| !l.starts_with("----->"))
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
-/// Whether the machine's own dpkg database knows `package`.
-fn machine_knows(package: &str) -> bool {
-    Command::new("dpkg-query")
-        .args(["-W", package])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Asserts nothing of the project's lab is left: no network namespace or veth named after the
-/// lab, no process or mount naming the project or the package, no host state.
-fn assert_nothing_left(repo: &Repo, package: &str) {
-    let lab = Lab::for_project(repo.path());
-    let netns: Vec<String> = std::fs::read_dir("/run/netns")
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with(&lab.name))
-                .collect()
-        })
-        .unwrap_or_default();
-    assert!(netns.is_empty(), "network namespaces left: {netns:?}");
-    let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
-    let links = String::from_utf8_lossy(&links.stdout);
-    assert!(!links.contains(&lab.name), "veth left:\n{links}");
-    let project = repo.path().to_string_lossy().into_owned();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        assert!(
-            !cmdline.contains(&project) && !cmdline.contains(package),
-            "process left: {cmdline}"
-        );
-    }
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounts.contains(&project), "mount left");
-    let states: Vec<_> = std::fs::read_dir(repo.path().join(".kitchen"))
-        .map(|d| d.flatten().map(|e| e.file_name()).collect())
-        .unwrap_or_default();
-    assert!(states.is_empty(), "state left: {states:?}");
 }
 
 /// Fetches the daemon's page from the client host, retrying while the server binds.

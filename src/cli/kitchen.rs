@@ -111,6 +111,8 @@ struct InitArgs {
     scratch: PathBuf,
     #[arg(long)]
     hostname: String,
+    #[arg(long)]
+    apt_netns: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -172,6 +174,7 @@ fn init_spec(a: &InitArgs) -> HostSpec {
         scratch: a.scratch.clone(),
         hostname: a.hostname.clone(),
         hosts: read_stdin(),
+        apt_netns: a.apt_netns,
     }
 }
 

@@ -50,6 +50,10 @@ pub struct DriverConfig {
     pub name: String,
     /// The lower layer of the host's root; `/` (the machine itself) by default.
     pub base_root: PathBuf,
+    /// `apt_network: machine`: apt-get and apt-cache inside the host use the machine's network
+    /// (everything else stays in the host's isolated lab); `host` (the default) keeps apt
+    /// isolated too.
+    pub apt_network_machine: bool,
 }
 
 /// The `provisioner` section, with the suite's run list and attributes moved into it.
@@ -99,7 +103,9 @@ const ENTRY_KEYS: &[&str] = &[
     "includes",
     "excludes",
 ];
-const DRIVER_KEYS: &[&str] = &["name", "base_root"];
+/// What `apt_network` may be.
+const APT_NETWORK: &str = "`apt_network` to be `machine` or `host`";
+const DRIVER_KEYS: &[&str] = &["name", "base_root", "apt_network"];
 const PROVISIONER_KEYS: &[&str] = &[
     "name",
     "run_list",
@@ -392,7 +398,19 @@ fn driver_config(
         Some(v) => PathBuf::from(v.as_string("`base_root` to be a directory path")?),
         None => PathBuf::from("/"),
     };
-    Ok(DriverConfig { name, base_root })
+    let apt_network_machine = match fields.get("apt_network") {
+        Some(v) => match v.as_string(APT_NETWORK)?.as_str() {
+            "machine" => true,
+            "host" => false,
+            _ => return Err(v.expected(APT_NETWORK)),
+        },
+        None => false,
+    };
+    Ok(DriverConfig {
+        name,
+        base_root,
+        apt_network_machine,
+    })
 }
 
 fn provisioner_config(
@@ -621,6 +639,21 @@ suites:
             ]
         );
         assert_eq!(c.instances[2].index, 2);
+    }
+
+    #[test]
+    fn apt_network_is_isolated_unless_the_platform_asks_for_the_machine() {
+        let text = BASIC.replace(
+            "  - name: ubuntu_22/04\n",
+            "  - name: ubuntu_22/04\n    driver: {apt_network: machine}\n",
+        );
+        let c = config(&text).unwrap();
+        assert!(!c.instances[0].driver.apt_network_machine);
+        assert!(c.instances[1].driver.apt_network_machine);
+        let bad = BASIC.replace("name: namespace", "name: namespace\n  apt_network: lab");
+        let err = config(&bad).unwrap_err().to_string();
+        assert!(err.contains("kitchen.yml:3:16"), "{err}");
+        assert!(err.contains("`machine` or `host`"), "{err}");
     }
 
     #[test]

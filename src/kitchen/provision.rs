@@ -8,11 +8,13 @@
 
 use super::config::{Instance, ProvisionerConfig};
 use super::driver::host_enter::EnterSpec;
+use super::driver::host_init::APT_NETNS;
 use super::driver::namespace::host_path;
 use super::driver::NamespaceDriver;
 use super::state::HostState;
 use super::stream::{progress, run_streamed};
 use crate::error::{Error, IoContext, Result};
+use crate::platform::packages::apt::APT_NETNS_VAR;
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -54,7 +56,7 @@ pub fn converge(
         let spec = EnterSpec {
             pid: host.pid,
             skillet: true,
-            env: Vec::new(),
+            env: solo_env(instance),
             timeout: None,
             argv: solo_argv(&report),
         };
@@ -76,6 +78,15 @@ pub fn converge(
         }
     }
     Ok(())
+}
+
+/// With `apt_network: machine`, the run learns where the machine's network namespace is; its
+/// apt commands, and nothing else, enter it.
+fn solo_env(instance: &Instance) -> Vec<(String, String)> {
+    if !instance.driver.apt_network_machine {
+        return Vec::new();
+    }
+    vec![(APT_NETNS_VAR.to_string(), APT_NETNS.to_string())]
 }
 
 fn solo_argv(report: &str) -> Vec<String> {

@@ -49,6 +49,8 @@ pub struct CommandSpec {
     pub umask: Option<u32>,
     pub timeout: Option<Duration>,
     pub input: Option<Vec<u8>>,
+    /// Run the child (only) in this network namespace file, entered with setns.
+    pub network_namespace: Option<PathBuf>,
 }
 
 impl CommandSpec {
@@ -68,6 +70,7 @@ impl CommandSpec {
             umask: None,
             timeout: None,
             input: None,
+            network_namespace: None,
         }
     }
 
@@ -113,6 +116,17 @@ impl CommandSpec {
                 cmd.pre_exec(move || {
                     nix::sys::stat::umask(mode);
                     Ok(())
+                });
+            }
+        }
+        if let Some(path) = &self.network_namespace {
+            let netns = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+            // SAFETY: setns(2) is async-signal-safe and changes only this child's namespace;
+            // the file was opened before the fork.
+            unsafe {
+                cmd.pre_exec(move || {
+                    nix::sched::setns(&netns, nix::sched::CloneFlags::CLONE_NEWNET)
+                        .map_err(std::io::Error::from)
                 });
             }
         }
@@ -298,6 +312,50 @@ fn resolve_group(group: &str) -> Result<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_network_namespace_is_an_error_before_spawning() {
+        let mut spec = CommandSpec::shell("true");
+        spec.network_namespace = Some(PathBuf::from("/nonexistent/netns"));
+        let err = spec.run(&CommandEnv::default()).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/netns"), "{err}");
+    }
+
+    #[test]
+    fn the_child_alone_enters_the_network_namespace() {
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("skipped: setns needs root");
+            return;
+        }
+        let ours = std::fs::read_link("/proc/self/ns/net").unwrap();
+        // A process in a network namespace of its own provides the namespace file.
+        let mut holder = std::process::Command::new("unshare")
+            .args(["--net", "sleep", "30"])
+            .spawn()
+            .unwrap();
+        let theirs_path = PathBuf::from(format!("/proc/{}/ns/net", holder.id()));
+        let mut theirs = std::fs::read_link(&theirs_path).unwrap();
+        for _ in 0..200 {
+            if theirs != ours {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            theirs = std::fs::read_link(&theirs_path).unwrap();
+        }
+        let mut spec = CommandSpec::shell("readlink /proc/self/ns/net");
+        spec.network_namespace = Some(theirs_path);
+        let out = spec.run(&CommandEnv::default());
+        let _ = holder.kill();
+        let _ = holder.wait();
+        let out = out.unwrap();
+        assert!(out.success(), "{out:?}");
+        assert_ne!(theirs, ours);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            theirs.to_string_lossy()
+        );
+        assert_eq!(std::fs::read_link("/proc/self/ns/net").unwrap(), ours);
+    }
 
     #[test]
     fn shell_command_status_and_output() {

@@ -123,6 +123,7 @@ impl ExecuteResource {
             umask: self.umask,
             timeout: Some(self.timeout),
             input: self.input.as_ref().map(|i| i.clone().into_bytes()),
+            network_namespace: None,
         }
     }
 

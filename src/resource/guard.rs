@@ -179,6 +179,7 @@ impl Guard {
             umask: opts.umask,
             timeout: Some(opts.timeout.unwrap_or(DEFAULT_TIMEOUT)),
             input: None,
+            network_namespace: None,
         };
         Ok(spec.run(&cx.command_env())?.success())
     }

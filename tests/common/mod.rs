@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod deb;
+pub mod kitchen_hosts;
 pub mod ohai_paths;
 
 use std::path::{Path, PathBuf};

@@ -42,7 +42,14 @@ pub struct HostSpec {
     pub hostname: String,
     /// The full text of the host's /etc/hosts (read from standard input).
     pub hosts: String,
+    /// Bind the machine's network namespace at [`APT_NETNS`] inside the host (`apt_network:
+    /// machine`), so apt can reach the package registry while the host stays isolated.
+    pub apt_netns: bool,
 }
+
+/// Where a host with `apt_network: machine` finds the machine's network namespace: a file
+/// handle only, no route; apt-get and apt-cache enter it for themselves alone.
+pub const APT_NETNS: &str = "/run/skillet/apt-netns";
 
 /// Runs the hidden mode; prints the PID 1 (as the machine sees it) once the host is ready.
 pub fn run(spec: &HostSpec) -> i32 {
@@ -59,6 +66,13 @@ pub fn run(spec: &HostSpec) -> i32 {
 }
 
 fn start(spec: &HostSpec) -> Result<Pid> {
+    // Opened while this process is still in the machine's network namespace.
+    let machine_netns = if spec.apt_netns {
+        let own = Path::new("/proc/self/ns/net");
+        Some(std::fs::File::open(own).with_path(own)?)
+    } else {
+        None
+    };
     let netns = std::fs::File::open(&spec.netns).with_path(&spec.netns)?;
     setns(&netns, CloneFlags::CLONE_NEWNET).map_err(|e| os_error("setns(net)", e))?;
     drop(netns);
@@ -74,7 +88,7 @@ fn start(spec: &HostSpec) -> Result<Pid> {
     match unsafe { fork() }.map_err(|e| os_error("fork", e))? {
         ForkResult::Child => {
             drop(ready_read);
-            pid1(spec, std::fs::File::from(ready_write))
+            pid1(spec, machine_netns, std::fs::File::from(ready_write))
         }
         ForkResult::Parent { child } => {
             drop(ready_write);
@@ -97,10 +111,10 @@ fn start(spec: &HostSpec) -> Result<Pid> {
 }
 
 /// The host's PID 1: build the root, say ready, reap.
-fn pid1(spec: &HostSpec, mut ready: std::fs::File) -> ! {
+fn pid1(spec: &HostSpec, machine_netns: Option<std::fs::File>, mut ready: std::fs::File) -> ! {
     let _ = setsid();
     quiet_stdio();
-    match build_root(spec) {
+    match build_root(spec, machine_netns) {
         Ok(()) => {
             let _ = ready.write_all(b"ready");
             drop(ready);
@@ -155,7 +169,7 @@ fn reap_all() {
     }
 }
 
-fn build_root(spec: &HostSpec) -> Result<()> {
+fn build_root(spec: &HostSpec, machine_netns: Option<std::fs::File>) -> Result<()> {
     let none: Option<&str> = None;
     mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
         .map_err(|e| os_error("making mounts private", e))?;
@@ -186,10 +200,33 @@ fn build_root(spec: &HostSpec) -> Result<()> {
         )
     })?;
     mount_system(&root)?;
+    if let Some(netns) = machine_netns {
+        bind_machine_netns(&root, &netns)?;
+    }
     sethostname(&spec.hostname).map_err(|e| os_error("sethostname", e))?;
     chroot(&root).map_err(|e| os_error("chroot", e))?;
     chdir("/").map_err(|e| os_error("chdir", e))?;
     Ok(())
+}
+
+/// Binds the open handle of the machine's network namespace at [`APT_NETNS`] in the host's
+/// fresh /run; the bind lives in the host's mount namespace and goes with it.
+fn bind_machine_netns(root: &Path, netns: &std::fs::File) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let target = root.join(APT_NETNS.trim_start_matches('/'));
+    if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir).with_path(dir)?;
+    }
+    std::fs::File::create(&target).with_path(&target)?;
+    // The machine's /proc is still mounted here (before the chroot) and shows this process.
+    let source = format!("/proc/self/fd/{}", netns.as_raw_fd());
+    let none: Option<&str> = None;
+    mount(Some(source.as_str()), &target, none, MsFlags::MS_BIND, none).map_err(|e| {
+        os_error(
+            &format!("binding the machine's network namespace at {APT_NETNS}"),
+            e,
+        )
+    })
 }
 
 /// An allowlist, not a blocklist: whatever the machine keeps at its top level (repositories,

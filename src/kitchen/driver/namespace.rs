@@ -238,14 +238,19 @@ fn start_pid1(
     link: &HostLink,
     scratch: &Path,
 ) -> Result<i32> {
-    let mut child = Command::new(self_exe()?)
+    let mut command = Command::new(self_exe()?);
+    command
         .args(["kitchen", "__init", "--netns"])
         .arg(Path::new("/run/netns").join(&link.netns))
         .arg("--lower")
         .arg(&instance.driver.base_root)
         .arg("--scratch")
         .arg(scratch)
-        .args(["--hostname", &hostname(&instance.name)])
+        .args(["--hostname", &hostname(&instance.name)]);
+    if instance.driver.apt_network_machine {
+        command.arg("--apt-netns");
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

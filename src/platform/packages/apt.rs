@@ -3,14 +3,35 @@
 //! Every command runs with `DEBIAN_FRONTEND=noninteractive` (plus the resource's own
 //! `environment`) and a timeout; a failure is an error carrying the command line and what the
 //! tool wrote on stdout and stderr, so the operator sees apt's or dpkg's own words.
+//!
+//! When [`APT_NETNS_VAR`] names a network namespace file (a kitchen host with `apt_network:
+//! machine`), apt-get and apt-cache run in that namespace, so they reach the package registry
+//! while this process, dpkg, maintainer scripts' daemons and everything else stay where they are.
 
 use crate::error::{Error, Result};
 use crate::platform::command::{CommandEnv, CommandLine, CommandOutput, CommandSpec};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Chef's default timeout for package commands: 900 seconds.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// The environment variable naming the network namespace file apt-get and apt-cache run in.
+pub const APT_NETNS_VAR: &str = "SKILLET_APT_NETNS";
+
+/// The network namespace `argv` must run in: the one [`APT_NETNS_VAR`] names, for apt-get and
+/// apt-cache only (the commands that download); `None` otherwise.
+fn apt_network(argv: &[String]) -> Option<PathBuf> {
+    network_for(argv, std::env::var_os(APT_NETNS_VAR))
+}
+
+fn network_for(argv: &[String], configured: Option<std::ffi::OsString>) -> Option<PathBuf> {
+    let program = argv.first()?;
+    if program != "apt-get" && program != "apt-cache" {
+        return None;
+    }
+    configured.filter(|v| !v.is_empty()).map(PathBuf::from)
+}
 
 /// How package commands of one resource run.
 #[derive(Debug, Clone)]
@@ -138,7 +159,9 @@ pub fn dpkg_remove(names: &[String], purge: bool, run: &RunOptions) -> Vec<Strin
 
 /// Runs `argv` non-interactively; a non-zero exit is an error with the captured output.
 pub fn run_noninteractive(argv: Vec<String>, run: &RunOptions, env: &CommandEnv) -> Result<()> {
+    let network = apt_network(&argv);
     let mut spec = CommandSpec::new(CommandLine::Argv(argv));
+    spec.network_namespace = network;
     spec.environment = vec![("DEBIAN_FRONTEND".into(), "noninteractive".into())];
     spec.environment.extend(run.environment.iter().cloned());
     spec.timeout = Some(run.timeout);
@@ -178,7 +201,9 @@ fn command_failure(command: &CommandLine, out: &CommandOutput, timeout: Duration
 
 /// Runs a read-only query with the C locale and returns its stdout; failures are errors.
 fn query(argv: Vec<String>) -> Result<String> {
+    let network = apt_network(&argv);
     let mut spec = CommandSpec::new(CommandLine::Argv(argv));
+    spec.network_namespace = network;
     spec.environment = vec![("LC_ALL".into(), "C".into())];
     spec.timeout = Some(DEFAULT_TIMEOUT);
     let out = spec.run(&CommandEnv::default())?;
@@ -400,6 +425,20 @@ libc6:i386:
         assert_eq!(p[1].name, "libc6:i386");
         assert_eq!(p[1].installed.as_deref(), Some("2.36-9"));
         assert_eq!(p[1].candidate, None);
+    }
+
+    #[test]
+    fn only_apt_get_and_apt_cache_use_the_apt_network() {
+        let argv = |p: &str| vec![p.to_string(), "x".into()];
+        let netns = || Some(std::ffi::OsString::from("/run/skillet/apt-netns"));
+        assert_eq!(
+            network_for(&argv("apt-get"), netns()),
+            Some(PathBuf::from("/run/skillet/apt-netns"))
+        );
+        assert!(network_for(&argv("apt-cache"), netns()).is_some());
+        assert_eq!(network_for(&argv("dpkg"), netns()), None);
+        assert_eq!(network_for(&argv("apt-get"), None), None);
+        assert_eq!(network_for(&argv("apt-get"), Some("".into())), None);
     }
 
     #[test]
