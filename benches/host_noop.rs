@@ -59,8 +59,9 @@ fn installed_packages() -> Vec<String> {
     names
 }
 
-/// Init scripts that have a start link in a runlevel Chef counts as enabled.
-fn enabled_init_scripts() -> Vec<String> {
+/// Init scripts that have a start link in a runlevel Chef counts as enabled; `None` when the
+/// machine has fewer than five.
+fn enabled_init_scripts() -> Option<Vec<String>> {
     let mut names: Vec<String> = std::fs::read_dir("/etc/init.d")
         .expect("this benchmark needs /etc/init.d")
         .flatten()
@@ -70,12 +71,7 @@ fn enabled_init_scripts() -> Vec<String> {
         .collect();
     names.sort();
     names.truncate(SERVICES);
-    assert_eq!(
-        names.len(),
-        SERVICES,
-        "fewer than 5 enabled init scripts: {names:?}"
-    );
-    names
+    (names.len() == SERVICES).then_some(names)
 }
 
 fn has_start_link(name: &str) -> bool {
@@ -262,7 +258,10 @@ fn traced_spawns(dir: &Path) -> Option<Vec<String>> {
 
 fn bench(c: &mut Criterion) {
     let packages = installed_packages();
-    let services = enabled_init_scripts();
+    let Some(services) = enabled_init_scripts() else {
+        println!("skipped: this machine has fewer than 5 init scripts enabled in /etc/rc?.d");
+        return;
+    };
     let users = existing_users();
     let _daemons = start_daemons(&services);
 
