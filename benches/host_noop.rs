@@ -14,6 +14,10 @@
 //! Setup checks that a run updates nothing and, when strace is installed, that it spawns no
 //! process. The stand-in processes are killed when the bench ends or panics.
 
+#[path = "support/mod.rs"]
+mod support;
+use support::solo;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::fmt::Write as _;
 use std::os::unix::process::CommandExt;
@@ -196,14 +200,6 @@ const SOLO_ARGS: &[&str] = &[
     "-F",
     "min",
 ];
-
-fn solo(dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_skillet"))
-        .args(SOLO_ARGS)
-        .current_dir(dir)
-        .output()
-        .expect("skillet runs")
-}
 
 fn assert_noop(out: &Output) {
     let text = String::from_utf8_lossy(&out.stdout);

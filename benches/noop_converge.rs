@@ -4,10 +4,13 @@
 //! `solo_process` spawns the binary as an operator would (start-up, config, compile, converge,
 //! node save, exit); the peak RSS of those runs is printed after the benchmark.
 
+#[path = "support/mod.rs"]
+mod support;
+use support::solo;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
 
 fn write(path: &Path, text: &str) {
     if let Some(parent) = path.parent() {
@@ -73,23 +76,6 @@ fn build_repo(dir: &Path) {
         "  - type: execute\n    name: seed\n    command: \"touch {root}/seeded\"\n    creates: \"{root}/seeded\""
     );
     write(&cb.join("recipes/default.yml"), &yaml);
-}
-
-fn solo(dir: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_skillet"))
-        .args([
-            "solo",
-            "-c",
-            "solo.json",
-            "-o",
-            "bench",
-            "--no-color",
-            "-F",
-            "min",
-        ])
-        .current_dir(dir)
-        .output()
-        .expect("skillet runs")
 }
 
 fn bench(c: &mut Criterion) {

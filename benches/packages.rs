@@ -5,6 +5,10 @@
 //! once, as a run does; nothing is spawned. `solo_process_noop_50_packages` runs the binary on a
 //! recipe of the same 50 packages (start-up, compile, converge, node save).
 
+#[path = "support/mod.rs"]
+mod support;
+use support::solo;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use skillet::compile::decl::ResourceDecl;
 use skillet::resource::build::{self, Segment, Sources};
@@ -13,7 +17,6 @@ use skillet::template::TemplateEngine;
 use skillet::{Error, Result, SourceLocation};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 const STATUS: &str = "/var/lib/dpkg/status";
@@ -99,23 +102,6 @@ fn solo_repo(dir: &Path, names: &[String]) {
         let _ = writeln!(yaml, "  - type: package\n    name: \"{name}\"");
     }
     write("cookbooks/bench/recipes/default.yml", &yaml);
-}
-
-fn solo(dir: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_skillet"))
-        .args([
-            "solo",
-            "-c",
-            "solo.json",
-            "-o",
-            "bench",
-            "--no-color",
-            "-F",
-            "min",
-        ])
-        .current_dir(dir)
-        .output()
-        .expect("skillet runs")
 }
 
 fn bench(c: &mut Criterion) {
