@@ -538,3 +538,50 @@ fn dpkg_package_install_upgrade_remove_purge_and_failures_inside_a_host() {
     assert_nothing_left(&repo, &name);
     assert_eq!(pkg.status(), "", "the machine's dpkg knows {name}");
 }
+
+/// Bad input on a real host: a user name useradd refuses and a service with no init script each
+/// stop the run with an error naming the resource and what the tool said, and the delayed
+/// notifications queued before the failure still run.
+#[test]
+fn a_bad_user_name_and_a_missing_init_script_fail_naming_the_resource() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipping: kitchen hosts need root");
+        return;
+    }
+    let repo = Repo::new();
+    repo.cookbook("bad", "1.0.0");
+    let before_failure = "  - type: file\n    name: /var/tmp/queued\n    content: x\n    notifies: [{ action: run, resource: \"execute[after]\", timing: delayed }]\n  - type: execute\n    name: after\n    command: touch /var/tmp/notified\n    action: nothing\n";
+    repo.recipe(
+        "bad",
+        "user",
+        &format!("resources:\n{before_failure}  - type: user\n    name: \"bad name!\"\n"),
+    );
+    repo.recipe(
+        "bad",
+        "service",
+        "resources:\n  - type: service\n    name: skillet-no-such-service\n    action: start\n",
+    );
+    let hosts = Hosts { repo: &repo };
+    for (recipe, wants) in [
+        ("user", ["user[bad name!]", "useradd: invalid user name"]),
+        (
+            "service",
+            ["service[skillet-no-such-service]", "does not exist"],
+        ),
+    ] {
+        repo.write(
+            "kitchen.yml",
+            &format!("driver: namespace\nprovisioner: chef_zero\nplatforms:\n  - name: debian-12\nsuites:\n  - name: bad\n    run_list: ['recipe[bad::{recipe}]']\n"),
+        );
+        let run = repo.run(&["kitchen", "converge", "bad"]);
+        assert_ne!(run.code(), 0, "{}", run.all());
+        for want in wants {
+            run.shows(want);
+        }
+    }
+    exec(&repo, "bad", "test -e /var/tmp/notified");
+    exec(&repo, "bad", "! getent passwd 'bad name!'");
+    repo.run(&["kitchen", "destroy"]).ok();
+    drop(hosts);
+    assert_nothing_left(&repo, "skillet-no-such-service");
+}
