@@ -6,7 +6,7 @@
 
 #[path = "support/mod.rs"]
 mod support;
-use support::solo;
+use support::{assert_noop, bench_solo, solo};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::fmt::Write as _;
@@ -87,19 +87,9 @@ fn bench(c: &mut Criterion) {
         "{}",
         String::from_utf8_lossy(&first.stdout)
     );
-    let second = solo(dir.path());
-    let text = String::from_utf8_lossy(&second.stdout).into_owned();
-    assert!(
-        text.contains("0/153 resources updated"),
-        "not a no-op:\n{text}"
-    );
+    assert_noop(&solo(dir.path()), 153);
 
-    c.bench_function("solo_process_noop_153_resources", |b| {
-        b.iter(|| {
-            let out = solo(dir.path());
-            assert!(out.status.success());
-        })
-    });
+    bench_solo(c, "solo_process_noop_153_resources", dir.path());
 
     if let Ok(usage) = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
     {

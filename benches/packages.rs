@@ -7,7 +7,7 @@
 
 #[path = "support/mod.rs"]
 mod support;
-use support::solo;
+use support::{assert_noop, bench_solo, solo};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use skillet::compile::decl::ResourceDecl;
@@ -123,19 +123,8 @@ fn bench(c: &mut Criterion) {
 
     let dir = tempfile::tempdir().expect("tempdir");
     solo_repo(dir.path(), &names);
-    let first = solo(dir.path());
-    let text = String::from_utf8_lossy(&first.stdout).into_owned();
-    assert!(
-        first.status.success() && text.contains("0/50 resources updated"),
-        "not a no-op:\n{text}{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
-    c.bench_function("solo_process_noop_50_packages", |b| {
-        b.iter(|| {
-            let out = solo(dir.path());
-            assert!(out.status.success());
-        })
-    });
+    assert_noop(&solo(dir.path()), 50);
+    bench_solo(c, "solo_process_noop_50_packages", dir.path());
 }
 
 criterion_group! {

@@ -20,3 +20,23 @@ pub fn solo(dir: &Path) -> Output {
         .output()
         .expect("skillet runs")
 }
+
+/// Asserts that `out` is a successful run that changed nothing: `0/<actions> resources updated`.
+pub fn assert_noop(out: &Output, actions: usize) {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains(&format!("0/{actions} resources updated")),
+        "not a no-op:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Times whole `skillet solo` runs in `dir` under `name`.
+pub fn bench_solo(c: &mut criterion::Criterion, name: &str, dir: &Path) {
+    c.bench_function(name, |b| {
+        b.iter(|| {
+            let out = solo(dir);
+            assert!(out.status.success());
+        })
+    });
+}
