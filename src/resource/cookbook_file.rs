@@ -4,7 +4,7 @@
 //! implementation's job) and read at check time; everything else is `file`'s logic.
 
 use super::build::{Segment, Sources};
-use super::file::{FileProperties, ACTIONS as FILE_ACTIONS};
+use super::file::{file_like_properties, FileProperties, ACTIONS as FILE_ACTIONS};
 use super::properties::Properties;
 use super::template::basename;
 use super::{Action, Common, Context, Plan, Resource, ResourceId};
@@ -14,20 +14,7 @@ use crate::platform::fs;
 use std::path::{Path, PathBuf};
 
 /// Properties of `cookbook_file`: file's (without `content`) plus `source` and `cookbook`.
-pub const PROPERTIES: &[&str] = &[
-    "path",
-    "owner",
-    "group",
-    "mode",
-    "backup",
-    "checksum",
-    "atomic_update",
-    "force_unlink",
-    "manage_symlink_source",
-    "verify",
-    "source",
-    "cookbook",
-];
+pub const PROPERTIES: &[&str] = file_like_properties!["source", "cookbook"];
 
 /// Actions of `cookbook_file` (those of `file`).
 pub const ACTIONS: &[Action] = FILE_ACTIONS;

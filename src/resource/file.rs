@@ -20,34 +20,29 @@ use crate::platform::fs::{self, Ownership, PathState};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
-/// Properties of `file`.
-pub const PROPERTIES: &[&str] = &[
-    "path",
-    "content",
-    "owner",
-    "group",
-    "mode",
-    "backup",
-    "checksum",
-    "atomic_update",
-    "force_unlink",
-    "manage_symlink_source",
-    "verify",
-];
+/// The property list of a file-like resource: the properties every one of them has (those
+/// [`FileProperties::read`] reads), then the resource's own.
+macro_rules! file_like_properties {
+    ($($own:literal),* $(,)?) => {
+        &[
+            "path",
+            "owner",
+            "group",
+            "mode",
+            "backup",
+            "checksum",
+            "atomic_update",
+            "force_unlink",
+            "manage_symlink_source",
+            "verify",
+            $($own),*
+        ]
+    };
+}
+pub(crate) use file_like_properties;
 
-/// Properties every file-like resource has (file minus `content`).
-pub const FILE_LIKE_PROPERTIES: &[&str] = &[
-    "path",
-    "owner",
-    "group",
-    "mode",
-    "backup",
-    "checksum",
-    "atomic_update",
-    "force_unlink",
-    "manage_symlink_source",
-    "verify",
-];
+/// Properties of `file`.
+pub const PROPERTIES: &[&str] = file_like_properties!["content"];
 
 /// Actions of `file`, `template` and `cookbook_file`.
 pub const ACTIONS: &[Action] = &[

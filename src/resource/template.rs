@@ -7,7 +7,7 @@
 //! `variables`. Everything after rendering is `file`'s logic.
 
 use super::build::{Segment, Sources};
-use super::file::{FileProperties, ACTIONS as FILE_ACTIONS, FILE_LIKE_PROPERTIES};
+use super::file::{file_like_properties, FileProperties, ACTIONS as FILE_ACTIONS};
 use super::properties::Properties;
 use super::{Action, Common, Context, Plan, Resource, ResourceId};
 use crate::compile::decl::ResourceDecl;
@@ -18,22 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Properties of `template`: file's (without `content`) plus the template's own.
-pub const PROPERTIES: &[&str] = &[
-    "path",
-    "owner",
-    "group",
-    "mode",
-    "backup",
-    "checksum",
-    "atomic_update",
-    "force_unlink",
-    "manage_symlink_source",
-    "verify",
-    "source",
-    "local",
-    "cookbook",
-    "variables",
-];
+pub const PROPERTIES: &[&str] = file_like_properties!["source", "local", "cookbook", "variables"];
 
 /// Actions of `template` (those of `file`).
 pub const ACTIONS: &[Action] = FILE_ACTIONS;
@@ -57,7 +42,6 @@ pub fn build(
     common: Common,
     sources: &dyn Sources,
 ) -> Result<Box<dyn Resource>> {
-    debug_assert!(FILE_LIKE_PROPERTIES.iter().all(|p| PROPERTIES.contains(p)));
     let props = Properties::new(decl);
     let file = FileProperties::read(&props)?;
     let default_source = format!("{}.erb", basename(&file.path));
