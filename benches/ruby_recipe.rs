@@ -110,7 +110,7 @@ fn compile_once(dir: &Path) -> usize {
     let expansion = expand(run_list.items(), "_default", &repo).expect("expansion");
     let mut node = Node::new("bench");
     node.apply_expansion(&expansion);
-    node.set_automatic(skillet::node::minimal_automatic());
+    node.set_automatic(skillet::ohai::collect_minimal());
     let sources = RepoSources::new(&repo, HostFacts::default());
     let compiled = compile(
         &repo,

@@ -5,7 +5,6 @@
 //! (which files, which paths) belongs to `crate::repo`.
 
 pub mod attributes;
-pub mod automatic;
 pub mod environment;
 pub mod expand;
 mod json_source;
@@ -13,7 +12,6 @@ pub mod role;
 pub mod run_list;
 
 pub use attributes::{deep_merge_union, Attributes, Level, Map};
-pub use automatic::minimal_automatic;
 pub use environment::Environment;
 pub use expand::{expand, Expansion, RecipeEntry, RoleSource};
 pub use role::{Role, DEFAULT_ENVIRONMENT};

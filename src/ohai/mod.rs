@@ -16,6 +16,7 @@ mod memory;
 mod netlink;
 mod network;
 mod platform;
+mod release;
 mod system;
 
 pub use host::Host;

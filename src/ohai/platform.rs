@@ -1,16 +1,15 @@
 //! hostname, platform, lsb and os_release: who the host is and which distribution it runs.
 
-use super::{Host, Map};
-use crate::node::automatic::{
-    minimal_automatic_at, parse_os_release, platform_family, platform_from_id,
-    redhat_release_version,
+use super::release::{
+    hostname_at, parse_os_release, platform_family, platform_from_id, redhat_release_version,
 };
+use super::{Host, Map};
 use indexmap::IndexMap;
 use serde_json::Value;
 
 /// hostname, machinename, fqdn, domain (from the kernel's hostname and /etc/hosts).
 pub fn hostname(host: &Host, out: &mut Map) {
-    let found = minimal_automatic_at(host.root());
+    let found = hostname_at(host.root());
     for key in ["hostname", "machinename", "fqdn", "domain"] {
         if let Some(value) = found.get(key) {
             out.insert(key.into(), value.clone());

@@ -1,27 +1,16 @@
-//! The minimal automatic attributes (Ohai's key names), read from files only: no process is
-//! spawned.
-//!
-//! Sources: `/etc/os-release` (platform, platform_version, platform_family),
-//! `/etc/debian_version` (Debian's full point release, as Ohai reports it),
-//! `/proc/sys/kernel/hostname` or `/etc/hostname` (machinename), `/etc/hosts` (fqdn, as
-//! `hostname --fqdn` resolves it without DNS), `/proc/sys/kernel/osrelease` (os_version).
+//! Who the host is, from files only: the hostname keys (`/proc/sys/kernel/hostname` or
+//! `/etc/hostname` for machinename, `/etc/hosts` for fqdn as `hostname --fqdn` resolves it
+//! without DNS) and the parsers of os-release and release files that the platform group uses.
 
-use super::attributes::Map;
+use super::Map;
 use indexmap::IndexMap;
 use serde_json::Value;
 use std::path::Path;
 
-/// hostname, fqdn, domain, machinename, platform, platform_family, platform_version, os and
-/// os_version of this host.
-pub fn minimal_automatic() -> Map {
-    minimal_automatic_at(Path::new("/"))
-}
-
-/// The same keys, read from the files below `root` (a host's root directory).
-pub fn minimal_automatic_at(root: &Path) -> Map {
+/// hostname, machinename, fqdn and domain, read from the files below `root`.
+pub fn hostname_at(root: &Path) -> Map {
     let read = |path: &str| std::fs::read_to_string(root.join(path)).ok();
     let mut out = Map::new();
-
     let machinename = read("proc/sys/kernel/hostname")
         .or_else(|| read("etc/hostname"))
         .map(|s| s.trim().to_string())
@@ -36,30 +25,6 @@ pub fn minimal_automatic_at(root: &Path) -> Map {
             domain_of(&fqdn).map_or(Value::Null, Value::from),
         );
         out.insert("fqdn".into(), Value::from(fqdn));
-    }
-
-    let os_release = read("etc/os-release").or_else(|| read("usr/lib/os-release"));
-    if let Some(text) = os_release {
-        let fields = parse_os_release(&text);
-        let platform = platform_from_id(fields.get("ID").map_or("linux", String::as_str));
-        let like: Vec<&str> = fields
-            .get("ID_LIKE")
-            .map(|s| s.split_whitespace().collect())
-            .unwrap_or_default();
-        let version = full_platform_version(&platform, &read)
-            .or_else(|| fields.get("VERSION_ID").cloned())
-            .unwrap_or_default();
-        out.insert(
-            "platform_family".into(),
-            platform_family(&platform, &like).map_or(Value::Null, Value::from),
-        );
-        out.insert("platform".into(), Value::from(platform));
-        out.insert("platform_version".into(), Value::from(version));
-    }
-
-    out.insert("os".into(), Value::from("linux"));
-    if let Some(release) = read("proc/sys/kernel/osrelease") {
-        out.insert("os_version".into(), Value::from(release.trim()));
     }
     out
 }
@@ -179,18 +144,6 @@ fn family_of(platform: &str) -> Option<&'static str> {
         .map(|(family, _)| *family)
 }
 
-/// Point releases os-release leaves out: Debian's `/etc/debian_version`, CentOS's
-/// `/etc/redhat-release`.
-fn full_platform_version(platform: &str, read: &dyn Fn(&str) -> Option<String>) -> Option<String> {
-    match platform {
-        "debian" => read("etc/debian_version")
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty()),
-        "centos" => read("etc/redhat-release").and_then(|s| redhat_release_version(&s)),
-        _ => None,
-    }
-}
-
 /// `CentOS Linux release 7.9.2009 (Core)` → `7.9.2009`.
 pub fn redhat_release_version(text: &str) -> Option<String> {
     let (_, after) = text.split_once(" release ")?;
@@ -304,20 +257,13 @@ mod tests {
             "127.0.0.1 localhost\n127.0.1.1 web1.example.com web1\n",
         );
         write("proc/sys/kernel/osrelease", "6.1.0-18-amd64\n");
-        let auto = minimal_automatic_at(root.path());
+        let auto = hostname_at(root.path());
         assert_eq!(
             Value::Object(auto),
             json!({
                 "hostname": "web1", "machinename": "web1", "domain": "example.com",
-                "fqdn": "web1.example.com", "platform_family": "debian", "platform": "debian",
-                "platform_version": "12.5", "os": "linux", "os_version": "6.1.0-18-amd64"
+                "fqdn": "web1.example.com"
             })
         );
-    }
-
-    #[test]
-    fn this_host_reports_os_linux() {
-        let auto = minimal_automatic();
-        assert_eq!(auto["os"], json!("linux"));
     }
 }
