@@ -196,6 +196,12 @@ fn cookbook(repo: &Repo, names: &Names, deb: &Path) {
   - type: group
     name: {group}
     members: [{user}, daemon]
+  - type: cron
+    name: {package}-report
+    user: {user}
+    minute: "0"
+    hour: "*/2"
+    command: /bin/true
   - type: cron_d
     name: {package}-check
     minute: "*/5"
@@ -224,6 +230,10 @@ fn cookbook(repo: &Repo, names: &Names, deb: &Path) {
     action: purge
   - type: cron_d
     name: {package}-check
+    action: delete
+  - type: cron
+    name: {package}-report
+    user: {user}
     action: delete
 "#
         ),
@@ -257,6 +267,7 @@ fn a_packaged_daemon_users_cron_and_sysctl_converge_inside_a_host_and_go_away() 
     }
     let names = Names::new();
     let package = &names.package;
+    let user = &names.user;
     let build = tempfile::tempdir().unwrap();
     let deb = build_deb(build.path(), package);
     let repo = Repo::new();
@@ -270,9 +281,9 @@ fn a_packaged_daemon_users_cron_and_sysctl_converge_inside_a_host_and_go_away() 
     repo.run(&["kitchen", "converge", "server"])
         .ok()
         .shows(&format!("* service[{package}] action restart\n"))
-        .shows("10/10 resources updated")
+        .shows("11/11 resources updated")
         .shows("(run 2 of 2)")
-        .shows("0/9 resources updated");
+        .shows("0/10 resources updated");
 
     let status = exec(&repo, "server", &format!("dpkg -s {package}"));
     assert!(status.contains("Status: install ok installed"), "{status}");
@@ -306,6 +317,14 @@ fn a_packaged_daemon_users_cron_and_sysctl_converge_inside_a_host_and_go_away() 
         cron.contains(&format!("*/5 * * * * root /etc/init.d/{package} status")),
         "{cron}"
     );
+    // The user's crontab went through Debian's `crontab`, which reads it back as written.
+    let crontab = exec(&repo, "server", &format!("crontab -l -u {user}"));
+    assert!(
+        crontab.contains(&format!(
+            "# Chef Name: {package}-report\n0 */2 * * * /bin/true\n"
+        )),
+        "{crontab}"
+    );
     let forward = exec(&repo, "server", "sysctl -n net.ipv4.ip_forward");
     assert_eq!(forward.trim(), "1");
     // The host's namespaces kept all of it from the machine.
@@ -323,13 +342,13 @@ fn a_packaged_daemon_users_cron_and_sysctl_converge_inside_a_host_and_go_away() 
     repo.run(&["kitchen", "converge", "server"])
         .ok()
         .shows(&format!("- purge  package {package}"))
-        .shows("4/4 resources updated")
-        .shows("0/4 resources updated");
+        .shows("5/5 resources updated")
+        .shows("0/5 resources updated");
     let gone = exec(
         &repo,
         "server",
         &format!(
-            "dpkg-query -W -f '${{Status}}' {package} 2>&1; echo; ls /etc/rc2.d; test ! -e /run/{package}.pid && test ! -e /etc/init.d/{package} && test ! -e /etc/cron.d/{package}-check && echo all-gone; ps -eo args"
+            "dpkg-query -W -f '${{Status}}' {package} 2>&1; echo; ls /etc/rc2.d; test ! -e /run/{package}.pid && test ! -e /etc/init.d/{package} && test ! -e /etc/cron.d/{package}-check && ! crontab -l -u {user} | grep -q report && echo all-gone; ps -eo args"
         ),
     );
     assert!(gone.contains("all-gone"), "{gone}");
