@@ -97,10 +97,15 @@ fn copy_scripts(
         .into_iter()
         .map(|name| {
             let path = format!("{inside}/{name}");
-            let argv = if name.ends_with(".sh") {
-                vec!["/bin/sh".to_string(), path]
-            } else {
+            // An executable script runs with its own interpreter (its `#!` line); a plain
+            // `.sh` file runs with /bin/sh.
+            let executable = std::fs::metadata(dir.join(&name))
+                .map(|m| m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false);
+            let argv = if executable {
                 vec![path]
+            } else {
+                vec!["/bin/sh".to_string(), path]
             };
             (name, argv)
         })

@@ -268,11 +268,31 @@ impl RecipeDsl<'_> {
                 )))
             }
         };
+        let location = self.location(info);
+        let mut properties = IndexMap::new();
+        // As Chef's package resources do, `package %w(a b)` keeps the list itself as the
+        // package names; only the printed name is joined.
+        let listed = match args {
+            [one] if kind.ends_with("package") => {
+                matches!(one.clone().materialize(), Value::Array(_))
+            }
+            _ => false,
+        };
+        if listed {
+            let names = self.property_json(&args[0])?;
+            properties.insert(
+                "package_name".to_string(),
+                PropValue {
+                    value: names,
+                    location: location.clone(),
+                },
+            );
+        }
         let resource = OpenResource {
             kind: kind.to_string(),
             name,
-            location: self.location(info),
-            properties: IndexMap::new(),
+            location,
+            properties,
             block_guards: Vec::new(),
         };
         if info.has_block {

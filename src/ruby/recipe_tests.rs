@@ -541,3 +541,21 @@ fn helpers_name_the_cookbook_and_recipe() {
     let host = run("log \"#{cookbook_name}::#{recipe_name}\"\n");
     assert_eq!(host.decls()[0].name, "cb::default");
 }
+
+#[test]
+fn a_package_named_by_a_list_installs_the_list_and_prints_it_joined() {
+    let host = run(
+        "package %w(less procps)\napt_package ['a', 'b'] do\n  package_name 'c'\nend\nfile 'x'\n",
+    );
+    let both = host.decl("less, procps");
+    assert_eq!(
+        both.properties["package_name"].value,
+        json!(["less", "procps"])
+    );
+    // A `package_name` written in the block wins, as in Chef.
+    assert_eq!(
+        host.decl("a, b").properties["package_name"].value,
+        json!("c")
+    );
+    assert!(!host.decl("x").properties.contains_key("package_name"));
+}

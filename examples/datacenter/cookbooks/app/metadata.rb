@@ -1,0 +1,6 @@
+name 'app'
+maintainer 'Site Operations'
+license 'Apache-2.0'
+description 'The application host: lighttpd from Debian serving the site'
+version '1.0.0'
+supports 'debian', '>= 12.0'

@@ -1,0 +1,6 @@
+name 'base'
+maintainer 'Site Operations'
+license 'Apache-2.0'
+description 'What every host gets: packages, the ops group and its users, kernel settings, limits, /etc/hosts'
+version '1.0.0'
+supports 'debian', '>= 12.0'

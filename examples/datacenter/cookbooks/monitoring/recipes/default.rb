@@ -1,0 +1,22 @@
+#
+# Cookbook:: monitoring
+# Recipe:: default
+#
+# The node exporter, listening where the monitoring server scrapes it.
+
+package 'prometheus-node-exporter'
+
+flags = ["--web.listen-address=#{node['monitoring']['listen_address']}:#{node['monitoring']['port']}"]
+flags += node['monitoring']['disabled_collectors'].map { |name| "--no-collector.#{name}" }
+
+template '/etc/default/prometheus-node-exporter' do
+  source 'defaults.erb'
+  mode '0644'
+  variables(args: flags.join(' '))
+  notifies :restart, 'service[prometheus-node-exporter]', :delayed
+end
+
+service 'prometheus-node-exporter' do
+  supports status: true, restart: true
+  action [:enable, :start]
+end

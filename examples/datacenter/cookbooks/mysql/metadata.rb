@@ -1,0 +1,6 @@
+name 'mysql'
+maintainer 'Site Operations'
+license 'Apache-2.0'
+description 'MariaDB from Debian: masters (master-master capable) and read-only replicas'
+version '1.0.0'
+supports 'debian', '>= 12.0'

@@ -1,0 +1,6 @@
+name 'nginx'
+maintainer 'Site Operations'
+license 'Apache-2.0'
+description 'nginx from Debian as the load balancer in front of the application hosts'
+version '1.0.0'
+supports 'debian', '>= 12.0'

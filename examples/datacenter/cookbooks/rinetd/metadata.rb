@@ -1,0 +1,6 @@
+name 'rinetd'
+maintainer 'Site Operations'
+license 'Apache-2.0'
+description 'rinetd from Debian: forwards ports to another site, as the old site does at cut-over'
+version '1.0.0'
+supports 'debian', '>= 12.0'

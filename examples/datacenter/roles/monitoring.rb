@@ -1,0 +1,3 @@
+name 'monitoring'
+description "Prometheus' node exporter"
+run_list 'recipe[monitoring]'
