@@ -210,3 +210,42 @@ fn garbage_in_every_file_kind_never_panics() {
         assert!(!run.all().contains("panicked"), "{text:?}:\n{}", run.all());
     }
 }
+
+#[test]
+fn ruby_role_and_environment_errors_point_at_the_call() {
+    let repo = repo_with_marker();
+    std::fs::remove_file(repo.path().join("roles/r.json")).unwrap();
+    repo.write(
+        "roles/r.rb",
+        "name 'r'\ndescription 'x'\ndefault_attributes 'a', 'b'\nrun_list 'recipe[cb]'\n",
+    );
+    assert_refused(
+        &repo,
+        &["-o", "role[r]"],
+        &["roles/r.rb:3:1", "default_attributes"],
+    );
+
+    repo.write(
+        "roles/r.rb",
+        "name 'r'\nrun_list 'recipe[cb]'\nrecipes_for 'x'\n",
+    );
+    assert_refused(
+        &repo,
+        &["-o", "role[r]"],
+        &[
+            "roles/r.rb:3:1",
+            "undefined method `recipes_for` in a role file",
+        ],
+    );
+
+    repo.write("roles/r.rb", "name 'r'\nrun_list 'recipe[cb]'\n");
+    repo.write(
+        "environments/prod.rb",
+        "name 'prod'\n\ncookbook 'cb', 'bogus'\n",
+    );
+    assert_refused(
+        &repo,
+        &["-o", "role[r]", "-E", "prod"],
+        &["environments/prod.rb:3:1", "version constraint"],
+    );
+}

@@ -84,8 +84,8 @@ impl Repository {
                 Environment::from_json(&text, &path)
             }
             Some(NamedFile::Ruby(path)) => {
-                let json = dsl_file_as_json(&path)?;
-                Environment::from_json(&json, &path)
+                let dsl = DslJson::read(&path, "environment", ENVIRONMENT_METHODS)?;
+                Environment::from_json(&dsl.text, &path).map_err(|e| dsl.relocate(e))
             }
             None => Err(Error::input(
                 "Chef::Exceptions::EnvironmentNotFound",
@@ -116,8 +116,10 @@ impl crate::node::RoleSource for Repository {
                 Role::from_json(&text, &path).map(Some)
             }
             Some(NamedFile::Ruby(path)) => {
-                let json = dsl_file_as_json(&path)?;
-                Role::from_json(&json, &path).map(Some)
+                let dsl = DslJson::read(&path, "role", ROLE_METHODS)?;
+                Role::from_json(&dsl.text, &path)
+                    .map(Some)
+                    .map_err(|e| dsl.relocate(e))
             }
             None => Ok(None),
         }
@@ -204,39 +206,122 @@ fn names_in(dir: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Reads a role or environment written in Ruby's DSL (`name`, `run_list "a", "b"`,
-/// `default_attributes(...)`) into the JSON form, so one reader checks both.
-fn dsl_file_as_json(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut object = serde_json::Map::new();
-    for call in crate::ruby::eval_dsl_calls(path, &text)? {
-        let value = match call.method.as_str() {
-            "run_list" => serde_json::Value::Array(flatten_args(call.args)),
-            "cookbook" => {
-                let mut args = call.args.into_iter();
-                let (Some(name), constraint) = (args.next(), args.next()) else {
-                    return Err(Error::compile(call.location, "`cookbook` needs a name"));
-                };
-                let name = name.as_str().unwrap_or_default().to_string();
-                let versions = object
-                    .entry("cookbook_versions")
-                    .or_insert_with(|| serde_json::Value::Object(Default::default()));
-                if let serde_json::Value::Object(map) = versions {
-                    map.insert(
+/// The methods of Chef's role DSL.
+const ROLE_METHODS: &[&str] = &[
+    "name",
+    "description",
+    "run_list",
+    "env_run_lists",
+    "default_attributes",
+    "override_attributes",
+];
+/// The methods of Chef's environment DSL.
+const ENVIRONMENT_METHODS: &[&str] = &[
+    "name",
+    "description",
+    "cookbook_versions",
+    "cookbook",
+    "default_attributes",
+    "override_attributes",
+];
+
+/// A role or environment written in Ruby's DSL (`name`, `run_list "a", "b"`,
+/// `default_attributes(...)`) as the JSON its reader takes, so one reader checks both. Each
+/// top-level key is on its own line, so a complaint about a place in the JSON is turned into
+/// one about the call that set that key.
+struct DslJson {
+    text: String,
+    /// The call that set each key, in the order of the lines after the opening `{`.
+    calls: Vec<SourceLocation>,
+}
+
+impl DslJson {
+    fn read(path: &Path, kind: &str, methods: &[&str]) -> Result<DslJson> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let mut object = serde_json::Map::new();
+        let mut set_by: IndexMap<String, SourceLocation> = IndexMap::new();
+        for call in crate::ruby::eval_dsl_calls(path, &text)? {
+            if !methods.contains(&call.method.as_str()) {
+                return Err(Error::compile(
+                    call.location,
+                    format!(
+                        "undefined method `{}` in a {kind} file (expected one of: {})",
+                        call.method,
+                        methods.join(", ")
+                    ),
+                ));
+            }
+            let (key, value) = match call.method.as_str() {
+                "run_list" => (
+                    "run_list".to_string(),
+                    serde_json::Value::Array(flatten_args(call.args)),
+                ),
+                "cookbook" => {
+                    let mut args = call.args.into_iter();
+                    let (Some(name), constraint) = (args.next(), args.next()) else {
+                        return Err(Error::compile(call.location, "`cookbook` needs a name"));
+                    };
+                    let name = name.as_str().unwrap_or_default().to_string();
+                    let mut versions = match object.remove("cookbook_versions") {
+                        Some(serde_json::Value::Object(map)) => map,
+                        _ => serde_json::Map::new(),
+                    };
+                    versions.insert(
                         name,
                         constraint.unwrap_or(serde_json::Value::String(">= 0.0.0".into())),
                     );
+                    (
+                        "cookbook_versions".to_string(),
+                        serde_json::Value::Object(versions),
+                    )
                 }
-                continue;
-            }
-            _ => match <[serde_json::Value; 1]>::try_from(call.args) {
-                Ok([one]) => one,
-                Err(args) => serde_json::Value::Array(args),
-            },
-        };
-        object.insert(call.method, value);
+                _ => match <[serde_json::Value; 1]>::try_from(call.args) {
+                    Ok([one]) => (call.method, one),
+                    Err(args) => (call.method, serde_json::Value::Array(args)),
+                },
+            };
+            set_by.shift_remove(&key);
+            set_by.insert(key.clone(), call.location);
+            object.remove(&key);
+            object.insert(key, value);
+        }
+        let mut text = String::from("{\n");
+        let count = set_by.len();
+        let mut calls = Vec::with_capacity(count);
+        for (i, (key, location)) in set_by.into_iter().enumerate() {
+            let value = object.remove(&key).unwrap_or_default();
+            let comma = if i + 1 < count { "," } else { "" };
+            text.push_str(&format!(
+                "{}: {value}{comma}\n",
+                serde_json::Value::String(key)
+            ));
+            calls.push(location);
+        }
+        text.push('}');
+        Ok(DslJson { text, calls })
     }
-    Ok(serde_json::Value::Object(object).to_string())
+
+    /// An error about the generated JSON, pointed at the call that set the key it is about.
+    fn relocate(&self, error: Error) -> Error {
+        match error {
+            Error::Compile {
+                location,
+                message,
+                class,
+            } => {
+                let call = (location.line as usize)
+                    .checked_sub(2)
+                    .and_then(|i| self.calls.get(i))
+                    .or(self.calls.first());
+                Error::Compile {
+                    location: call.cloned().unwrap_or(location),
+                    message,
+                    class,
+                }
+            }
+            other => other,
+        }
+    }
 }
 
 fn flatten_args(args: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
