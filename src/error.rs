@@ -109,6 +109,19 @@ impl Error {
         }
     }
 
+    /// The same compile error, about `location` instead (other errors are unchanged): for
+    /// readers that find where a value was written only once they know it is wrong.
+    pub fn at(self, location: SourceLocation) -> Self {
+        match self {
+            Error::Compile { message, class, .. } => Error::Compile {
+                location,
+                message,
+                class,
+            },
+            other => other,
+        }
+    }
+
     /// Bad input that has no file.
     pub fn input(class: &'static str, message: impl Into<String>) -> Self {
         Error::Input {

@@ -7,7 +7,7 @@
 pub mod attributes;
 pub mod environment;
 pub mod expand;
-mod json_source;
+pub(crate) mod json_source;
 pub mod role;
 pub mod run_list;
 

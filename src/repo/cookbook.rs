@@ -2,6 +2,7 @@
 //! files are.
 
 use crate::error::{Error, Result, SourceLocation};
+use crate::node::json_source::JsonSource;
 use crate::repo::config::kind_of;
 use crate::repo::version::{Constraint, Version};
 use indexmap::IndexMap;
@@ -196,34 +197,44 @@ impl Metadata {
         }
     }
 
-    /// Reads `metadata.json`.
+    /// Reads `metadata.json`; an error names the line of the field it is about.
     pub fn from_json_file(path: &Path) -> Result<Metadata> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let value: Value = crate::repo::yaml::from_json(&text, path)?;
+        let source = JsonSource::parse(&text, path)?;
         let at = SourceLocation::file(path);
-        let Value::Object(map) = value else {
+        let Value::Object(map) = &source.value else {
             return Err(Error::compile(
                 at,
                 "expected metadata.json to hold an object",
             ));
         };
         let mut m = Metadata::empty(path);
-        for (key, value) in &map {
-            match key.as_str() {
-                "name" => m.name = expect_string(value, key, &at)?,
-                "version" => m.version = parse_version(value, key, &at)?,
-                "description" => m.description = expect_string(value, key, &at)?,
-                "dependencies" => {
-                    let Value::Object(deps) = value else {
-                        return Err(wrong(&at, key, "an object of name → constraint", value));
-                    };
-                    for (name, constraint) in deps {
-                        let text = expect_string(constraint, key, &at)?;
-                        m.add_dependency(name, &text, &at)?;
+        for (key, value) in map {
+            let field = |m: &mut Metadata| -> Result<()> {
+                match key.as_str() {
+                    "name" => m.name = expect_string(value, key, &at)?,
+                    "version" => m.version = parse_version(value, key, &at)?,
+                    "description" => m.description = expect_string(value, key, &at)?,
+                    "dependencies" => {
+                        let Value::Object(deps) = value else {
+                            return Err(wrong(&at, key, "an object of name → constraint", value));
+                        };
+                        for (name, constraint) in deps {
+                            expect_string(constraint, key, &at)
+                                .and_then(|text| m.add_dependency(name, &text, &at))
+                                .map_err(|e| e.at(source.location(&[key, name])))?;
+                        }
                     }
+                    _ => {}
                 }
-                _ => {}
-            }
+                Ok(())
+            };
+            field(&mut m).map_err(|e| match e {
+                Error::Compile { ref location, .. } if location.line == 0 => {
+                    e.at(source.location(&[key]))
+                }
+                other => other,
+            })?;
         }
         m.require_name()?;
         Ok(m)
@@ -432,6 +443,21 @@ mod tests {
         std::fs::write(dir.path().join("metadata.json"), r#"{"version":"1.0.0"}"#).unwrap();
         let err = Cookbook::load(dir.path()).unwrap_err();
         assert!(err.to_string().contains("must set `name`"), "{err}");
+    }
+
+    #[test]
+    fn metadata_json_errors_name_the_line_of_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |text: &str| std::fs::write(dir.path().join("metadata.json"), text).unwrap();
+        write("{\n  \"name\": \"x\",\n  \"version\": 5\n}\n");
+        let err = Cookbook::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("metadata.json:3:14"), "{err}");
+        write("{\n  \"name\": \"x\",\n  \"dependencies\": {\n    \"a\": \">= 1.0\",\n    \"b\": 2\n  }\n}\n");
+        let err = Cookbook::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("metadata.json:5:10"), "{err}");
+        write("{\"name\": \"x\", \"dependencies\": {\"a\": \"bogus\"}}");
+        let err = Cookbook::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("metadata.json:1:37"), "{err}");
     }
 
     #[test]

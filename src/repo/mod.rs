@@ -303,23 +303,16 @@ impl DslJson {
 
     /// An error about the generated JSON, pointed at the call that set the key it is about.
     fn relocate(&self, error: Error) -> Error {
-        match error {
-            Error::Compile {
-                location,
-                message,
-                class,
-            } => {
-                let call = (location.line as usize)
-                    .checked_sub(2)
-                    .and_then(|i| self.calls.get(i))
-                    .or(self.calls.first());
-                Error::Compile {
-                    location: call.cloned().unwrap_or(location),
-                    message,
-                    class,
-                }
-            }
-            other => other,
+        let Error::Compile { location, .. } = &error else {
+            return error;
+        };
+        let call = (location.line as usize)
+            .checked_sub(2)
+            .and_then(|i| self.calls.get(i))
+            .or(self.calls.first());
+        match call {
+            Some(call) => error.at(call.clone()),
+            None => error,
         }
     }
 }
