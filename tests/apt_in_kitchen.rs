@@ -10,11 +10,11 @@
 mod common;
 
 use common::kitchen_hosts::{assert_nothing_left, exec, Hosts};
+use common::registry::{apt_unusable, registry_address};
 use common::Repo;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The forwarder's lab address: the first instance in kitchen.yml.
 const FORWARDER_ADDRESS: &str = "10.200.0.10";
@@ -32,8 +32,8 @@ fn machine_rinetd() -> String {
         .unwrap_or_default()
 }
 
-/// The reason the test cannot run here, if any: not root, no python3, apt knows no rinetd, or
-/// the registry named in the machine's sources does not answer.
+/// The reason the test cannot run here, if any: not root, no python3, or apt cannot install
+/// rinetd from a registry the machine reaches.
 fn unusable() -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
         return Some("kitchen hosts need root".into());
@@ -41,45 +41,7 @@ fn unusable() -> Option<String> {
     if !Path::new("/usr/bin/python3").exists() {
         return Some("the backend host needs python3".into());
     }
-    let policy = Command::new("apt-cache")
-        .args(["policy", "rinetd"])
-        .env("LC_ALL", "C")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    if !policy.contains("Candidate:") || policy.contains("Candidate: (none)") {
-        return Some("apt on the machine has no candidate for rinetd".into());
-    }
-    let Some(registry) = registry_address() else {
-        return Some("no registry of the machine's apt sources resolves".into());
-    };
-    let reachable = TcpStream::connect_timeout(&registry, Duration::from_secs(3)).is_ok();
-    (!reachable).then(|| format!("the registry at {registry} does not answer from the machine"))
-}
-
-/// The host name of the machine's first apt source (`URIs:` of deb822 or a `deb` line).
-fn registry_host() -> Option<String> {
-    let mut texts = Vec::new();
-    for dir in ["/etc/apt/sources.list.d", "/etc/apt"] {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".list") || name.ends_with(".sources") {
-                texts.push(std::fs::read_to_string(entry.path()).unwrap_or_default());
-            }
-        }
-    }
-    let re = regex::Regex::new(r"(?m)^(?:deb\s+(?:\[[^\]]*\]\s+)?|URIs:\s*)https?://([^/\s:]+)")
-        .unwrap();
-    texts
-        .iter()
-        .find_map(|t| re.captures(t).map(|c| c[1].to_string()))
-}
-
-/// An address of the registry, as the machine resolves it.
-fn registry_address() -> Option<SocketAddr> {
-    let host = registry_host()?;
-    let mut addresses = (host.as_str(), 80).to_socket_addrs().ok()?;
-    addresses.next()
+    apt_unusable(&["rinetd"])
 }
 
 /// How long the first converge's `apt_package[rinetd]` install took, from its JSON report.

@@ -5,6 +5,7 @@
 pub mod deb;
 pub mod kitchen_hosts;
 pub mod ohai_paths;
+pub mod registry;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

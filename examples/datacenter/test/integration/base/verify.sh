@@ -13,4 +13,7 @@ grep -q '^ssh-ed25519 .* alice@ops$' /home/alice/.ssh/authorized_keys
 grep -q '^@ops  hard  nofile  65536$' /etc/security/limits.d/ops.conf
 getent hosts db1.example.internal | grep -q '^10.9.0.10 '
 getent hosts "$(hostname)" >/dev/null
-echo "base: users, group, sysctl, limits and /etc/hosts as configured"
+
+# The base role brings the monitoring role with it.
+curl -sf --retry 20 --retry-connrefused --retry-delay 1 http://127.0.0.1:9100/metrics | grep -q '^node_exporter_build_info'
+echo "base: users, group, sysctl, limits, /etc/hosts and the node exporter as configured"

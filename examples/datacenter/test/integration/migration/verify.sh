@@ -61,22 +61,12 @@ fi
 grep -q -- '--read-only' <<<"$refused" || { echo "db3 refused a write for another reason: $refused" >&2; exit 1; }
 echo "replica: db3 refuses writes ($refused)"
 
-python3 - "$KITCHEN_HOST_OLD1" <<'PY'
-import sys, time, urllib.request
-url = f"http://{sys.argv[1]}/"
-served = set()
-for attempt in range(100):
-    try:
-        body = urllib.request.urlopen(url, timeout=2).read().decode()
-    except OSError:
-        time.sleep(0.1)
-        continue
-    for app in ("app1", "app2"):
-        if f"served by {app}" in body:
-            served.add(app)
-    if served == {"app1", "app2"}:
-        break
-if not served:
-    raise SystemExit(f"{url} did not reach an application host")
-print(f"cut-over: {url} reached {', '.join(sorted(served))} through lb1")
-PY
+# Round robin over two backends: a few requests see both.
+served=""
+for _ in $(seq 1 20); do
+  page=$(curl -sf --retry 20 --retry-connrefused --retry-delay 1 "http://$KITCHEN_HOST_OLD1/")
+  served+=$(grep -o 'served by app[12]' <<<"$page")$'\n'
+  if grep -q app1 <<<"$served" && grep -q app2 <<<"$served"; then break; fi
+done
+grep -q app1 <<<"$served" && grep -q app2 <<<"$served" || { echo "old1 reached only: $served" >&2; exit 1; }
+echo "cut-over: http://$KITCHEN_HOST_OLD1/ reached app1 and app2 through lb1"
