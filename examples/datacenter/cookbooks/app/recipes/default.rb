@@ -26,7 +26,7 @@ template '/etc/lighttpd/lighttpd.conf' do
   mode '0644'
   variables(port: node['app']['port'], root: root)
   verify 'lighttpd -tt -f %{path}'
-  notifies :restart, 'service[lighttpd]', :delayed
+  notifies :restart, 'service[lighttpd]', :immediately
 end
 
 service 'lighttpd' do

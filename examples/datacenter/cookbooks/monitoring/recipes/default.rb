@@ -9,11 +9,13 @@ package 'prometheus-node-exporter'
 flags = ["--web.listen-address=#{node['monitoring']['listen_address']}:#{node['monitoring']['port']}"]
 flags += node['monitoring']['disabled_collectors'].map { |name| "--no-collector.#{name}" }
 
+# The restart is immediate: the init script's start returns before the exporter runs, so a
+# restart queued at the end of the run that first started it could miss that process.
 template '/etc/default/prometheus-node-exporter' do
   source 'defaults.erb'
   mode '0644'
   variables(args: flags.join(' '))
-  notifies :restart, 'service[prometheus-node-exporter]', :delayed
+  notifies :restart, 'service[prometheus-node-exporter]', :immediately
 end
 
 service 'prometheus-node-exporter' do

@@ -19,7 +19,7 @@ end
 # Debian's default site would answer on port 80 beside the balancer.
 link '/etc/nginx/sites-enabled/default' do
   action :delete
-  notifies :reload, 'service[nginx]', :delayed
+  notifies :reload, 'service[nginx]', :immediately
 end
 
 template '/etc/nginx/nginx.conf' do
@@ -32,7 +32,7 @@ template '/etc/nginx/nginx.conf' do
     worker_connections: node['nginx']['worker_connections']
   )
   verify 'nginx -t -q -c %{path}'
-  notifies :reload, 'service[nginx]', :delayed
+  notifies :reload, 'service[nginx]', :immediately
 end
 
 service 'nginx' do

@@ -10,7 +10,7 @@ template '/etc/rinetd.conf' do
   source 'rinetd.conf.erb'
   mode '0644'
   variables(forwards: node['rinetd']['forwards'], allow: node['rinetd']['allow'])
-  notifies :restart, 'service[rinetd]', :delayed
+  notifies :restart, 'service[rinetd]', :immediately
 end
 
 service 'rinetd' do
