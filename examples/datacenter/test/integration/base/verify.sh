@@ -15,5 +15,6 @@ getent hosts db1.example.internal | grep -q '^10.9.0.10 '
 getent hosts "$(hostname)" >/dev/null
 
 # The base role brings the monitoring role with it.
-curl -sf --retry 20 --retry-connrefused --retry-delay 1 http://127.0.0.1:9100/metrics | grep -q '^node_exporter_build_info'
+metrics=$(curl -sf --retry 20 --retry-connrefused --retry-delay 1 http://127.0.0.1:9100/metrics)
+grep -q '^node_exporter_build_info' <<<"$metrics"
 echo "base: users, group, sysctl, limits, /etc/hosts and the node exporter as configured"
