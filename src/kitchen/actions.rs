@@ -190,13 +190,26 @@ impl Kitchen {
         if !state.hosts.is_empty() {
             progress(&format!("Destroying <{name}>"));
         }
-        let mut failure = None;
-        for host in &state.hosts {
-            if let Err(e) = self.driver.destroy(host) {
-                failure.get_or_insert(e);
-            }
-        }
-        match failure {
+        // The hosts of a suite go down together, as they came up.
+        let results: Vec<Result<()>> = std::thread::scope(|s| {
+            let workers: Vec<_> = state
+                .hosts
+                .iter()
+                .map(|host| s.spawn(move || self.driver.destroy(host)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join().unwrap_or_else(|_| {
+                        Err(Error::input(
+                            "Kitchen::ActionFailed",
+                            format!("destroying a host of {name} panicked"),
+                        ))
+                    })
+                })
+                .collect()
+        });
+        match results.into_iter().find_map(|r| r.err()) {
             Some(e) => Err(e),
             None => self.states.remove(name),
         }
