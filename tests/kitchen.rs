@@ -481,15 +481,25 @@ fn a_multi_host_suite_is_made_converged_verified_and_destroyed_together() {
 }
 
 #[test]
-fn destroy_takes_down_the_hosts_of_a_multi_host_suite_whose_state_was_lost() {
+fn a_failing_host_stops_the_converge_and_a_lost_multi_host_state_is_swept() {
     if !root_or_skip("destroy_takes_down_the_hosts_of_a_multi_host_suite_whose_state_was_lost") {
         return;
     }
     let repo = project(
         "unused",
-        "  - name: pair\n    hosts:\n      - name: one\n      - name: two\n",
+        "  - name: pair\n    hosts:\n      - name: one\n      - name: two\n        run_list: ['role[nope]']\n      - name: three\n",
     );
-    repo.run(&["kitchen", "create"]).ok();
+    // A failing host stops the converge, and the error names it.
+    let run = repo.run(&["kitchen", "converge"]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    run.shows("[pair-debian-12/one] Infra Phase complete")
+        .shows("converge of pair-debian-12/two failed")
+        .shows("nope");
+    assert!(
+        !run.all().contains("[pair-debian-12/three]"),
+        "{}",
+        run.all()
+    );
     std::fs::remove_file(repo.path().join(".kitchen/pair-debian-12.json")).unwrap();
     repo.run(&["kitchen", "destroy"])
         .ok()

@@ -277,8 +277,17 @@ pub fn from_document(doc: &Located) -> Result<KitchenConfig> {
             instances.push(instance(&common, platform, suite, index, &mut warnings)?);
         }
     }
-    for entry in platforms.iter().chain(&suites) {
-        warn_unknown(&entry.fields, ENTRY_KEYS, &entry.name, &mut warnings);
+    for platform in &platforms {
+        // `hosts` belongs to suites only.
+        let known: Vec<&str> = ENTRY_KEYS
+            .iter()
+            .copied()
+            .filter(|k| *k != "hosts")
+            .collect();
+        warn_unknown(&platform.fields, &known, &platform.name, &mut warnings);
+    }
+    for suite in &suites {
+        warn_unknown(&suite.fields, ENTRY_KEYS, &suite.name, &mut warnings);
     }
     for suite in &suites {
         for host in suite_hosts(suite)? {
