@@ -471,6 +471,26 @@ mod tests {
     }
 
     #[test]
+    fn a_suites_hosts_file_names_its_hosts_and_its_gateway() {
+        let doc = crate::kitchen::located::Located::parse(
+            "platforms: [{name: p}]\nsuites:\n  - name: s\n  - name: m\n    hosts: [{name: db1}, {name: lb1}]\n",
+            Path::new("kitchen.yml"),
+        )
+        .unwrap();
+        let config = crate::kitchen::config::from_document(&doc).unwrap();
+        let multi = &config.instances[1];
+        let lab = Lab::for_project(Path::new("/p"));
+        let links: Vec<HostLink> = (0..2).map(|n| lab.suite_link(multi.index, n)).collect();
+        let text = suite_hosts_file(multi, &links);
+        assert!(text.contains("10.201.1.1\tlab\n"), "{text}");
+        assert!(
+            text.contains("10.201.1.10\tdb1\n10.201.1.11\tlb1\n"),
+            "{text}"
+        );
+        assert!(!text.contains("s-p"), "{text}");
+    }
+
+    #[test]
     fn hostnames_are_at_most_63_characters() {
         assert_eq!(hostname(&"a".repeat(80)).len(), 63);
     }
