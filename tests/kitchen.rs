@@ -65,6 +65,8 @@ fn assert_nothing_left(repo: &Repo) {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains(&project), "mount left");
     assert!(!repo.path().join(".kitchen/hosts").exists());
+    let lock = Path::new("/run/lock").join(format!("skillet-{}.lock", lab.name));
+    assert!(!lock.exists(), "lab lock left: {}", lock.display());
     let states: Vec<_> = std::fs::read_dir(repo.path().join(".kitchen"))
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
@@ -335,5 +337,172 @@ fn test_with_json_format_prints_only_the_document_on_stdout() {
         phases,
         ["destroy", "create", "converge", "verify", "destroy"]
     );
+    assert_nothing_left(&repo);
+}
+
+/// A listener on port 7000 that answers each connection with the host's name, started once.
+const LISTEN: &str = r#"resources:
+  - type: file
+    name: /usr/local/bin/kitchen-listener
+    mode: "0755"
+    content: |
+      #!/usr/bin/python3
+      import os, socket
+      s = socket.socket()
+      s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+      s.bind(("0.0.0.0", 7000))
+      s.listen()
+      while True:
+          c, _ = s.accept()
+          c.sendall(os.uname().nodename.encode() + b"\n")
+          c.close()
+  - type: execute
+    name: start-listener
+    command: "setsid /usr/local/bin/kitchen-listener </dev/null >/dev/null 2>&1 & echo $! > /run/kitchen-listener.pid"
+    creates: /run/kitchen-listener.pid
+"#;
+
+/// Reads the first line the listener at `$1` (a name or an address) answers, retrying while it
+/// starts.
+const ASK: &str = "ask() { for _ in $(seq 50); do if exec 3<>/dev/tcp/$1/7000; then read -r line <&3; exec 3<&-; echo \"$line\"; return; fi 2>/dev/null; sleep 0.05; done; echo \"no answer from $1\" >&2; return 1; }\n";
+
+#[test]
+fn a_multi_host_suite_is_made_converged_verified_and_destroyed_together() {
+    if !root_or_skip("a_multi_host_suite_is_made_converged_verified_and_destroyed_together") {
+        return;
+    }
+    let marker = format!("kitchen-hosts-{}", std::process::id());
+    let repo = project(
+        &marker,
+        "  - name: trio
+    run_list: ['recipe[listen]']
+    hosts:
+      - name: db1
+        run_list: ['recipe[hello]']
+      - name: lb1
+      - name: web-1
+  - name: pair
+    hosts:
+      - name: good
+        run_list: ['recipe[hello]']
+      - name: flaky
+        run_list: ['recipe[churn]']
+",
+    );
+    repo.cookbook("listen", "0.1.0")
+        .recipe("listen", "default", LISTEN);
+    // In the lab: every host answers at its address; KITCHEN_EXEC runs commands inside them.
+    let lab = format!(
+        "#!/bin/bash\nset -e\n{ASK}test \"$KITCHEN_HOSTS\" = 'db1 lb1 web-1'\n\
+         test \"$(ask $KITCHEN_HOST_DB1)\" = db1\ntest \"$(ask $KITCHEN_HOST_LB1)\" = lb1\n\
+         test \"$(ask $KITCHEN_HOST_WEB_1)\" = web-1\n\
+         $KITCHEN_EXEC db1 grep -q 'hello from the host' /etc/{marker}\n\
+         ! $KITCHEN_EXEC lb1 test -e /etc/{marker}\n\
+         test \"$($KITCHEN_EXEC web-1 hostname)\" = web-1\necho lab checks passed\n"
+    );
+    repo.write("test/integration/trio/reach", &lab);
+    let reach = repo.path().join("test/integration/trio/reach");
+    std::fs::set_permissions(&reach, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // Inside lb1: the others by name, and IPv6 addresses usable at once.
+    repo.write(
+        "test/integration/trio/lb1/inside.sh",
+        &format!(
+            "set -e\ntest \"$(hostname)\" = lb1\ngetent hosts db1 | grep -q \"^$KITCHEN_HOST_DB1 \"\n\
+             /bin/bash -c '{ASK}test \"$(ask db1)\" = db1 && test \"$(ask web-1)\" = web-1'\n\
+             test \"$(cat /proc/sys/net/ipv6/conf/eth0/accept_dad)\" = 0\n\
+             ! ip -6 addr show dev eth0 | grep tentative\necho inside lb1 passed\n"
+        ),
+    );
+    let run = repo.run(&["kitchen", "test", "-c", "2"]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    run.shows("[trio-debian-12/lb1] inside lb1 passed")
+        .shows("[trio-debian-12] lab checks passed")
+        .shows("trio-debian-12  passed")
+        .shows("pair-debian-12  FAILED")
+        .shows("pair-debian-12/flaky is not idempotent")
+        .shows("execute[always-runs] action run");
+    assert!(
+        !Path::new("/etc").join(&marker).exists(),
+        "the file leaked out of the host"
+    );
+    // The failed instance is kept, on a subnet of its own, for a look inside any of its hosts.
+    repo.run(&["kitchen", "list"])
+        .ok()
+        .shows("running (good 10.201.1.10, flaky 10.201.1.11)");
+    repo.run(&[
+        "kitchen", "exec", "pair", "--host", "flaky", "-c", "hostname",
+    ])
+    .ok()
+    .shows("flaky\n");
+    repo.run(&[
+        "kitchen",
+        "exec",
+        "pair",
+        "-c",
+        &format!("cat /etc/{marker}"),
+    ])
+    .ok()
+    .shows("hello from the host");
+    let missing = repo.run(&["kitchen", "exec", "pair", "--host", "nope", "-c", "true"]);
+    assert_eq!(missing.code(), 1);
+    missing.shows("pair-debian-12 has no host `nope`: its hosts are good, flaky");
+    // A login from a terminal gets a terminal of the host's own, with job control and the
+    // user's terminal size.
+    let login = std::process::Command::new("script")
+        .args(["-qec"])
+        .arg(format!(
+            "stty rows 41 cols 101; {} kitchen login pair --host good",
+            env!("CARGO_BIN_EXE_skillet")
+        ))
+        .arg("/dev/null")
+        .current_dir(repo.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    login
+        .stdin
+        .as_ref()
+        .unwrap()
+        .write_all(b"echo \"on $(tty) $(hostname)\"; set -o | grep monitor; stty size\nexit 7\n")
+        .unwrap();
+    let login = login.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&login.stdout);
+    assert_eq!(login.status.code(), Some(7), "{text}");
+    assert!(text.contains("on /dev/pts/0 good"), "{text}");
+    assert!(
+        regex::Regex::new(r"monitor\s+on").unwrap().is_match(&text),
+        "{text}"
+    );
+    assert!(text.contains("41 101"), "{text}");
+    repo.run(&["kitchen", "destroy"]).ok();
+    assert_nothing_left(&repo);
+}
+
+#[test]
+fn a_failing_host_stops_the_converge_and_a_lost_multi_host_state_is_swept() {
+    if !root_or_skip("destroy_takes_down_the_hosts_of_a_multi_host_suite_whose_state_was_lost") {
+        return;
+    }
+    let repo = project(
+        "unused",
+        "  - name: pair\n    hosts:\n      - name: one\n      - name: two\n        run_list: ['role[nope]']\n      - name: three\n",
+    );
+    // A failing host stops the converge, and the error names it.
+    let run = repo.run(&["kitchen", "converge"]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    run.shows("[pair-debian-12/one] Infra Phase complete")
+        .shows("converge of pair-debian-12/two failed")
+        .shows("nope");
+    assert!(
+        !run.all().contains("[pair-debian-12/three]"),
+        "{}",
+        run.all()
+    );
+    std::fs::remove_file(repo.path().join(".kitchen/pair-debian-12.json")).unwrap();
+    repo.run(&["kitchen", "destroy"])
+        .ok()
+        .shows("Destroyed a host with no state");
     assert_nothing_left(&repo);
 }

@@ -3,7 +3,7 @@
 //! `list`, `create`, `converge`, `verify`, `destroy`, `test`, `login` and `exec` take an
 //! instance name or a regular expression (all instances when omitted); `-c N` runs N instances
 //! at a time. `__init` and `__enter` are the driver's hidden modes (a host's PID 1, a command
-//! inside a host).
+//! inside a host); `__in` is what `KITCHEN_EXEC` names for a multi-host suite's lab scripts.
 
 use crate::error::{Error, Result};
 use crate::kitchen::driver::host_enter::{self, EnterSpec};
@@ -40,13 +40,24 @@ enum KitchenCommand {
     /// Destroy, create, converge twice (idempotency gate), verify, destroy.
     Test(TestArgs),
     /// A shell inside the host.
-    Login(Select),
+    Login(LoginArgs),
     /// Run a command inside hosts.
     Exec(ExecArgs),
     #[command(name = "__init", hide = true)]
     Init(InitArgs),
     #[command(name = "__enter", hide = true)]
     Enter(EnterArgs),
+    #[command(name = "__in", hide = true)]
+    In(InArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+struct LoginArgs {
+    /// An instance name, or a regular expression matching one instance.
+    pattern: Option<String>,
+    /// The host of a multi-host suite (default: its first).
+    #[arg(long = "host", value_name = "NAME")]
+    host: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -99,6 +110,9 @@ struct ExecArgs {
     /// The command line to run (with /bin/sh -c).
     #[arg(short = 'c', long = "command", required = true)]
     command: String,
+    /// The host of a multi-host suite (default: its first).
+    #[arg(long = "host", value_name = "NAME")]
+    host: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -125,7 +139,22 @@ struct EnterArgs {
     env: Vec<String>,
     #[arg(long)]
     timeout: Option<u64>,
+    /// A terminal of the host's own when standard input is a terminal.
+    #[arg(long)]
+    tty: bool,
+    /// Run on the machine in this network namespace (the lab's) instead of inside a host.
+    #[arg(long)]
+    lab_netns: Option<PathBuf>,
     #[arg(last = true)]
+    argv: Vec<String>,
+}
+
+/// `__in HOSTS NAME COMMAND...`: HOSTS is `name=pid,...` as `KITCHEN_EXEC` carries it.
+#[derive(Debug, Args, Clone)]
+struct InArgs {
+    hosts: String,
+    name: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
     argv: Vec<String>,
 }
 
@@ -133,7 +162,15 @@ struct EnterArgs {
 pub fn run(args: &KitchenArgs) -> i32 {
     match &args.command {
         KitchenCommand::Init(a) => return host_init::run(&init_spec(a)),
-        KitchenCommand::Enter(a) => return host_enter::run(&enter_spec(a)),
+        KitchenCommand::Enter(a) => {
+            let spec = enter_spec(a);
+            return match (&a.lab_netns, a.tty) {
+                (Some(netns), _) => host_enter::run_in_lab(netns, &spec),
+                (None, true) => host_enter::run_with_terminal(&spec),
+                (None, false) => host_enter::run(&spec),
+            };
+        }
+        KitchenCommand::In(a) => return run_in(a),
         _ => {}
     }
     match dispatch(&args.command) {
@@ -161,10 +198,40 @@ fn dispatch(command: &KitchenCommand) -> Result<i32> {
         KitchenCommand::Verify(m) => each(&kitchen, m, Kitchen::verify),
         KitchenCommand::Destroy(m) => destroy(&kitchen, m),
         KitchenCommand::Test(t) => test(&kitchen, t),
-        KitchenCommand::Login(s) => login(&kitchen, s.pattern.as_deref()),
+        KitchenCommand::Login(l) => login(&kitchen, l),
         KitchenCommand::Exec(e) => exec(&kitchen, e),
         _ => Ok(0),
     }
+}
+
+/// `$KITCHEN_EXEC NAME COMMAND...`: the command inside the named host, its status passed on.
+fn run_in(a: &InArgs) -> i32 {
+    let found = a
+        .hosts
+        .split(',')
+        .filter_map(|entry| entry.split_once('='))
+        .find(|(name, _)| *name == a.name)
+        .and_then(|(_, pid)| pid.parse::<i32>().ok());
+    let Some(pid) = found else {
+        let names: Vec<&str> = a
+            .hosts
+            .split(',')
+            .filter_map(|e| e.split_once('=').map(|(n, _)| n))
+            .collect();
+        eprintln!(
+            "no host `{}` in this instance: its hosts are {}",
+            a.name,
+            names.join(", ")
+        );
+        return 127;
+    };
+    host_enter::run(&EnterSpec {
+        pid,
+        skillet: false,
+        env: Vec::new(),
+        timeout: None,
+        argv: a.argv.clone(),
+    })
 }
 
 fn init_spec(a: &InitArgs) -> HostSpec {
@@ -212,10 +279,19 @@ fn list(kitchen: &Kitchen, pattern: Option<&str>) -> Result<i32> {
     .map(str::to_string)];
     for instance in kitchen.config.select(pattern)? {
         let state = kitchen.states.load(&instance.name)?;
-        let host_state = match &state.host {
-            Some(h) if is_running(h) => format!("running ({})", h.address),
-            Some(_) => "stopped".to_string(),
-            None => "-".to_string(),
+        let host_state = if state.hosts.is_empty() {
+            "-".to_string()
+        } else if !state.hosts.iter().all(is_running) {
+            "stopped".to_string()
+        } else if instance.is_multi_host() {
+            let each: Vec<String> = state
+                .hosts
+                .iter()
+                .map(|h| format!("{} {}", h.name, h.address))
+                .collect();
+            format!("running ({})", each.join(", "))
+        } else {
+            format!("running ({})", state.hosts[0].address)
         };
         rows.push([
             instance.name.clone(),
@@ -295,7 +371,8 @@ fn destroy(kitchen: &Kitchen, many: &Many) -> Result<i32> {
         .states
         .names()
         .iter()
-        .filter_map(|n| kitchen.states.load(n).ok()?.host)
+        .filter_map(|n| kitchen.states.load(n).ok())
+        .flat_map(|s| s.hosts)
         .collect();
     for netns in kitchen.driver().sweep_orphans(&hosts)? {
         progress(&format!("Destroyed a host with no state ({netns})"));
@@ -422,9 +499,9 @@ fn one_instance(kitchen: &Kitchen, pattern: Option<&str>) -> Result<Instance> {
     Ok(found.remove(0))
 }
 
-fn login(kitchen: &Kitchen, pattern: Option<&str>) -> Result<i32> {
-    let instance = one_instance(kitchen, pattern)?;
-    let host = kitchen.running_host(&instance.name)?;
+fn login(kitchen: &Kitchen, args: &LoginArgs) -> Result<i32> {
+    let instance = one_instance(kitchen, args.pattern.as_deref())?;
+    let host = kitchen.running_host_named(&instance.name, args.host.as_deref())?;
     let shell = if host_path(&host, "/bin/bash").exists() {
         vec!["/bin/bash".to_string(), "-l".to_string()]
     } else {
@@ -439,7 +516,7 @@ fn login(kitchen: &Kitchen, pattern: Option<&str>) -> Result<i32> {
     };
     let status = kitchen
         .driver()
-        .command(&host, &spec)?
+        .terminal_command(&host, &spec)?
         .status()
         .map_err(|e| Error::io("skillet kitchen __enter", e))?;
     Ok(status.code().unwrap_or(1))
@@ -448,7 +525,7 @@ fn login(kitchen: &Kitchen, pattern: Option<&str>) -> Result<i32> {
 fn exec(kitchen: &Kitchen, args: &ExecArgs) -> Result<i32> {
     let mut code = 0;
     for instance in kitchen.config.select(args.pattern.as_deref())? {
-        let host = kitchen.running_host(&instance.name)?;
+        let host = kitchen.running_host_named(&instance.name, args.host.as_deref())?;
         progress(&format!("Execute command on {}.", instance.name));
         let spec = EnterSpec {
             pid: host.pid,

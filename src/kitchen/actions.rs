@@ -4,7 +4,7 @@
 //! Actions bring an instance forward as Test Kitchen does: `converge` creates the host first if
 //! needed, `verify` converges first if it never was.
 
-use super::config::{Instance, KitchenConfig};
+use super::config::{Instance, KitchenConfig, ProvisionerConfig};
 use super::driver::namespace::is_running;
 use super::driver::NamespaceDriver;
 use super::state::{HostState, InstanceState, StateDir};
@@ -75,85 +75,190 @@ impl Kitchen {
         &self.driver
     }
 
-    /// Creates the host unless it is running; returns it.
+    /// Creates the instance's hosts unless they are running; returns the first (the only one
+    /// of a one-host suite).
     pub fn create(&self, instance: &Instance) -> Result<HostState> {
+        let hosts = self.create_hosts(instance)?;
+        hosts.into_iter().next().ok_or_else(|| {
+            Error::input(
+                "Kitchen::ActionFailed",
+                format!("{} has no host", instance.name),
+            )
+        })
+    }
+
+    /// Creates the instance's hosts unless they are all running; returns them in declared
+    /// order. Hosts of a multi-host suite are made together.
+    pub fn create_hosts(&self, instance: &Instance) -> Result<Vec<HostState>> {
         let mut state = self.states.load(&instance.name)?;
-        if let Some(host) = state.host.as_ref().filter(|h| is_running(h)) {
-            return Ok(host.clone());
+        let wanted = instance.hosts.len().max(1);
+        if state.hosts.len() == wanted && state.hosts.iter().all(is_running) {
+            return Ok(state.hosts);
         }
-        if let Some(stale) = state.host.take() {
-            // The host died (a reboot, a kill): clear what is left of it before a new one.
+        for stale in std::mem::take(&mut state.hosts) {
+            // A host died (a reboot, a kill): clear what is left before new ones.
             self.driver.destroy(&stale)?;
         }
         progress(&format!("Creating <{}>", instance.name));
-        let made = self.driver.create(instance, &self.config.instances);
-        let host = self.record(&mut state, "create", made)?;
-        state.host = Some(host.clone());
+        let made = if instance.is_multi_host() {
+            self.driver.create_suite(instance)
+        } else {
+            self.driver
+                .create(instance, &self.config.instances)
+                .map(|h| vec![h])
+        };
+        let hosts = self.record(&mut state, "create", made)?;
+        state.hosts = hosts.clone();
         self.states.save(&state)?;
-        Ok(host)
+        Ok(hosts)
     }
 
-    /// Creates if needed, then converges `converges` times (the gate applies when `enforce`).
+    /// Creates if needed, then converges `converges` times (the gate applies when `enforce`);
+    /// the hosts of a multi-host suite one after the other, in declared order.
     pub fn converge_with(&self, instance: &Instance, converges: u32, enforce: bool) -> Result<()> {
-        let host = self.create(instance)?;
+        self.converge_each(instance, |_| (converges, enforce))
+    }
+
+    /// Converges as kitchen.yml says (`multiple_converge`, `enforce_idempotency`, per host).
+    pub fn converge(&self, instance: &Instance) -> Result<()> {
+        self.converge_each(instance, |p| (p.multiple_converge, p.enforce_idempotency))
+    }
+
+    fn converge_each(
+        &self,
+        instance: &Instance,
+        plan: impl Fn(&ProvisionerConfig) -> (u32, bool),
+    ) -> Result<()> {
+        let hosts = self.create_hosts(instance)?;
         progress(&format!("Converging <{}>", instance.name));
         let mut state = self.states.load(&instance.name)?;
-        let result = provision::converge(
-            &self.driver,
-            &host,
-            instance,
-            &self.config.project_dir,
-            converges,
-            enforce,
-        );
+        let result = self
+            .targets(instance, &hosts)
+            .iter()
+            .try_for_each(|(view, host)| {
+                let (converges, enforce) = plan(&view.provisioner);
+                provision::converge(
+                    &self.driver,
+                    host,
+                    view,
+                    &self.config.project_dir,
+                    converges,
+                    enforce,
+                )
+            });
         self.record(&mut state, "converge", result)
     }
 
-    /// Converges as kitchen.yml says (`multiple_converge`, `enforce_idempotency`).
-    pub fn converge(&self, instance: &Instance) -> Result<()> {
-        let p = &instance.provisioner;
-        self.converge_with(instance, p.multiple_converge, p.enforce_idempotency)
+    /// Each host with the instance as that host sees it (its name, run list, attributes).
+    fn targets(&self, instance: &Instance, hosts: &[HostState]) -> Vec<(Instance, HostState)> {
+        if !instance.is_multi_host() {
+            return hosts
+                .iter()
+                .map(|h| (instance.clone(), h.clone()))
+                .collect();
+        }
+        instance
+            .hosts
+            .iter()
+            .zip(hosts)
+            .map(|(config, host)| (instance.for_host(config), host.clone()))
+            .collect()
     }
 
     /// Converges first if the instance never was, then verifies.
     pub fn verify(&self, instance: &Instance) -> Result<()> {
         let state = self.states.load(&instance.name)?;
         let converged = matches!(state.last_action.as_deref(), Some("converge" | "verify"));
-        let running = state.host.as_ref().is_some_and(is_running);
+        let running = !state.hosts.is_empty() && state.hosts.iter().all(is_running);
         if !converged || !running {
             self.converge(instance)?;
         }
-        let host = self.running_host(&instance.name)?;
+        let hosts = self.running_hosts(&instance.name)?;
         progress(&format!("Verifying <{}>", instance.name));
         let mut state = self.states.load(&instance.name)?;
-        let result = verify::verify(&self.driver, &host, instance, &self.config.project_dir);
+        let result = if instance.is_multi_host() {
+            verify::verify_suite(&self.driver, &hosts, instance, &self.config.project_dir)
+        } else {
+            verify::verify(&self.driver, &hosts[0], instance, &self.config.project_dir)
+        };
         self.record(&mut state, "verify", result)
     }
 
-    /// Destroys the instance's host (if any) and forgets its state.
+    /// Destroys the instance's hosts (if any) and forgets its state.
     pub fn destroy(&self, name: &str) -> Result<()> {
         let state = self.states.load(name)?;
-        if let Some(host) = &state.host {
+        if !state.hosts.is_empty() {
             progress(&format!("Destroying <{name}>"));
-            self.driver.destroy(host)?;
         }
-        self.states.remove(name)
+        // The hosts of a suite go down together, as they came up.
+        let results: Vec<Result<()>> = std::thread::scope(|s| {
+            let workers: Vec<_> = state
+                .hosts
+                .iter()
+                .map(|host| s.spawn(move || self.driver.destroy(host)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join().unwrap_or_else(|_| {
+                        Err(Error::input(
+                            "Kitchen::ActionFailed",
+                            format!("destroying a host of {name} panicked"),
+                        ))
+                    })
+                })
+                .collect()
+        });
+        match results.into_iter().find_map(|r| r.err()) {
+            Some(e) => Err(e),
+            None => self.states.remove(name),
+        }
     }
 
-    /// The running host of an instance, or an error saying to create it.
+    /// The running first host of an instance (the only one of a one-host suite), or an error
+    /// saying to create it.
     pub fn running_host(&self, name: &str) -> Result<HostState> {
+        self.running_host_named(name, None)
+    }
+
+    /// The running host called `host` of a multi-host instance (the first when `None`).
+    pub fn running_host_named(&self, name: &str, host: Option<&str>) -> Result<HostState> {
+        let hosts = self.running_hosts(name)?;
+        let Some(wanted) = host else {
+            return Ok(hosts[0].clone());
+        };
+        if let Some(found) = hosts.iter().find(|h| h.name == wanted) {
+            return Ok(found.clone());
+        }
+        let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+        Err(Error::input(
+            "Kitchen::UserError",
+            format!(
+                "{name} has no host `{wanted}`: its hosts are {}",
+                names.join(", ")
+            ),
+        ))
+    }
+
+    /// Every host of an instance, all running, or an error saying to create them.
+    pub fn running_hosts(&self, name: &str) -> Result<Vec<HostState>> {
         let state = self.states.load(name)?;
-        match state.host {
-            Some(host) if is_running(&host) => Ok(host),
-            Some(_) => Err(Error::input(
-                "Kitchen::UserError",
-                format!("the host of {name} is not running any more: run `skillet kitchen create {name}`"),
-            )),
-            None => Err(Error::input(
+        if state.hosts.is_empty() {
+            return Err(Error::input(
                 "Kitchen::UserError",
                 format!("{name} is not created: run `skillet kitchen create {name}`"),
-            )),
+            ));
         }
+        if let Some(gone) = state.hosts.iter().find(|h| !is_running(h)) {
+            return Err(Error::input(
+                "Kitchen::UserError",
+                format!(
+                    "the host {} of {name} is not running any more: run `skillet kitchen create {name}`",
+                    gone.name
+                ),
+            ));
+        }
+        Ok(state.hosts)
     }
 
     /// Test Kitchen's `test`: destroy, create, converge (twice, with the idempotency gate),

@@ -41,6 +41,40 @@ pub struct Instance {
     pub provisioner: ProvisionerConfig,
     /// How the host is checked.
     pub verifier: VerifierConfig,
+    /// The suite's named hosts (`hosts:`), in the declared order; empty for a suite of one
+    /// host. A suite of several hosts is still one instance: its hosts are made, converged,
+    /// verified and destroyed together.
+    pub hosts: Vec<HostConfig>,
+}
+
+/// One named host of a multi-host suite: its own run list, attributes and overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostConfig {
+    /// The host's name, also its hostname and its name in every /etc/hosts of the instance.
+    pub name: String,
+    /// The host's driver settings: the suite's, overridden by the host's own.
+    pub driver: DriverConfig,
+    /// The host's provisioner settings, with its run list and attributes moved into it.
+    pub provisioner: ProvisionerConfig,
+}
+
+impl Instance {
+    /// Whether the suite declares `hosts:`.
+    pub fn is_multi_host(&self) -> bool {
+        !self.hosts.is_empty()
+    }
+
+    /// The instance as one of its hosts sees it: named `<instance>/<host>` in output and
+    /// errors, converged with the host's run list, attributes and overrides.
+    pub fn for_host(&self, host: &HostConfig) -> Instance {
+        Instance {
+            name: format!("{}/{}", self.name, host.name),
+            driver: host.driver.clone(),
+            provisioner: host.provisioner.clone(),
+            hosts: Vec::new(),
+            ..self.clone()
+        }
+    }
 }
 
 /// The `driver` section.
@@ -102,7 +136,12 @@ const ENTRY_KEYS: &[&str] = &[
     "attributes",
     "includes",
     "excludes",
+    "hosts",
 ];
+/// What a host of a multi-host suite may say.
+const HOST_KEYS: &[&str] = &["name", "driver", "provisioner", "run_list", "attributes"];
+/// Hosts per multi-host suite: they share one /24 of the lab.
+pub const MAX_SUITE_HOSTS: usize = 50;
 /// What `apt_network` may be.
 const APT_NETWORK: &str = "`apt_network` to be `machine` or `host`";
 const DRIVER_KEYS: &[&str] = &["name", "base_root", "apt_network"];
@@ -238,8 +277,23 @@ pub fn from_document(doc: &Located) -> Result<KitchenConfig> {
             instances.push(instance(&common, platform, suite, index, &mut warnings)?);
         }
     }
-    for entry in platforms.iter().chain(&suites) {
-        warn_unknown(&entry.fields, ENTRY_KEYS, &entry.name, &mut warnings);
+    for platform in &platforms {
+        // `hosts` belongs to suites only.
+        let known: Vec<&str> = ENTRY_KEYS
+            .iter()
+            .copied()
+            .filter(|k| *k != "hosts")
+            .collect();
+        warn_unknown(&platform.fields, &known, &platform.name, &mut warnings);
+    }
+    for suite in &suites {
+        warn_unknown(&suite.fields, ENTRY_KEYS, &suite.name, &mut warnings);
+    }
+    for suite in &suites {
+        for host in suite_hosts(suite)? {
+            let what = format!("host {} of {}", host.name, suite.name);
+            warn_unknown(&host.fields, HOST_KEYS, &what, &mut warnings);
+        }
     }
     Ok(KitchenConfig {
         project_dir: PathBuf::new(),
@@ -346,12 +400,31 @@ fn instance(
     let driver = driver_config(layered(|s| &s.driver), &name, warnings)?;
     let provisioner = provisioner_config(
         layered(|s| &s.provisioner),
-        platform,
-        suite,
+        &[&platform.fields, &suite.fields],
         &name,
         warnings,
     )?;
     let verifier = verifier_config(layered(|s| &s.verifier), &name, warnings)?;
+    let mut hosts = Vec::new();
+    for host in suite_hosts(suite)? {
+        let with_host = |pick: fn(&Sections) -> &Option<Located>| -> Option<Located> {
+            [common, &platform.sections, &suite.sections, &host.sections]
+                .into_iter()
+                .filter_map(|s| pick(s).clone())
+                .reduce(|a, b| deep_merge(&a, &b))
+        };
+        let what = format!("{name} host {}", host.name);
+        hosts.push(HostConfig {
+            driver: driver_config(with_host(|s| &s.driver), &what, warnings)?,
+            provisioner: provisioner_config(
+                with_host(|s| &s.provisioner),
+                &[&platform.fields, &suite.fields, &host.fields],
+                &what,
+                warnings,
+            )?,
+            name: host.name,
+        });
+    }
     Ok(Instance {
         name,
         suite: suite.name.clone(),
@@ -360,7 +433,69 @@ fn instance(
         driver,
         provisioner,
         verifier,
+        hosts,
     })
+}
+
+/// The `hosts:` of a suite, checked: a list of mappings, each with a name fit for a hostname
+/// and an environment variable, no name twice.
+fn suite_hosts(suite: &Entry) -> Result<Vec<Entry>> {
+    let Some(list) = suite.fields.get("hosts").filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let items = list.as_seq("`hosts` to be a list of hosts, each a mapping with a `name`")?;
+    if items.len() > MAX_SUITE_HOSTS {
+        return Err(Error::compile(
+            list.location.clone(),
+            format!(
+                "expected at most {MAX_SUITE_HOSTS} hosts in a suite, found {}",
+                items.len()
+            ),
+        ));
+    }
+    let mut hosts: Vec<Entry> = Vec::new();
+    for item in items {
+        let fields = item.as_map("each of `hosts` to be a mapping with a `name`")?;
+        let Some(name) = fields.get("name") else {
+            return Err(Error::compile(
+                item.location.clone(),
+                "expected each of `hosts` to have a `name`".to_string(),
+            ));
+        };
+        let text = name.as_string("a host's `name` to be a string")?;
+        if !is_host_name(&text) {
+            return Err(Error::compile(
+                name.location.clone(),
+                format!(
+                    "expected a host name of letters, digits and inner `-` (at most 63), found `{text}`"
+                ),
+            ));
+        }
+        if hosts.iter().any(|h| h.name.eq_ignore_ascii_case(&text)) {
+            return Err(Error::compile(
+                name.location.clone(),
+                format!(
+                    "expected each host of suite `{}` to have its own name, found `{text}` twice",
+                    suite.name
+                ),
+            ));
+        }
+        hosts.push(Entry {
+            name: text,
+            fields: fields.clone(),
+            sections: Sections::read(fields)?,
+        });
+    }
+    Ok(hosts)
+}
+
+/// A hostname label (RFC 1123): letters, digits and `-`, not at either end.
+fn is_host_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
 }
 
 fn section_fields(section: &Option<Located>) -> IndexMap<String, Located> {
@@ -415,8 +550,7 @@ fn driver_config(
 
 fn provisioner_config(
     section: Option<Located>,
-    platform: &Entry,
-    suite: &Entry,
+    levels: &[&IndexMap<String, Located>],
     instance: &str,
     warnings: &mut Vec<String>,
 ) -> Result<ProvisionerConfig> {
@@ -456,24 +590,24 @@ fn provisioner_config(
     };
     Ok(ProvisionerConfig {
         name,
-        run_list: run_list(&fields, platform, suite)?,
-        attributes: attributes(&fields, platform, suite)?,
+        run_list: run_list(&fields, levels)?,
+        attributes: attributes(&fields, levels)?,
         multiple_converge,
         enforce_idempotency,
         environment: environment(&fields)?,
     })
 }
 
-/// Test Kitchen's rule: the platform's run list items come before the suite's; a run list in
-/// the provisioner section is used when neither names one.
+/// Test Kitchen's rule: the platform's run list items come before the suite's (and, in a
+/// multi-host suite, the suite's before the host's); a run list in the provisioner section is
+/// used when none names one.
 fn run_list(
     provisioner: &IndexMap<String, Located>,
-    platform: &Entry,
-    suite: &Entry,
+    levels: &[&IndexMap<String, Located>],
 ) -> Result<Vec<String>> {
     let what = "`run_list` to be a list of recipe[...] / role[...] items";
     let mut items = Vec::new();
-    for fields in [&platform.fields, &suite.fields] {
+    for fields in levels {
         if let Some(v) = fields.get("run_list").filter(|v| !v.is_null()) {
             items.extend(v.as_strings(what)?);
         }
@@ -486,21 +620,17 @@ fn run_list(
     Ok(items)
 }
 
-/// Attributes: the provisioner's, then the platform's, then the suite's, deep-merged.
+/// Attributes: the provisioner's, then the platform's, then the suite's (then the host's),
+/// deep-merged.
 fn attributes(
     provisioner: &IndexMap<String, Located>,
-    platform: &Entry,
-    suite: &Entry,
+    levels: &[&IndexMap<String, Located>],
 ) -> Result<Value> {
     let mut merged: Option<Located> = None;
-    for value in [
-        provisioner.get("attributes"),
-        platform.fields.get("attributes"),
-        suite.fields.get("attributes"),
-    ]
-    .into_iter()
-    .flatten()
-    .filter(|v| !v.is_null())
+    for value in std::iter::once(provisioner.get("attributes"))
+        .chain(levels.iter().map(|l| l.get("attributes")))
+        .flatten()
+        .filter(|v| !v.is_null())
     {
         value.as_map("`attributes` to be a mapping")?;
         merged = Some(match merged {
@@ -743,5 +873,107 @@ suites:
         assert_eq!(c.select(Some("default")).unwrap().len(), 2);
         assert_eq!(c.select(None).unwrap().len(), 3);
         assert!(c.select(Some("nothing")).is_err());
+    }
+
+    const HOSTS: &str = "\
+provisioner: {attributes: {common: 1}}
+platforms:
+  - name: debian-12
+suites:
+  - name: migration
+    attributes: {mysql: {port: 3306}}
+    hosts:
+      - name: db1
+        run_list: ['role[db_master]']
+        attributes: {mysql: {server_id: 1}}
+        driver: {apt_network: machine}
+      - name: lb1
+        run_list: ['role[lb]']
+        provisioner: {enforce_idempotency: true}
+";
+
+    #[test]
+    fn a_suite_with_hosts_is_one_instance_of_named_hosts() {
+        let c = config(HOSTS).unwrap();
+        assert_eq!(c.instances.len(), 1);
+        let migration = &c.instances[0];
+        assert_eq!(migration.name, "migration-debian-12");
+        assert!(migration.is_multi_host());
+        let names: Vec<&str> = migration.hosts.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["db1", "lb1"]);
+        let db1 = &migration.hosts[0];
+        assert_eq!(db1.provisioner.run_list, ["role[db_master]"]);
+        assert_eq!(
+            db1.provisioner.attributes,
+            serde_json::json!({"common": 1, "mysql": {"port": 3306, "server_id": 1}})
+        );
+        assert!(db1.driver.apt_network_machine);
+        let lb1 = &migration.hosts[1];
+        assert!(!lb1.driver.apt_network_machine);
+        assert!(lb1.provisioner.enforce_idempotency);
+        assert!(!db1.provisioner.enforce_idempotency);
+        let view = migration.for_host(lb1);
+        assert_eq!(view.name, "migration-debian-12/lb1");
+        assert_eq!(view.provisioner.run_list, ["role[lb]"]);
+        assert!(!c.instances[0].hosts.is_empty());
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn hosts_of_the_wrong_shape_are_errors_at_their_place() {
+        let err = config("platforms: [{name: p}]\nsuites:\n  - name: s\n    hosts: db1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("kitchen.yml:4:12: expected `hosts` to be a list"),
+            "{err}"
+        );
+        let err = config(
+            "platforms: [{name: p}]\nsuites:\n  - name: s\n    hosts:\n      - name: db1\n      - name: db1\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("kitchen.yml:6:15:"), "{err}");
+        assert!(err.contains("`db1` twice"), "{err}");
+        let err = config(
+            "platforms: [{name: p}]\nsuites:\n  - name: s\n    hosts:\n      - run_list: []\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("kitchen.yml:5:9: expected each of `hosts` to have a `name`"),
+            "{err}"
+        );
+        let err = config(
+            "platforms: [{name: p}]\nsuites:\n  - name: s\n    hosts:\n      - name: db_1\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("kitchen.yml:5:15: expected a host name"),
+            "{err}"
+        );
+        let err = config("platforms: [{name: p}]\nsuites:\n  - name: s\n    hosts: [a]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("kitchen.yml:4:13: expected each of `hosts` to be a mapping"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_of_a_host_are_warnings() {
+        let c = config(
+            "platforms: [{name: p}]\nsuites:\n  - name: s\n    hosts:\n      - name: a\n        colour: red\n",
+        )
+        .unwrap();
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("`colour` in host a of s")),
+            "{:?}",
+            c.warnings
+        );
     }
 }

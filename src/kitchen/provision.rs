@@ -169,12 +169,13 @@ fn prepare_sandbox(host: &HostState, instance: &Instance, project_dir: &Path) ->
     }
     write_json(
         &sandbox.join("solo.json"),
-        &solo_json(instance, &cookbook_paths),
+        &solo_json(instance, host, &cookbook_paths),
     )?;
     write_json(&sandbox.join("dna.json"), &dna_json(&instance.provisioner))
 }
 
-fn solo_json(instance: &Instance, cookbook_paths: &[String]) -> Value {
+/// solo.json; the node is named after the host (the instance, or a multi-host suite's host).
+fn solo_json(instance: &Instance, host: &HostState, cookbook_paths: &[String]) -> Value {
     let mut solo = json!({
         "cookbook_path": cookbook_paths,
         "role_path": format!("{SANDBOX}/roles"),
@@ -183,7 +184,7 @@ fn solo_json(instance: &Instance, cookbook_paths: &[String]) -> Value {
         "node_path": format!("{SANDBOX}/nodes"),
         "file_cache_path": format!("{SANDBOX}/cache"),
         "file_backup_path": format!("{SANDBOX}/backup"),
-        "node_name": instance.name,
+        "node_name": host.hostname,
     });
     if let Some(env) = &instance.provisioner.environment {
         solo["environment"] = json!(env);

@@ -1,7 +1,7 @@
 //! Instance state in `.kitchen/<instance>.json`, as Test Kitchen keeps it.
 //!
 //! The state is what lets `create`, `converge`, `login` and `verify` be separate invocations:
-//! it names the host's PID 1 (with its start time, so a recycled PID is never mistaken for it),
+//! it names each host's PID 1 (one host, or the named hosts of a multi-host suite) (with its start time, so a recycled PID is never mistaken for it),
 //! its network namespace, veth and address. Files are written to a temporary name and renamed,
 //! so a crash never leaves half a state file.
 
@@ -19,13 +19,25 @@ pub struct InstanceState {
     pub last_action: Option<String>,
     /// The error of the last action that failed, if the last one failed.
     pub last_error: Option<String>,
-    /// The running host, once created.
-    pub host: Option<HostState>,
+    /// The instance's hosts once created: one, or a multi-host suite's in declared order.
+    #[serde(default)]
+    pub hosts: Vec<HostState>,
+}
+
+impl InstanceState {
+    /// The first host (the only one of a one-host suite).
+    pub fn first_host(&self) -> Option<&HostState> {
+        self.hosts.first()
+    }
 }
 
 /// A running host made by the namespace driver.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostState {
+    /// The host's name in a multi-host suite (its hostname); for a one-host suite, the
+    /// instance's hostname.
+    #[serde(default)]
+    pub name: String,
     /// PID of the host's PID 1, as seen from the machine.
     pub pid: i32,
     /// Its start time in clock ticks (field 22 of /proc/PID/stat).
@@ -38,10 +50,17 @@ pub struct HostState {
     pub lab: String,
     /// The host's address on the lab bridge.
     pub address: String,
+    /// The lab bridge the host is plugged into (`br0`, or its multi-host instance's own).
+    #[serde(default = "shared_bridge")]
+    pub bridge: String,
     /// The host's hostname.
     pub hostname: String,
     /// The directory the host's root was built in (a tmpfs mount point in the host only).
     pub scratch: PathBuf,
+}
+
+fn shared_bridge() -> String {
+    super::lab::BRIDGE.to_string()
 }
 
 /// The `.kitchen` directory of a project.
@@ -131,16 +150,18 @@ mod tests {
             name: "default-debian".into(),
             last_action: Some("create".into()),
             last_error: None,
-            host: Some(HostState {
+            hosts: vec![HostState {
+                name: "default-debian".into(),
                 pid: 42,
                 start_time: 7,
                 netns: "n".into(),
                 veth: "v".into(),
                 lab: "l".into(),
                 address: "10.200.0.10".into(),
+                bridge: "br0".into(),
                 hostname: "default-debian".into(),
                 scratch: "/x".into(),
-            }),
+            }],
         };
         states.save(&state).unwrap();
         assert_eq!(states.load("default-debian").unwrap(), state);

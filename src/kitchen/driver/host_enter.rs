@@ -6,6 +6,11 @@
 //! command (or, with `skillet`, this very binary, through its open file, so the binary needs
 //! no copy inside the host); the parent waits and passes on the exit status, stopping the
 //! command when the timeout runs out.
+//!
+//! Two variants: with `--tty` (a login from a terminal) the command gets a terminal of its own
+//! from the host's devpts, so its shell has job control, and this process relays between it
+//! and the user's terminal, passing on size changes; with `--lab-netns` the command runs on
+//! the machine, joining only the lab's network namespace (a client's view of the hosts).
 
 use crate::error::{Error, IoContext, Result};
 use nix::sched::{setns, CloneFlags};
@@ -48,7 +53,62 @@ pub fn run(spec: &EnterSpec) -> i32 {
     }
 }
 
+/// Runs the command on the machine in network namespace `netns` only (the lab's), with the
+/// same clean environment and timeout as inside a host; returns its exit status.
+pub fn run_in_lab(netns: &std::path::Path, spec: &EnterSpec) -> i32 {
+    let run = || -> Result<i32> {
+        let ns = File::open(netns).with_path(netns)?;
+        let argv = c_strings(spec.argv.iter().map(String::as_str))?;
+        let env = c_strings(environment(&spec.env).iter().map(String::as_str))?;
+        setns(&ns, CloneFlags::CLONE_NEWNET).map_err(|e| failed("setns(net)", e))?;
+        // SAFETY: this process is single-threaded (freshly executed).
+        match unsafe { fork() }.map_err(|e| failed("fork", e))? {
+            ForkResult::Child => exec(spec, None, &argv, &env),
+            ForkResult::Parent { child } => Ok(wait_for(child, spec.timeout)),
+        }
+    };
+    run().unwrap_or_else(|e| {
+        eprintln!("{e}");
+        1
+    })
+}
+
+/// Runs the command inside the host on a terminal of the host's own (when standard input is
+/// a terminal; otherwise as [`run`]); returns its exit status.
+pub fn run_with_terminal(spec: &EnterSpec) -> i32 {
+    if !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
+        return run(spec);
+    }
+    match enter(spec).and_then(|entered| super::terminal::run(spec, entered)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
+/// A process that has joined a host (namespaces and root), ready to fork the command.
+pub(super) struct Entered {
+    /// The skillet binary, when the command is skillet itself.
+    pub exe: Option<File>,
+    /// The command line.
+    pub argv: Vec<CString>,
+    /// Its environment.
+    pub env: Vec<CString>,
+}
+
 fn enter_and_run(spec: &EnterSpec) -> Result<i32> {
+    let entered = enter(spec)?;
+    // SAFETY: this process is single-threaded (freshly executed).
+    match unsafe { fork() }.map_err(|e| failed("fork", e))? {
+        ForkResult::Child => exec(spec, entered.exe, &entered.argv, &entered.env),
+        ForkResult::Parent { child } => Ok(wait_for(child, spec.timeout)),
+    }
+}
+
+/// Joins the host's namespaces and root.
+fn enter(spec: &EnterSpec) -> Result<Entered> {
     let proc_dir = format!("/proc/{}", spec.pid);
     let open = |p: String| File::open(&p).with_path(std::path::Path::new(&p));
     // Everything is opened before the first setns: afterwards /proc may be another one.
@@ -76,14 +136,10 @@ fn enter_and_run(spec: &EnterSpec) -> Result<i32> {
     fchdir(&root).map_err(|e| failed("fchdir", e))?;
     chroot(".").map_err(|e| failed("chroot", e))?;
     chdir("/").map_err(|e| failed("chdir", e))?;
-    // SAFETY: this process is single-threaded (freshly executed).
-    match unsafe { fork() }.map_err(|e| failed("fork", e))? {
-        ForkResult::Child => exec(spec, exe, &argv, &env),
-        ForkResult::Parent { child } => Ok(wait_for(child, spec.timeout)),
-    }
+    Ok(Entered { exe, argv, env })
 }
 
-fn exec(spec: &EnterSpec, exe: Option<File>, argv: &[CString], env: &[CString]) -> ! {
+pub(super) fn exec(spec: &EnterSpec, exe: Option<File>, argv: &[CString], env: &[CString]) -> ! {
     if spec.timeout.is_some() {
         // Its own process group, so the timeout can stop everything it started.
         let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
@@ -145,7 +201,7 @@ fn wait_for(child: Pid, timeout: Option<Duration>) -> i32 {
     }
 }
 
-fn exit_code(status: WaitStatus) -> Option<i32> {
+pub(super) fn exit_code(status: WaitStatus) -> Option<i32> {
     match status {
         WaitStatus::Exited(_, code) => Some(code),
         WaitStatus::Signaled(_, signal, _) => Some(128 + signal as i32),
@@ -178,7 +234,7 @@ fn c_strings<'a>(items: impl Iterator<Item = &'a str>) -> Result<Vec<CString>> {
         .collect()
 }
 
-fn failed(what: &str, errno: nix::errno::Errno) -> Error {
+pub(super) fn failed(what: &str, errno: nix::errno::Errno) -> Error {
     Error::input(
         "Kitchen::ActionFailed",
         format!("{what} failed: {}", errno.desc()),

@@ -8,5 +8,6 @@
 pub mod host_enter;
 pub mod host_init;
 pub mod namespace;
+mod terminal;
 
 pub use namespace::{require_root, NamespaceDriver};

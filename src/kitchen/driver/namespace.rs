@@ -6,7 +6,7 @@
 
 use super::host_enter::EnterSpec;
 use crate::error::{Error, IoContext, Result};
-use crate::kitchen::config::Instance;
+use crate::kitchen::config::{DriverConfig, Instance};
 use crate::kitchen::lab::{host_address, HostLink, Lab};
 use crate::kitchen::state::HostState;
 use nix::sys::signal::{kill, Signal};
@@ -50,45 +50,119 @@ impl NamespaceDriver {
     /// made is removed again when a step fails.
     pub fn create(&self, instance: &Instance, all: &[Instance]) -> Result<HostState> {
         require_root()?;
-        if instance.index >= MAX_HOSTS {
-            return Err(Error::input(
-                "Kitchen::UserError",
-                format!("a lab holds at most {MAX_HOSTS} instances: split kitchen.yml"),
-            ));
+        check_index(instance)?;
+        let name = hostname(&instance.name);
+        let made = Made {
+            label: instance.name.clone(),
+            name: name.clone(),
+            hostname: name,
+            link: self.lab.link(instance.index),
+            scratch: self.hosts_dir.join(&instance.name),
+            hosts: hosts_file(all),
+        };
+        self.make(&made, &instance.driver)
+    }
+
+    /// Creates every host of a multi-host instance, together, each with its own hostname on
+    /// the instance's own bridge and an /etc/hosts naming all of them. When one fails, the
+    /// others are destroyed again.
+    pub fn create_suite(&self, instance: &Instance) -> Result<Vec<HostState>> {
+        require_root()?;
+        check_index(instance)?;
+        let links: Vec<HostLink> = (0..instance.hosts.len())
+            .map(|position| self.lab.suite_link(instance.index, position))
+            .collect();
+        let hosts = suite_hosts_file(instance, &links);
+        let plans: Vec<Made> = instance
+            .hosts
+            .iter()
+            .zip(&links)
+            .map(|(host, link)| Made {
+                label: format!("{}/{}", instance.name, host.name),
+                name: host.name.clone(),
+                hostname: host.name.clone(),
+                link: link.clone(),
+                scratch: self
+                    .hosts_dir
+                    .join(format!("{}--{}", instance.name, host.name)),
+                hosts: hosts.clone(),
+            })
+            .collect();
+        let results: Vec<Result<HostState>> = std::thread::scope(|s| {
+            let workers: Vec<_> = plans
+                .iter()
+                .zip(&instance.hosts)
+                .map(|(plan, host)| s.spawn(move || self.make(plan, &host.driver)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join().unwrap_or_else(|_| {
+                        Err(Error::input(
+                            "Kitchen::ActionFailed",
+                            "a host's create panicked",
+                        ))
+                    })
+                })
+                .collect()
+        });
+        let mut made = Vec::new();
+        let mut failure = None;
+        for result in results {
+            match result {
+                Ok(host) => made.push(host),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
         }
-        let lower = &instance.driver.base_root;
+        if let Some(e) = failure {
+            for host in &made {
+                let _ = self.destroy(host);
+            }
+            return Err(e);
+        }
+        Ok(made)
+    }
+
+    fn make(&self, plan: &Made, driver: &DriverConfig) -> Result<HostState> {
+        let lower = &driver.base_root;
         if !lower.is_dir() {
             return Err(Error::input(
                 "Kitchen::UserError",
                 format!(
-                    "base_root {} is not a directory: make it (e.g. with debootstrap) or remove `base_root`",
-                    lower.display()
+                    "base_root {} of {} is not a directory: make it (e.g. with debootstrap) or remove `base_root`",
+                    lower.display(),
+                    plan.label
                 ),
             ));
         }
-        let link = self.lab.link(instance.index);
-        if let Err(e) = self.lab.attach(&link) {
+        let link = &plan.link;
+        if let Err(e) = self.lab.attach(link) {
+            self.lab.detach(link);
             let _ = self.lab.remove_if_unused();
             return Err(e);
         }
-        let scratch = self.hosts_dir.join(&instance.name);
-        let started = std::fs::create_dir_all(&scratch)
-            .with_path(&scratch)
-            .and_then(|()| start_pid1(instance, all, &link, &scratch));
+        let scratch = &plan.scratch;
+        let started = std::fs::create_dir_all(scratch)
+            .with_path(scratch)
+            .and_then(|()| start_pid1(plan, driver));
         match started {
             Ok(pid) => Ok(HostState {
+                name: plan.name.clone(),
                 pid,
                 start_time: start_time(pid).unwrap_or(0),
-                netns: link.netns,
-                veth: link.veth,
+                netns: link.netns.clone(),
+                veth: link.veth.clone(),
                 lab: self.lab.name.clone(),
-                address: link.address,
-                hostname: hostname(&instance.name),
-                scratch,
+                address: link.address.clone(),
+                bridge: link.bridge.clone(),
+                hostname: plan.hostname.clone(),
+                scratch: scratch.clone(),
             }),
             Err(e) => {
-                self.lab.detach(&link);
-                let _ = std::fs::remove_dir(&scratch);
+                self.lab.detach(link);
+                let _ = std::fs::remove_dir(scratch);
                 let _ = std::fs::remove_dir(&self.hosts_dir);
                 let _ = self.lab.remove_if_unused();
                 Err(e)
@@ -110,6 +184,7 @@ impl NamespaceDriver {
             netns: host.netns.clone(),
             veth: host.veth.clone(),
             address: host.address.clone(),
+            bridge: host.bridge.clone(),
         });
         match std::fs::remove_dir(&host.scratch) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -132,14 +207,12 @@ impl NamespaceDriver {
                 continue;
             }
             kill_namespace_processes(&netns);
-            let index = netns.rsplit('-').next().unwrap_or("");
-            self.lab.detach(&HostLink {
-                veth: format!("{}v{index}", self.lab.name),
-                netns: netns.clone(),
-                address: String::new(),
-            });
+            let _ = ip_netns_del(&netns);
             swept.push(netns);
         }
+        // Their veths, found in the lab itself: what no known host uses.
+        let keep: Vec<String> = known.iter().map(|h| h.veth.clone()).collect();
+        self.lab.remove_veths_except(&keep);
         if let Ok(entries) = std::fs::read_dir(&self.hosts_dir) {
             for entry in entries.flatten() {
                 let _ = std::fs::remove_dir(entry.path());
@@ -152,20 +225,44 @@ impl NamespaceDriver {
 
     /// A command that runs `argv` inside the host (through the hidden `__enter` mode).
     pub fn command(&self, host: &HostState, spec: &EnterSpec) -> Result<Command> {
-        let mut cmd = Command::new(self_exe()?);
-        cmd.args(["kitchen", "__enter", "--pid", &host.pid.to_string()]);
-        if spec.skillet {
-            cmd.arg("--skillet");
-        }
-        for (k, v) in &spec.env {
-            cmd.arg("--env").arg(format!("{k}={v}"));
-        }
-        if let Some(t) = spec.timeout {
-            cmd.arg("--timeout").arg(t.as_secs().max(1).to_string());
-        }
-        cmd.arg("--").args(&spec.argv);
-        Ok(cmd)
+        enter_command(host.pid, spec, &[])
     }
+
+    /// A command that runs `argv` inside the host on a terminal of the host's own when
+    /// standard input is a terminal (`login`), so an interactive shell has job control.
+    pub fn terminal_command(&self, host: &HostState, spec: &EnterSpec) -> Result<Command> {
+        enter_command(host.pid, spec, &["--tty"])
+    }
+
+    /// A command that runs `argv` on the machine in the lab's network namespace: it reaches
+    /// every host by address, as a client would.
+    pub fn lab_command(&self, spec: &EnterSpec) -> Result<Command> {
+        let netns = Path::new("/run/netns").join(&self.lab.name);
+        let netns = netns.to_string_lossy();
+        enter_command(0, spec, &["--lab-netns", &netns])
+    }
+
+    /// The lab the driver's hosts are plugged into.
+    pub fn lab(&self) -> &Lab {
+        &self.lab
+    }
+}
+
+fn enter_command(pid: i32, spec: &EnterSpec, flags: &[&str]) -> Result<Command> {
+    let mut cmd = Command::new(self_exe()?);
+    cmd.args(["kitchen", "__enter", "--pid", &pid.to_string()]);
+    cmd.args(flags);
+    if spec.skillet {
+        cmd.arg("--skillet");
+    }
+    for (k, v) in &spec.env {
+        cmd.arg("--env").arg(format!("{k}={v}"));
+    }
+    if let Some(t) = spec.timeout {
+        cmd.arg("--timeout").arg(t.as_secs().max(1).to_string());
+    }
+    cmd.arg("--").args(&spec.argv);
+    Ok(cmd)
 }
 
 /// A path inside the host, reachable from the machine through its PID 1's root.
@@ -232,22 +329,52 @@ fn wait_gone(host: &HostState) -> Result<()> {
     Ok(())
 }
 
-fn start_pid1(
-    instance: &Instance,
-    all: &[Instance],
-    link: &HostLink,
-    scratch: &Path,
-) -> Result<i32> {
+/// One host to make: where it plugs in, what it is called, what its /etc/hosts says.
+struct Made {
+    /// How errors name it (`<instance>` or `<instance>/<host>`).
+    label: String,
+    name: String,
+    hostname: String,
+    link: HostLink,
+    scratch: PathBuf,
+    hosts: String,
+}
+
+fn check_index(instance: &Instance) -> Result<()> {
+    if instance.index >= MAX_HOSTS {
+        return Err(Error::input(
+            "Kitchen::UserError",
+            format!("a lab holds at most {MAX_HOSTS} instances: split kitchen.yml"),
+        ));
+    }
+    Ok(())
+}
+
+fn ip_netns_del(netns: &str) -> Result<()> {
+    let status = Command::new("ip")
+        .args(["netns", "del", netns])
+        .status()
+        .map_err(|e| Error::io("ip", e))?;
+    if status.success() {
+        return Ok(());
+    }
+    Err(Error::input(
+        "Kitchen::ActionFailed",
+        format!("`ip netns del {netns}` failed"),
+    ))
+}
+
+fn start_pid1(plan: &Made, driver: &DriverConfig) -> Result<i32> {
     let mut command = Command::new(self_exe()?);
     command
         .args(["kitchen", "__init", "--netns"])
-        .arg(Path::new("/run/netns").join(&link.netns))
+        .arg(Path::new("/run/netns").join(&plan.link.netns))
         .arg("--lower")
-        .arg(&instance.driver.base_root)
+        .arg(&driver.base_root)
         .arg("--scratch")
-        .arg(scratch)
-        .args(["--hostname", &hostname(&instance.name)]);
-    if instance.driver.apt_network_machine {
+        .arg(&plan.scratch)
+        .args(["--hostname", &plan.hostname]);
+    if driver.apt_network_machine {
         command.arg("--apt-netns");
     }
     let mut child = command
@@ -258,7 +385,7 @@ fn start_pid1(
         .map_err(|e| Error::io("skillet kitchen __init", e))?;
     // /etc/hosts goes through stdin, to keep the host's `ps` readable.
     if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(hosts_file(all).as_bytes());
+        let _ = stdin.write_all(plan.hosts.as_bytes());
     }
     let output = child
         .wait_with_output()
@@ -270,7 +397,7 @@ fn start_pid1(
             "Kitchen::ActionFailed",
             format!(
                 "cannot create the host of {}: {}",
-                instance.name,
+                plan.label,
                 String::from_utf8_lossy(&output.stderr).trim()
             ),
         )),
@@ -293,6 +420,22 @@ pub fn hosts_file(all: &[Instance]) -> String {
             host_address(instance.index),
             hostname(&instance.name)
         ));
+    }
+    text
+}
+
+/// /etc/hosts of every host of a multi-host instance: each host by its name, the instance's
+/// gateway as `lab`.
+pub fn suite_hosts_file(instance: &Instance, links: &[HostLink]) -> String {
+    let gateway = links
+        .first()
+        .map(|l| Lab::gateway(&l.address))
+        .unwrap_or_default();
+    let mut text = format!(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{gateway}\tlab\n"
+    );
+    for (host, link) in instance.hosts.iter().zip(links) {
+        text.push_str(&format!("{}\t{}\n", link.address, host.name));
     }
     text
 }
@@ -325,6 +468,26 @@ mod tests {
         let (state, started) = proc_stat(std::process::id() as i32).unwrap();
         assert!(matches!(state, 'R' | 'S'), "{state}");
         assert!(started > 0);
+    }
+
+    #[test]
+    fn a_suites_hosts_file_names_its_hosts_and_its_gateway() {
+        let doc = crate::kitchen::located::Located::parse(
+            "platforms: [{name: p}]\nsuites:\n  - name: s\n  - name: m\n    hosts: [{name: db1}, {name: lb1}]\n",
+            Path::new("kitchen.yml"),
+        )
+        .unwrap();
+        let config = crate::kitchen::config::from_document(&doc).unwrap();
+        let multi = &config.instances[1];
+        let lab = Lab::for_project(Path::new("/p"));
+        let links: Vec<HostLink> = (0..2).map(|n| lab.suite_link(multi.index, n)).collect();
+        let text = suite_hosts_file(multi, &links);
+        assert!(text.contains("10.201.1.1\tlab\n"), "{text}");
+        assert!(
+            text.contains("10.201.1.10\tdb1\n10.201.1.11\tlb1\n"),
+            "{text}"
+        );
+        assert!(!text.contains("s-p"), "{text}");
     }
 
     #[test]
