@@ -260,6 +260,26 @@ fn a_bare_host_is_bootstrapped_over_ssh_and_failures_leave_it_untouched() {
     exec(&repo, "h0", "test -z \"$(ls -A /mnt/small)\"");
     nothing_installed(&repo, "h0");
 
+    // A target whose `uname -m` names another architecture cannot run this binary.
+    let ours = std::env::consts::ARCH;
+    let other = if ours == "aarch64" {
+        "x86_64"
+    } else {
+        "aarch64"
+    };
+    exec(
+        &repo,
+        "h0",
+        &format!("printf '#!/bin/sh\\ncase \"$1\" in -m) echo {other};; *) exec /bin/uname \"$@\";; esac\\n' > /usr/local/bin/uname && chmod 755 /usr/local/bin/uname"),
+    );
+    let foreign = bootstrap(&repo, &client, &[&[target.as_str()], &web[..]].concat(), "");
+    fails_with(
+        &foreign,
+        &format!("{target} is {other} and this skillet is built for {ours}"),
+    );
+    exec(&repo, "h0", "rm /usr/local/bin/uname");
+    nothing_installed(&repo, "h0");
+
     // Why-run on the bare host: says what it would do, installs and changes nothing.
     let why = bootstrap(
         &repo,
