@@ -299,7 +299,7 @@ fn a_bare_host_is_bootstrapped_over_ssh_and_failures_leave_it_untouched() {
         &[&[target.as_str(), "--daemonize-interval", "30"], &web[..]].concat(),
         "",
     );
-    first.ok().updated(2, 2);
+    first.ok().updated(2, 2).shows("uploading skillet (");
     assert_eq!(
         exec(&repo, "h0", "cat /etc/skillet-bootstrap-test"),
         "Welcome to the lab (production)\n"
@@ -326,7 +326,8 @@ fn a_bare_host_is_bootstrapped_over_ssh_and_failures_leave_it_untouched() {
     exec(&repo, "h0", "/opt/skillet/bin/skillet solo -c /etc/skillet/solo.json --no-color | tail -1 | grep -q '0/2 resources updated'");
     bootstrap(&repo, &client, &[&[target.as_str()], &web[..]].concat(), "")
         .ok()
-        .updated(0, 2);
+        .updated(0, 2)
+        .shows("skillet is current there; uploading 2 cookbook(s)");
 
     sudo_cases(&repo, &client);
 }

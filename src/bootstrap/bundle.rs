@@ -208,16 +208,23 @@ impl Bundle {
         ))
     }
 
-    /// Writes the tar stream: `skillet` (the running binary), `repo/`, `solo.json`,
-    /// `why-run.json`, `first-boot.json` and, when asked, `cron`.
-    pub fn write_tar(&self, binary: &Path, layout: &Layout, out: &mut dyn Write) -> Result<()> {
+    /// Writes the tar stream: `skillet` (the running binary, unless `None`: the target has
+    /// it), `repo/`, `solo.json`, `why-run.json`, `first-boot.json` and, when asked, `cron`.
+    pub fn write_tar(
+        &self,
+        binary: Option<&Path>,
+        layout: &Layout,
+        out: &mut dyn Write,
+    ) -> Result<()> {
         let mut tar = tar::Builder::new(out);
         tar.mode(tar::HeaderMode::Deterministic);
         fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
             move |e| Error::io(path, e)
         }
-        tar.append_path_with_name(binary, "skillet")
-            .map_err(io(binary))?;
+        if let Some(binary) = binary {
+            tar.append_path_with_name(binary, "skillet")
+                .map_err(io(binary))?;
+        }
         for (local, archive) in &self.entries {
             if local.is_dir() {
                 append_tree(&mut tar, local, archive, 0)?;
@@ -442,7 +449,9 @@ mod tests {
         let layout = Layout {
             install_dir: "/opt/skillet".into(),
         };
-        bundle.write_tar(&binary, &layout, &mut stream).unwrap();
+        bundle
+            .write_tar(Some(&binary), &layout, &mut stream)
+            .unwrap();
         let mut archive = tar::Archive::new(stream.as_slice());
         let names: Vec<String> = archive
             .entries()

@@ -1,6 +1,6 @@
 //! Many targets at once: a hosts file, N threads, and the summary (a table or JSON).
 
-use super::{bootstrap, Bundle, Outcome, Plan};
+use super::{bootstrap, Binary, Bundle, Outcome, Plan};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,7 +26,7 @@ pub fn bootstrap_all(
     concurrency: usize,
     plan: &Plan,
     bundle: &Bundle,
-    binary: &Path,
+    binary: &Binary,
 ) -> Vec<Outcome> {
     let prefixed = targets.len() > 1;
     let next = AtomicUsize::new(0);

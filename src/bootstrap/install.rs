@@ -19,14 +19,21 @@ pub struct Probe {
     pub machine: String,
     /// The login user's uid.
     pub uid: u32,
+    /// The SHA-256 of the installed binary, when it has the size of the one bootstrapping.
+    pub installed_digest: Option<String>,
 }
 
 /// The exit status the install script uses for "not enough space".
 pub const NO_SPACE: i32 = 90;
 
-/// `uname -s`, `uname -m`, `id -u`, one a line.
-pub fn probe_script() -> &'static str {
-    "uname -s; uname -m; id -u"
+/// `uname -s`, `uname -m`, `id -u`, one a line, then the installed binary's SHA-256 if its
+/// size is `size` (a binary of another size cannot be the same, and is not read).
+pub fn probe_script(layout: &Layout, size: u64) -> String {
+    format!(
+        "uname -s; uname -m; id -u\nb={}\n\
+         if [ -f \"$b\" ] && [ \"$(wc -c < \"$b\")\" -eq {size} ]; then sha256sum < \"$b\"; fi",
+        shell_quote(&layout.binary())
+    )
 }
 
 /// Reads the probe's output.
@@ -36,6 +43,11 @@ pub fn parse_probe(text: &str) -> Option<Probe> {
         kernel: lines.next()?.to_string(),
         machine: lines.next()?.to_string(),
         uid: lines.next()?.parse().ok()?,
+        installed_digest: lines
+            .next()
+            .and_then(|l| l.split_whitespace().next())
+            .filter(|d| d.len() == 64)
+            .map(str::to_string),
     })
 }
 
@@ -83,7 +95,7 @@ if [ "$free" -lt "$need" ]; then
   exit {NO_SPACE}
 fi
 mkdir -p "$dir/bin" "$dir/repos" "$dir/nodes" "$etc"
-cp "$stage/skillet" "$dir/bin/$new"
+if [ -f "$stage/skillet" ]; then cp "$stage/skillet" "$dir/bin/$new"; else cp "$dir/bin/skillet" "$dir/bin/$new"; fi
 chmod 0755 "$dir/bin/$new"
 cp -R "$stage/repo" "$dir/repos/$new"
 cp "$stage/solo.json" "$etc/$new.solo"
@@ -110,7 +122,12 @@ pub fn run_script(stage: &str, layout: &Layout, why_run: bool, color: bool) -> S
     let color = if color { "--color" } else { "--no-color" };
     let report = format!("--report-file {stage_q}/report.json");
     if why_run {
-        format!("cd {stage_q} && exec ./skillet solo -c why-run.json -W {color} {report}")
+        // Without an uploaded binary, the installed one is the same build.
+        let installed = shell_quote(&layout.binary());
+        format!(
+            "cd {stage_q} && b=./skillet && {{ [ -f \"$b\" ] || b={installed}; }} && \
+             exec \"$b\" solo -c why-run.json -W {color} {report}"
+        )
     } else {
         format!(
             "exec {} solo -c {} {color} {report}",
@@ -137,9 +154,13 @@ mod tests {
             Some(Probe {
                 kernel: "Linux".into(),
                 machine: "x86_64".into(),
-                uid: 1000
+                uid: 1000,
+                installed_digest: None,
             })
         );
+        let digest = "ab".repeat(32);
+        let probe = parse_probe(&format!("Linux\nx86_64\n0\n{digest}  -\n")).unwrap();
+        assert_eq!(probe.installed_digest, Some(digest));
         assert_eq!(parse_probe("Linux\n"), None);
     }
 
@@ -159,6 +180,7 @@ mod tests {
         };
         for script in [
             install_script("/tmp/skillet-bootstrap.x", &layout),
+            probe_script(&layout, 12),
             run_script("/tmp/x", &layout, true, false),
             collect_script("/tmp/x"),
             upload_script().to_string(),

@@ -14,7 +14,8 @@ pub mod transport;
 
 use bundle::{Bundle, Layout};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use transport::{Connection, Privilege, SshOptions, Stream, TransportError};
 
@@ -33,6 +34,61 @@ pub struct Plan {
     pub color: bool,
     /// Stream the runs' output to standard error (standard output carries JSON).
     pub stdout_to_stderr: bool,
+}
+
+/// The running binary, which is what gets installed.
+#[derive(Debug)]
+pub struct Binary {
+    pub path: PathBuf,
+    pub size: u64,
+    /// Its SHA-256, computed the first time a target has a binary of the same size.
+    digest: OnceLock<Option<String>>,
+}
+
+impl Binary {
+    /// The binary at `path` (`std::env::current_exe()`).
+    pub fn at(path: &Path) -> crate::Result<Binary> {
+        let size = std::fs::metadata(path)
+            .map_err(|e| crate::Error::io(path, e))?
+            .len();
+        Ok(Binary {
+            path: path.to_path_buf(),
+            size,
+            digest: OnceLock::new(),
+        })
+    }
+
+    /// Whether `installed` (a target's SHA-256 of its binary) is this binary.
+    fn is(&self, installed: Option<&str>) -> bool {
+        let Some(installed) = installed else {
+            return false;
+        };
+        let ours = self.digest.get_or_init(|| file_sha256(&self.path));
+        ours.as_deref() == Some(installed)
+    }
+}
+
+fn file_sha256(path: &Path) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        match file.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buffer[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        }
+    }
+    Some(
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }
 
 /// How one target ended.
@@ -85,7 +141,7 @@ pub fn bootstrap(
     target: &str,
     plan: &Plan,
     bundle: &Bundle,
-    binary: &Path,
+    binary: &Binary,
     prefixed: bool,
 ) -> Outcome {
     let started = Instant::now();
@@ -126,12 +182,13 @@ fn steps(
     target: &str,
     plan: &Plan,
     bundle: &Bundle,
-    binary: &Path,
+    binary: &Binary,
     prefixed: bool,
 ) -> Result<RunReport, StepError> {
     let connection = Connection::open(target, &plan.ssh)?;
     let as_user = Privilege::AsLoginUser;
-    let probe = connection.run(install::probe_script(), &as_user, &mut |_| Ok(()))?;
+    let probe_script = install::probe_script(&plan.layout, binary.size);
+    let probe = connection.run(&probe_script, &as_user, &mut |_| Ok(()))?;
     let Some(facts) = install::parse_probe(&String::from_utf8_lossy(&probe.stdout)) else {
         return Err(failed(format!(
             "{target} did not answer the probe (`uname`, `id`): {}",
@@ -167,13 +224,30 @@ fn steps(
         )));
     }
 
+    // A target that already has this very build is sent only the repo.
+    let send_binary = !binary.is(facts.installed_digest.as_deref());
+    let binary_path = send_binary.then_some(binary.path.as_path());
+    let cookbooks = bundle.cookbooks.len();
+    progress(
+        target,
+        &if send_binary {
+            format!(
+                "uploading skillet ({:.1} MB) and {cookbooks} cookbook(s)",
+                binary.size as f64 / 1e6
+            )
+        } else {
+            format!("skillet is current there; uploading {cookbooks} cookbook(s)")
+        },
+    );
     let mut bundle_error = None;
     let upload = connection.run(install::upload_script(), &as_user, &mut |stdin| {
-        bundle.write_tar(binary, &plan.layout, stdin).map_err(|e| {
-            let message = e.to_string();
-            bundle_error = Some(message.clone());
-            std::io::Error::other(message)
-        })
+        bundle
+            .write_tar(binary_path, &plan.layout, stdin)
+            .map_err(|e| {
+                let message = e.to_string();
+                bundle_error = Some(message.clone());
+                std::io::Error::other(message)
+            })
     })?;
     if let Some(message) = bundle_error {
         return Err(failed(format!("packing the upload failed: {message}")));
@@ -184,6 +258,12 @@ fn steps(
             "uploading to {target} failed: {}",
             last_line(&upload.stderr)
         )));
+    }
+    if !plan.why_run {
+        progress(
+            target,
+            &format!("installing into {}", plan.layout.install_dir),
+        );
     }
     let result = install_and_run(&connection, plan, &root, &stage, prefixed);
     // The upload directory goes whatever happened; the report is read on the way.
@@ -246,6 +326,13 @@ fn privilege(plan: &Plan, uid: u32) -> Privilege {
         Some(password) => Privilege::SudoWithPassword(password.clone()),
         None => Privilege::Sudo,
     }
+}
+
+/// A step of one target, on standard error (standard output may carry a document).
+fn progress(target: &str, text: &str) {
+    use std::io::Write;
+    let line = format!("-----> {target}: {text}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 fn last_line(text: &str) -> String {

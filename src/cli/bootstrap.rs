@@ -8,7 +8,7 @@
 
 use crate::bootstrap::bundle::{Bundle, BundleRequest, Layout};
 use crate::bootstrap::transport::{check_identity_file, SshOptions};
-use crate::bootstrap::{fleet, Outcome, Plan};
+use crate::bootstrap::{fleet, Binary, Outcome, Plan};
 use crate::converge::exit_code;
 use clap::{Args, ValueEnum};
 use std::io::{BufRead, IsTerminal, Write};
@@ -105,7 +105,7 @@ pub fn run(args: &BootstrapArgs) -> i32 {
     }
 }
 
-type Prepared = (Vec<String>, Plan, Bundle, PathBuf);
+type Prepared = (Vec<String>, Plan, Bundle, Binary);
 
 fn prepare(args: &BootstrapArgs) -> crate::Result<Prepared> {
     let mut targets = args.targets.clone();
@@ -135,6 +135,7 @@ fn prepare(args: &BootstrapArgs) -> crate::Result<Prepared> {
         daemonize_interval: args.daemonize_interval,
     })?;
     let binary = std::env::current_exe().map_err(|e| crate::Error::io("current_exe", e))?;
+    let binary = Binary::at(&binary)?;
     let sudo_password = if args.sudo_password_stdin {
         Some(read_password()?)
     } else {
