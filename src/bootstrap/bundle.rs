@@ -74,6 +74,8 @@ pub struct Bundle {
     pub cookbooks: Vec<String>,
     /// Roles shipped.
     pub roles: Vec<String>,
+    /// Bytes of the repo files shipped (for the free-space check).
+    pub repo_bytes: u64,
 }
 
 impl Bundle {
@@ -143,7 +145,9 @@ impl Bundle {
         if let Some(minutes) = request.daemonize_interval {
             cron_schedule(minutes)?;
         }
+        let repo_bytes = entries.iter().map(|(path, _)| bytes_below(path, 0)).sum();
         Ok(Bundle {
+            repo_bytes,
             entries,
             first_boot: Value::Object(first_boot),
             node_name: request.node_name.map(str::to_string),
@@ -290,6 +294,26 @@ fn append_tree(
         }
     }
     Ok(())
+}
+
+fn bytes_below(path: &Path, depth: usize) -> u64 {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    if depth > 32 {
+        return 0;
+    }
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| bytes_below(&e.path(), depth + 1))
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 fn pretty(value: &Value) -> String {

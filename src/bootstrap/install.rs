@@ -19,6 +19,10 @@ pub struct Probe {
     pub machine: String,
     /// The login user's uid.
     pub uid: u32,
+    /// KiB free on the file system that will hold the install directory.
+    pub install_free_kib: u64,
+    /// KiB free in the upload's temporary directory.
+    pub upload_free_kib: u64,
     /// The SHA-256 of the installed binary, when it has the size of the one bootstrapping.
     pub installed_digest: Option<String>,
 }
@@ -26,13 +30,21 @@ pub struct Probe {
 /// The exit status the install script uses for "not enough space".
 pub const NO_SPACE: i32 = 90;
 
-/// `uname -s`, `uname -m`, `id -u`, one a line, then the installed binary's SHA-256 if its
-/// size is `size` (a binary of another size cannot be the same, and is not read).
+/// `uname -s`, `uname -m`, `id -u`, the KiB free for the install directory (on its nearest
+/// existing ancestor) and in the temporary directory, one a line, then the installed
+/// binary's SHA-256 if its size is `size` (a binary of another size cannot be the same, and
+/// is not read).
 pub fn probe_script(layout: &Layout, size: u64) -> String {
     format!(
-        "uname -s; uname -m; id -u\nb={}\n\
-         if [ -f \"$b\" ] && [ \"$(wc -c < \"$b\")\" -eq {size} ]; then sha256sum < \"$b\"; fi",
-        shell_quote(&layout.binary())
+        r#"uname -s; uname -m; id -u
+p={dir}
+while [ ! -d "$p" ]; do p=$(dirname "$p"); done
+df -Pk "$p" | awk 'NR==2 {{print $4}}'
+df -Pk "${{TMPDIR:-/tmp}}" | awk 'NR==2 {{print $4}}'
+b={binary}
+if [ -f "$b" ] && [ "$(wc -c < "$b")" -eq {size} ]; then sha256sum < "$b"; fi"#,
+        dir = shell_quote(&layout.install_dir),
+        binary = shell_quote(&layout.binary())
     )
 }
 
@@ -43,6 +55,8 @@ pub fn parse_probe(text: &str) -> Option<Probe> {
         kernel: lines.next()?.to_string(),
         machine: lines.next()?.to_string(),
         uid: lines.next()?.parse().ok()?,
+        install_free_kib: lines.next()?.parse().ok()?,
+        upload_free_kib: lines.next()?.parse().ok()?,
         installed_digest: lines
             .next()
             .and_then(|l| l.split_whitespace().next())
@@ -150,16 +164,18 @@ mod tests {
     #[test]
     fn probe_output_is_read_line_by_line() {
         assert_eq!(
-            parse_probe("Linux\nx86_64\n1000\n"),
+            parse_probe("Linux\nx86_64\n1000\n2048\n4096\n"),
             Some(Probe {
                 kernel: "Linux".into(),
                 machine: "x86_64".into(),
                 uid: 1000,
+                install_free_kib: 2048,
+                upload_free_kib: 4096,
                 installed_digest: None,
             })
         );
         let digest = "ab".repeat(32);
-        let probe = parse_probe(&format!("Linux\nx86_64\n0\n{digest}  -\n")).unwrap();
+        let probe = parse_probe(&format!("Linux\nx86_64\n0\n1\n1\n{digest}  -\n")).unwrap();
         assert_eq!(probe.installed_digest, Some(digest));
         assert_eq!(parse_probe("Linux\n"), None);
     }

@@ -227,6 +227,7 @@ fn steps(
     // A target that already has this very build is sent only the repo.
     let send_binary = !binary.is(facts.installed_digest.as_deref());
     let binary_path = send_binary.then_some(binary.path.as_path());
+    check_space(target, plan, &facts, bundle, binary, send_binary)?;
     let cookbooks = bundle.cookbooks.len();
     progress(
         target,
@@ -316,6 +317,38 @@ fn install_and_run(
         )));
     }
     Ok(code)
+}
+
+/// Refuses a target without room for the upload or the installation, before sending
+/// anything. The install script checks again, against what actually arrived.
+fn check_space(
+    target: &str,
+    plan: &Plan,
+    facts: &install::Probe,
+    bundle: &Bundle,
+    binary: &Binary,
+    send_binary: bool,
+) -> Result<(), StepError> {
+    let kib = |bytes: u64| bytes.div_ceil(1024);
+    let upload = kib(bundle.repo_bytes + if send_binary { binary.size } else { 0 }) + 64;
+    // The install copies the binary even when it is current (a new file renamed over it).
+    let install = kib(bundle.repo_bytes + binary.size) + 1024;
+    let dir = &plan.layout.install_dir;
+    if facts.upload_free_kib < upload {
+        return Err(failed(format!(
+            "not enough space on {target} for the upload: {upload} KiB needed in the \
+             temporary directory, {} KiB free; nothing was installed",
+            facts.upload_free_kib
+        )));
+    }
+    if !plan.why_run && facts.install_free_kib < install {
+        return Err(failed(format!(
+            "not enough space for {dir} on {target}: {install} KiB needed, {} KiB free; \
+             nothing was installed",
+            facts.install_free_kib
+        )));
+    }
+    Ok(())
 }
 
 fn privilege(plan: &Plan, uid: u32) -> Privilege {
