@@ -215,7 +215,7 @@ fn a_bare_host_is_bootstrapped_over_ssh_and_failures_leave_it_untouched() {
     let client = Client::new(&repo);
     let host_key = start_sshd(&repo, "h0", &client);
     let target = format!("root@{FIRST}");
-    let web = ["-r", "role[web]", "-E", "production"];
+    let web = ["-r", "role[web]", "-E", "production", "-N", "web-1"];
 
     // Nothing listens on 2222.
     let refused = bootstrap(
@@ -238,6 +238,20 @@ fn a_bare_host_is_bootstrapped_over_ssh_and_failures_leave_it_untouched() {
     nothing_installed(&repo, "h0");
     std::fs::write(&client.known_hosts, "").unwrap();
     client.trust(FIRST, &host_key);
+
+    // A key the host does not authorize.
+    let stranger = Client {
+        key: impostor,
+        known_hosts: client.known_hosts.clone(),
+    };
+    let denied = bootstrap(
+        &repo,
+        &stranger,
+        &[&[target.as_str()], &web[..]].concat(),
+        "",
+    );
+    fails_with(&denied, &format!("authentication to {target} failed"));
+    nothing_installed(&repo, "h0");
 
     // A 1 MiB file system cannot hold the binary: refused before anything is copied.
     exec(
@@ -308,6 +322,7 @@ fn a_bare_host_is_bootstrapped_over_ssh_and_failures_leave_it_untouched() {
         &repo,
         "h0",
         "ls /opt/skillet/repo/cookbooks; ls /opt/skillet/repo/roles; test -x /opt/skillet/bin/skillet; \
+         test -f /opt/skillet/nodes/web-1.json; \
          cat /etc/cron.d/skillet; ls /tmp | grep -c skillet-bootstrap || true",
     );
     assert!(installed.contains("base\nmotd\nweb.json\n"), "{installed}");
@@ -360,6 +375,8 @@ fn sudo_cases(repo: &Repo, client: &Client) {
         "role[web]",
         "-E",
         "production",
+        "-N",
+        "web-1",
     ];
     let without = bootstrap(repo, client, &args[..2], "");
     fails_with(&without, "needs a password: pass --sudo-password-stdin");
@@ -391,6 +408,10 @@ fn a_hosts_file_is_bootstrapped_in_parallel_with_a_summary() {
             "# the lab\nroot@{FIRST}\nroot@{SECOND}\nssh://root@{SECOND}:2222  # nothing listens\n"
         ),
     );
+    repo.write(
+        "extra.json",
+        r#"{"run_list": ["role[web]"], "skillet_test": {"site": "the fleet"}}"#,
+    );
     let run = bootstrap(
         &repo,
         &client,
@@ -399,8 +420,8 @@ fn a_hosts_file_is_bootstrapped_in_parallel_with_a_summary() {
             "hosts.txt",
             "-c",
             "3",
-            "-r",
-            "role[web]",
+            "-j",
+            "extra.json",
             "--format",
             "json",
         ],
@@ -425,7 +446,7 @@ fn a_hosts_file_is_bootstrapped_in_parallel_with_a_summary() {
     for instance in ["h0", "h1"] {
         assert_eq!(
             exec(&repo, instance, "cat /etc/skillet-bootstrap-test"),
-            "Welcome to the lab (_default)\n"
+            "Welcome to the fleet (_default)\n"
         );
     }
     // The table form, again: nothing to update.
