@@ -7,8 +7,8 @@
 //! recipe may read any bag). Everything is read and checked here, before any connection, so a
 //! bad repo never half-installs a host.
 
-use crate::error::{Error, Result, SourceLocation};
-use crate::node::{expand, RunList};
+use crate::error::{Error, Result};
+use crate::node::{expand, Node, RunList};
 use crate::repo::Repository;
 use serde_json::{json, Map, Value};
 use std::io::Write;
@@ -87,23 +87,30 @@ impl Bundle {
             eprintln!("WARN: {warning}");
         }
         let repo = Repository::open(&config)?;
-        let mut first_boot = match request.json_attributes {
-            Some(path) => read_object(path)?,
-            None => Map::new(),
-        };
+        // The -j file is read as the target's run will read it, so its mistakes are
+        // reported here with their line and column.
+        let mut from_json = Node::new("bootstrap");
+        let mut first_boot = Map::new();
+        if let Some(path) = request.json_attributes {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            from_json.consume_json_text(&text, path)?;
+            if let Value::Object(map) = crate::repo::yaml::from_json::<Value>(&text, path)? {
+                first_boot = map;
+            }
+        }
         let run_list = match request.run_list {
             Some(items) => RunList::parse_comma(items)?,
-            None => run_list_of(&first_boot, request.json_attributes)?,
+            None => from_json.run_list.clone(),
         };
+        first_boot.shift_remove("recipes");
         first_boot.insert("run_list".into(), json!(run_list.to_strings()));
         let environment = request
             .environment
             .map(str::to_string)
             .or_else(|| {
                 first_boot
-                    .get("chef_environment")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
+                    .contains_key("chef_environment")
+                    .then(|| from_json.chef_environment.clone())
             })
             .or_else(|| config.environment.clone());
         let env_name = environment.as_deref().unwrap_or("_default");
@@ -322,42 +329,6 @@ fn pretty(value: &Value) -> String {
     text
 }
 
-fn read_object(path: &Path) -> Result<Map<String, Value>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    match crate::repo::yaml::from_json::<Value>(&text, path)? {
-        Value::Object(map) => Ok(map),
-        _ => Err(Error::compile(
-            SourceLocation::new(path, 1, 1),
-            "expected the JSON attributes file to hold an object",
-        )),
-    }
-}
-
-fn run_list_of(first_boot: &Map<String, Value>, path: Option<&Path>) -> Result<RunList> {
-    match first_boot.get("run_list") {
-        None => Ok(RunList::default()),
-        Some(Value::Array(items)) => {
-            let mut names = Vec::new();
-            for item in items {
-                match item.as_str() {
-                    Some(s) => names.push(s.to_string()),
-                    None => {
-                        return Err(Error::compile(
-                            SourceLocation::file(path.unwrap_or(Path::new("-j"))),
-                            "expected `run_list` to hold strings",
-                        ))
-                    }
-                }
-            }
-            RunList::from_strings(&names)
-        }
-        Some(_) => Err(Error::compile(
-            SourceLocation::file(path.unwrap_or(Path::new("-j"))),
-            "expected `run_list` to be an array of strings",
-        )),
-    }
-}
-
 /// `repo/<dir>/<name>.<ext>`: a role or environment keeps its file's kind (`web.rb` stays
 /// Ruby) but is found by its name, wherever it sat below the local path.
 fn named_entry(dir: &str, name: &str, local: &Path) -> Result<String> {
@@ -487,6 +458,23 @@ mod tests {
             .iter()
             .any(|n| n.contains("unused") || n.contains("other")));
         assert!(names.contains(&"first-boot.json".to_string()));
+    }
+
+    #[test]
+    fn a_bad_json_attributes_file_is_reported_at_its_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "solo.json", "{}");
+        write(dir.path(), "extra.json", "{\n  \"run_list\": 3\n}\n");
+        let config = dir.path().join("solo.json");
+        let extra = dir.path().join("extra.json");
+        let err = Bundle::prepare(&BundleRequest {
+            solo_config: Some(&config),
+            json_attributes: Some(&extra),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("extra.json:2:15"), "{err}");
     }
 
     #[test]
