@@ -378,6 +378,11 @@ fn sudo_cases(repo: &Repo, client: &Client) {
         "-N",
         "web-1",
     ];
+    let plain = bootstrap(repo, client, &args[..1], "");
+    fails_with(
+        &plain,
+        "the login user on deploy@10.200.0.10 is not root: log in as root or pass --sudo",
+    );
     let without = bootstrap(repo, client, &args[..2], "");
     fails_with(&without, "needs a password: pass --sudo-password-stdin");
     let wrong = bootstrap(repo, client, &args, "wrong-password\n");
