@@ -4,6 +4,7 @@
 //! list, [`compile`] turns recipes into a [`resource::ResourceCollection`], [`converge`] walks it
 //! with the check/apply contract, and [`report`] prints what happened.
 
+pub mod bootstrap;
 pub mod cli;
 pub mod compile;
 pub mod converge;

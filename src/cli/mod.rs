@@ -1,11 +1,15 @@
-//! The command line: `skillet solo`, `check`, `ohai`, `kitchen`, and `chef-solo` through argv[0].
+//! The command line: `skillet solo`, `check`, `ohai`, `kitchen`, `bootstrap`, and `chef-solo`
+//! through argv[0].
 
+mod bootstrap;
 mod check;
 mod kitchen;
 mod ohai;
 mod prepare;
 mod signals;
 mod solo;
+
+pub use prepare::load_config as load_solo_config;
 
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
@@ -30,6 +34,8 @@ enum Command {
     Check(CheckArgs),
     /// Print the automatic attributes (all, or the values at the given paths), like `ohai`.
     Ohai(OhaiArgs),
+    /// Install skillet and the repo a run list needs on hosts over ssh, and converge them.
+    Bootstrap(Box<bootstrap::BootstrapArgs>),
 }
 
 /// chef-solo's flags.
@@ -146,5 +152,6 @@ pub fn run(mut args: Vec<OsString>) -> i32 {
         Command::Solo(args) => solo::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Ohai(args) => ohai::run(&args),
+        Command::Bootstrap(args) => bootstrap::run(&args),
     }
 }

@@ -97,6 +97,16 @@ impl Repository {
         }
     }
 
+    /// The file defining role `name` (`.json` or `.rb`), if there is one.
+    pub fn role_file(&self, name: &str) -> Result<Option<PathBuf>> {
+        Ok(find_named(&self.role_path, name)?.map(NamedFile::into_path))
+    }
+
+    /// The file defining environment `name`, if there is one (`_default` has none).
+    pub fn environment_file(&self, name: &str) -> Result<Option<PathBuf>> {
+        Ok(find_named(&self.environment_path, name)?.map(NamedFile::into_path))
+    }
+
     /// Names of every role file in the role path, sorted.
     pub fn role_names(&self) -> Result<Vec<String>> {
         names_in(&self.role_path)
@@ -129,6 +139,14 @@ impl crate::node::RoleSource for Repository {
 enum NamedFile {
     Json(PathBuf),
     Ruby(PathBuf),
+}
+
+impl NamedFile {
+    fn into_path(self) -> PathBuf {
+        match self {
+            NamedFile::Json(p) | NamedFile::Ruby(p) => p,
+        }
+    }
 }
 
 /// `<dir>/<name>.json` (preferred) or `.rb`, else the same anywhere below `dir`; two matches
