@@ -2,4 +2,6 @@
 //! endpoints (`api`), the local cookbook cache (`sync`) and putting a chef-repo on the server
 //! (`upload`).
 
+pub mod api;
 pub mod auth;
+pub mod http;
