@@ -6,6 +6,7 @@ mod ohai;
 mod prepare;
 mod signals;
 mod solo;
+mod upload;
 
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
@@ -30,6 +31,8 @@ enum Command {
     Check(CheckArgs),
     /// Print the automatic attributes (all, or the values at the given paths), like `ohai`.
     Ohai(OhaiArgs),
+    /// Put a chef-repo's cookbooks, roles, environments, data bags or nodes on a Chef server.
+    Upload(UploadArgs),
 }
 
 /// chef-solo's flags.
@@ -107,6 +110,29 @@ pub struct CheckArgs {
     pub config: Option<PathBuf>,
 }
 
+/// `skillet upload`'s flags (knife's names).
+#[derive(Debug, Args, Clone)]
+pub struct UploadArgs {
+    /// What to upload: cookbooks, roles, environments, data_bags, nodes (default: all but nodes).
+    #[arg(value_name = "KIND")]
+    pub kinds: Vec<String>,
+    /// The configuration file (knife.rb style; default `.chef/config.rb`, `.chef/knife.rb`, `knife.rb`).
+    #[arg(short = 'c', long = "config", value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The chef-repo to upload from (default: from the config, else the current directory).
+    #[arg(long = "repo", value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// The Chef server URL.
+    #[arg(short = 'S', long = "server-url", value_name = "URL")]
+    pub server_url: Option<String>,
+    /// The user or client to sign requests as.
+    #[arg(short = 'u', long = "user", value_name = "USER")]
+    pub user: Option<String>,
+    /// The private key to sign with.
+    #[arg(short = 'k', long = "key", value_name = "KEY")]
+    pub key: Option<PathBuf>,
+}
+
 /// `skillet ohai`'s flags.
 #[derive(Debug, Args, Clone)]
 pub struct OhaiArgs {
@@ -146,5 +172,6 @@ pub fn run(mut args: Vec<OsString>) -> i32 {
         Command::Solo(args) => solo::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Ohai(args) => ohai::run(&args),
+        Command::Upload(args) => upload::run(&args),
     }
 }

@@ -206,7 +206,7 @@ fn names_in(dir: &Path) -> Result<Vec<String>> {
 
 /// Reads a role or environment written in Ruby's DSL (`name`, `run_list "a", "b"`,
 /// `default_attributes(...)`) into the JSON form, so one reader checks both.
-fn dsl_file_as_json(path: &Path) -> Result<String> {
+pub fn dsl_file_as_json(path: &Path) -> Result<String> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let mut object = serde_json::Map::new();
     for call in crate::ruby::eval_dsl_calls(path, &text)? {
