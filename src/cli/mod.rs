@@ -1,6 +1,8 @@
-//! The command line: `skillet solo`, `check`, `ohai`, `kitchen`, and `chef-solo` through argv[0].
+//! The command line: `skillet solo`, `client`, `upload`, `check`, `ohai`, `kitchen`, and
+//! `chef-solo`/`chef-client` through argv[0].
 
 mod check;
+mod client;
 mod kitchen;
 mod ohai;
 mod prepare;
@@ -31,6 +33,8 @@ enum Command {
     Check(CheckArgs),
     /// Print the automatic attributes (all, or the values at the given paths), like `ohai`.
     Ohai(OhaiArgs),
+    /// Converge this host from a Chef server, as chef-client does.
+    Client(Box<ClientArgs>),
     /// Put a chef-repo's cookbooks, roles, environments, data bags or nodes on a Chef server.
     Upload(UploadArgs),
 }
@@ -110,6 +114,32 @@ pub struct CheckArgs {
     pub config: Option<PathBuf>,
 }
 
+/// chef-client's flags: chef-solo's, plus the server and the keys.
+#[derive(Debug, Args, Clone)]
+pub struct ClientArgs {
+    #[command(flatten)]
+    pub run: SoloArgs,
+    /// The Chef server URL (`chef_server_url`).
+    #[arg(short = 'S', long = "server", value_name = "CHEFSERVERURL")]
+    pub server_url: Option<String>,
+    /// The validator's key, used to register when the client key does not exist.
+    #[arg(
+        short = 'K',
+        long = "validation_key",
+        alias = "validation-key",
+        value_name = "KEY_FILE"
+    )]
+    pub validation_key: Option<PathBuf>,
+    /// This client's key (default /etc/chef/client.pem).
+    #[arg(
+        short = 'k',
+        long = "client_key",
+        alias = "client-key",
+        value_name = "KEY_FILE"
+    )]
+    pub client_key: Option<PathBuf>,
+}
+
 /// `skillet upload`'s flags (knife's names).
 #[derive(Debug, Args, Clone)]
 pub struct UploadArgs {
@@ -150,7 +180,8 @@ pub fn main() -> i32 {
     run(args)
 }
 
-/// Runs with explicit arguments (argv[0] first); a link named `chef-solo` means `skillet solo`.
+/// Runs with explicit arguments (argv[0] first); a link named `chef-solo` means `skillet solo`,
+/// one named `chef-client` means `skillet client`.
 pub fn run(mut args: Vec<OsString>) -> i32 {
     let invoked_as = args
         .first()
@@ -159,6 +190,8 @@ pub fn run(mut args: Vec<OsString>) -> i32 {
         .unwrap_or_default();
     if invoked_as == "chef-solo" {
         args.insert(1, OsString::from("solo"));
+    } else if invoked_as == "chef-client" {
+        args.insert(1, OsString::from("client"));
     }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -172,6 +205,7 @@ pub fn run(mut args: Vec<OsString>) -> i32 {
         Command::Solo(args) => solo::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Ohai(args) => ohai::run(&args),
+        Command::Client(args) => client::run(&args),
         Command::Upload(args) => upload::run(&args),
     }
 }

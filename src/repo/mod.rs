@@ -24,7 +24,8 @@ pub struct Repository {
     pub shadowed: Vec<PathBuf>,
     pub role_path: PathBuf,
     pub environment_path: PathBuf,
-    pub data_bags: data_bag::DataBags,
+    /// Where recipes' `data_bag` calls read (the repository's files unless replaced).
+    pub data_bags: std::sync::Arc<dyn data_bag::DataBagSource>,
 }
 
 impl Repository {
@@ -59,7 +60,7 @@ impl Repository {
             shadowed,
             role_path: config.role_path.clone(),
             environment_path: config.environment_path.clone(),
-            data_bags: data_bag::DataBags::new(&config.data_bag_path),
+            data_bags: std::sync::Arc::new(data_bag::DataBags::new(&config.data_bag_path)),
         })
     }
 

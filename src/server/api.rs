@@ -393,6 +393,24 @@ impl Api {
     }
 }
 
+/// Data bags read from the server, for recipes run by `skillet client`.
+#[derive(Debug, Clone)]
+pub struct ServerDataBags(pub std::sync::Arc<Api>);
+
+impl crate::repo::data_bag::DataBagSource for ServerDataBags {
+    fn bags(&self) -> Result<Vec<String>> {
+        self.0.data_bags()
+    }
+
+    fn items(&self, bag: &str) -> Result<Vec<String>> {
+        self.0.data_bag(bag)
+    }
+
+    fn item(&self, bag: &str, id: &str) -> Result<Value> {
+        self.0.data_bag_item(bag, id)
+    }
+}
+
 /// The keys of a `{name: url}` listing, sorted.
 fn keys(answer: &Value) -> Vec<String> {
     let mut names: Vec<String> = answer

@@ -49,3 +49,4 @@ pub fn server_url(flag: Option<&str>, settings: &ServerSettings) -> Result<Strin
             )
         })
 }
+pub mod sync;

@@ -226,16 +226,18 @@ pub fn named_objects(api: &Api, kind: &str, dir: &Path, out: &mut Outcome) -> Re
         let name = match kind {
             "roles" => crate::node::Role::from_json(&text, &path)?.name,
             "environments" => crate::node::Environment::from_json(&text, &path)?.name,
-            _ => object
-                .get("name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    Error::compile(
-                        crate::SourceLocation::file(&path),
-                        "expected a string `name`",
-                    )
-                })?,
+            // A node file may leave its name to the file's name, as chef-solo reads it.
+            _ => match object.get("name") {
+                Some(Value::String(name)) => name.clone(),
+                _ => {
+                    let stem = path
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    object.insert("name".into(), Value::String(stem.clone()));
+                    stem
+                }
+            },
         };
         if kind == "environments" && name == "_default" {
             continue;
