@@ -318,23 +318,32 @@ impl Api {
 
     /// One item (`data_bag_item("bag", "id")`), without the wrapper some servers add.
     pub fn data_bag_item(&self, bag: &str, id: &str) -> Result<Value> {
+        self.find_data_bag_item(bag, id)?.ok_or_else(|| {
+            Error::input(
+                "Net::HTTPClientException",
+                format!("data bag item `{bag}/{id}` not found on the Chef server"),
+            )
+        })
+    }
+
+    /// One item, None when the bag or the item does not exist.
+    pub fn find_data_bag_item(&self, bag: &str, id: &str) -> Result<Option<Value>> {
         let path = format!(
             "/data/{}/{}",
             checked(bag, "data bag")?,
             checked(id, "data bag item")?
         );
-        match self.http.get_optional(&path)? {
-            Some(Value::Object(mut item))
-                if item.get("json_class").and_then(Value::as_str) == Some("Chef::DataBagItem") =>
+        Ok(self.http.get_optional(&path)?.map(|item| match item {
+            Value::Object(mut wrapped)
+                if wrapped.get("json_class").and_then(Value::as_str)
+                    == Some("Chef::DataBagItem") =>
             {
-                Ok(item.shift_remove("raw_data").unwrap_or(Value::Object(item)))
+                wrapped
+                    .shift_remove("raw_data")
+                    .unwrap_or(Value::Object(wrapped))
             }
-            Some(item) => Ok(item),
-            None => Err(Error::input(
-                "Net::HTTPClientException",
-                format!("data bag item `{bag}/{id}` not found on the Chef server"),
-            )),
-        }
+            item => item,
+        }))
     }
 
     /// Saves a data bag item: PUT, or POST to the bag when it is new.

@@ -310,17 +310,19 @@ fn status_error(method: &str, url: &str, user: &str, response: &Response) -> Err
     match response.status {
         401 => {
             let lower = said.to_ascii_lowercase();
-            let hint = if ["clock", "skew", "slew", "time"]
+            // Chef Infra Server and goiardi word the three causes differently; the server's
+            // own text is always shown, the hint names the cause.
+            let hint = if ["clock", "skew", "slew", "timestamp", "synchroni"]
                 .iter()
                 .any(|w| lower.contains(w))
             {
-                "This host's clock differs from the server's by more than it allows: \
-                 synchronise the clock (NTP) and run again."
-            } else if lower.contains("signature") || lower.contains("verify") {
-                "The request's signature does not match the key the server holds for this \
-                 client: check that client_key is this client's key."
+                "Clock skew: this host's clock differs from the server's by more than it \
+                 allows: synchronise the clock (NTP) and run again."
+            } else if ["signature", "verif"].iter().any(|w| lower.contains(w)) {
+                "Bad signature: the server holds a different key for this client: check that \
+                 client_key is this client's key (or re-register it)."
             } else {
-                "The server does not know this client or its key: check node_name and \
+                "Unknown client: the server does not know this name: check node_name and \
                  client_key (a new client registers itself with validation_key when \
                  client_key does not exist)."
             };
@@ -398,20 +400,25 @@ mod tests {
         assert!(text.contains("http 401"), "{text}");
         assert!(text.contains("as `web1`"), "{text}");
         assert!(text.contains("Failed to authenticate as 'web1'"), "{text}");
-        assert!(text.contains("check node_name and client_key"), "{text}");
+        assert!(text.contains("Unknown client"), "{text}");
     }
 
     #[test]
-    fn a_401_about_time_points_at_the_clock() {
-        let r = response(401, r#"{"error":["clock skew is too great for request"]}"#);
-        let text = status_error("GET", "http://s/nodes", "web1", &r).to_string();
-        assert!(text.contains("synchronise the clock"), "{text}");
+    fn a_401_names_clock_skew_or_a_bad_signature() {
         let r = response(
             401,
-            r#"{"error":"invalid signature for user or client 'web1'"}"#,
+            r#"{"error":["Authentication failed. Please check your system's clock."]}"#,
         );
         let text = status_error("GET", "http://s/nodes", "web1", &r).to_string();
-        assert!(text.contains("signature does not match"), "{text}");
+        assert!(text.contains("Clock skew"), "{text}");
+        for said in [
+            r#"{"error":"Invalid signature for user or client 'web1'"}"#,
+            r#"{"error":["crypto/rsa: verification error"]}"#,
+        ] {
+            let text =
+                status_error("GET", "http://s/nodes", "web1", &response(401, said)).to_string();
+            assert!(text.contains("Bad signature"), "{text}");
+        }
     }
 
     #[test]

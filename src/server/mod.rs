@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 pub mod http;
+pub mod sync;
 pub mod upload;
 
 use crate::error::{Error, Result};
@@ -49,4 +50,3 @@ pub fn server_url(flag: Option<&str>, settings: &ServerSettings) -> Result<Strin
             )
         })
 }
-pub mod sync;

@@ -262,10 +262,7 @@ pub fn data_bags(api: &Api, repo: &Repository, out: &mut Outcome) -> Result<()> 
         let mut created = false;
         for id in repo.data_bags.items(&bag)? {
             let item = repo.data_bags.item(&bag, &id)?;
-            let current = match api.data_bag_item(&bag, &id) {
-                Ok(current) => Some(current),
-                Err(_) => None,
-            };
+            let current = api.find_data_bag_item(&bag, &id)?;
             if current.as_ref().is_some_and(|c| covers(c, &item)) {
                 out.unchanged += 1;
                 continue;
