@@ -199,8 +199,16 @@ fn upload_then_a_new_node_registers_converges_and_is_saved() {
     assert!(node["automatic"]["platform"].is_string(), "{node}");
     assert_eq!(node["default"]["app"]["port"], 8080);
 
-    // Later runs: the saved node's run list and environment, the cached cookbooks.
-    client(&repo, &config, &[]).ok().updated(0, 3);
+    // Later runs: the saved node's run list and environment, the cached cookbooks; a link
+    // named chef-client is `skillet client`.
+    let link = repo.path().join("chef-client");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_skillet"), &link).unwrap();
+    let second = Command::new(&link)
+        .args(["-c", &config, "--no-color"])
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    common::Run { output: second }.ok().updated(0, 3);
     assert!(repo
         .path()
         .join("web1/cache/cookbooks/app/recipes/default.rb")
@@ -293,6 +301,25 @@ fn bad_inputs_fail_clearly_and_leave_the_host_alone() {
 }
 
 #[test]
+fn a_failed_converge_still_saves_the_node() {
+    let server = Goiardi::start();
+    let repo = app_repo();
+    repo.write("cookbooks/app/recipes/broken.rb", "execute 'exit 3'\n");
+    upload(&repo, &server, &["cookbooks"]).ok();
+    let config = client_config(&repo, &server, "web4");
+    repo.write(
+        "web4/first.json",
+        r#"{"run_list": ["recipe[app::broken]"], "marker": "tried"}"#,
+    );
+    let run = client(&repo, &config, &["-j", "web4/first.json"]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    let node = server.admin().node("web4").unwrap().expect("node saved");
+    assert_eq!(node["run_list"], json!(["recipe[app::broken]"]));
+    assert_eq!(node["normal"]["marker"], "tried");
+    assert_eq!(node["automatic"]["recipes"], json!(["app::broken"]));
+}
+
+#[test]
 fn a_server_that_finds_the_clock_off_says_so() {
     // No clock skew is allowed at all: every request's whole-second timestamp is off.
     let server = Goiardi::start_with(&["--time-slew=1ns"]);
@@ -307,8 +334,20 @@ fn a_failed_download_keeps_the_last_good_cookbooks() {
     let server = Goiardi::start();
     let repo = app_repo();
     upload(&repo, &server, &[]).ok();
-    let config = client_config(&repo, &server, "web3");
-    client(&repo, &config, &["-o", "role[app]"]).ok();
+    let dir = repo.path().join("web3");
+    repo.write(
+        "web3/client.json",
+        &json!({
+            "chef_server_url": server.url,
+            "node_name": "web3",
+            "validation_key": server.key("chef-validator"),
+            "client_key": dir.join("client.pem"),
+            "file_cache_path": dir.join("cache"),
+        })
+        .to_string(),
+    );
+    let config = "web3/client.json";
+    client(&repo, config, &["-o", "role[app]"]).ok();
     let cached = repo.path().join("web3/cache/cookbooks/app");
     let before = std::fs::read_to_string(cached.join("files/default/motd")).unwrap();
 
@@ -318,8 +357,9 @@ fn a_failed_download_keeps_the_last_good_cookbooks() {
     upload(&repo, &server, &["cookbooks"]).ok();
     let lost = md5_hex(b"changed\n");
     remove_stored(&server.dir.path().join("lfs"), &lost);
-    let run = client(&repo, &config, &["-o", "role[app]"]);
+    let run = client(&repo, config, &["-o", "role[app]"]);
     assert_ne!(run.code(), 0, "{}", run.all());
+    run.shows("motd");
     assert_eq!(
         std::fs::read_to_string(cached.join("files/default/motd")).unwrap(),
         before

@@ -411,6 +411,53 @@ mod tests {
     }
 
     #[test]
+    fn client_rb_names_the_server_and_the_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "client.rb",
+            "chef_server_url 'https://chef.example/organizations/acme'\n\
+             validation_client_name 'acme-validator'\n\
+             validation_key 'validation.pem'\n\
+             client_key '/etc/chef/client.pem'\n\
+             ssl_verify_mode :verify_none\n\
+             authentication_protocol_version '1.0'\n",
+        );
+        let c = Config::load_for_server(Some(&p)).unwrap();
+        let s = &c.server;
+        assert_eq!(
+            s.chef_server_url.as_deref(),
+            Some("https://chef.example/organizations/acme")
+        );
+        assert_eq!(s.validation_client_name.as_deref(), Some("acme-validator"));
+        assert_eq!(s.validation_key, Some(dir.path().join("validation.pem")));
+        assert_eq!(s.client_key, Some(PathBuf::from("/etc/chef/client.pem")));
+        assert!(s.ssl_verify_none);
+        assert_eq!(s.authentication_protocol_version.as_deref(), Some("1.0"));
+        assert!(c.ignored_keys.is_empty(), "{:?}", c.ignored_keys);
+        assert!(!c.solo_legacy_mode);
+    }
+
+    #[test]
+    fn a_client_run_caches_in_var_chef_not_beside_its_config() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "client.json", r#"{"node_name": "web1"}"#);
+        let c = Config::load_for_server(Some(&p)).unwrap();
+        assert_eq!(c.file_cache_path, PathBuf::from("/var/chef/cache"));
+        assert_eq!(c.node_name.as_deref(), Some("web1"));
+        let verified = write(dir.path(), "v.rb", "ssl_verify_mode :verify_peer\n");
+        assert!(
+            !Config::load_for_server(Some(&verified))
+                .unwrap()
+                .server
+                .ssl_verify_none
+        );
+    }
+
+    #[test]
     fn cache_defaults_to_local_mode_cache_beside_the_config_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "solo.json", "{}");

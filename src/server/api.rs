@@ -121,7 +121,21 @@ impl Api {
     pub fn create_client(&self, name: &str) -> Result<String> {
         let name = checked(name, "client")?;
         let body = json!({ "name": name, "admin": false, "create_key": true });
-        let answer = self.http.json("POST", "/clients", Some(&body))?;
+        let response = self.http.send_json("POST", "/clients", Some(&body))?;
+        if response.status == 409 {
+            return Err(Error::input(
+                "Net::HTTPClientException",
+                format!(
+                    "client `{name}` already exists on the Chef server but this host has no key \
+                     for it: restore its client_key, or delete the client on the server \
+                     (`knife client delete {name}`) so this run can register it again"
+                ),
+            ));
+        }
+        let answer = self
+            .http
+            .check("POST", "/clients", response)?
+            .json("POST /clients")?;
         answer
             .get("private_key")
             .or_else(|| answer.pointer("/chef_key/private_key"))

@@ -125,8 +125,19 @@ fn fetch(api: &Api, download: &Download<'_>) -> Result<PathBuf> {
             ),
         ));
     };
-    let response = api.http.send("GET", url, None)?;
-    let response = api.http.check("GET", url, response)?;
+    let response = api
+        .http
+        .send("GET", url, None)
+        .and_then(|r| api.http.check("GET", url, r))
+        .map_err(|e| {
+            Error::input(
+                e.class(),
+                format!(
+                    "cannot download {} of cookbook {}: {e}",
+                    file.path, download.cookbook
+                ),
+            )
+        })?;
     let got = hex(&md5::Md5::digest(&response.body));
     if got != file.checksum {
         return Err(Error::input(
