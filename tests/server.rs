@@ -91,7 +91,7 @@ fn app_repo() -> Repo {
     repo.cookbook("app", "1.0.0")
         .write(
             "cookbooks/app/attributes/default.rb",
-            "default['app']['port'] = 80\n",
+            &format!("default['app']['port'] = 80\ndefault['app']['root'] = '{root}'\n"),
         )
         .write(
             "cookbooks/app/templates/default/app.conf.erb",
@@ -100,18 +100,17 @@ fn app_repo() -> Repo {
         .write("cookbooks/app/files/default/motd", "welcome\n")
         .write(
             "cookbooks/app/recipes/default.rb",
-            &format!(
-                r#"settings = data_bag_item('settings', 'main')
-directory '{root}/etc'
-template '{root}/etc/app.conf' do
+            r##"settings = data_bag_item('settings', 'main')
+root = node['app']['root']
+directory "#{root}/etc"
+template "#{root}/etc/app.conf" do
   source 'app.conf.erb'
   variables(color: settings['color'])
 end
-cookbook_file '{root}/etc/motd' do
+cookbook_file "#{root}/etc/motd" do
   source 'motd'
 end
-"#
-            ),
+"##,
         )
         .write(
             "roles/app.json",
@@ -298,6 +297,55 @@ fn bad_inputs_fail_clearly_and_leave_the_host_alone() {
     assert_ne!(run.code(), 0);
     run.shows("Cannot reach the Chef server").shows(&url);
     assert!(repo.read_host("etc/app.conf").is_none());
+}
+
+#[test]
+fn twenty_hosts_converge_against_one_server_at_once() {
+    let server = Goiardi::start();
+    let repo = app_repo();
+    upload(&repo, &server, &[]).ok();
+    let names: Vec<String> = (1..=20).map(|i| format!("fleet{i:02}")).collect();
+    let runs: Vec<(String, std::process::Child)> = names
+        .iter()
+        .map(|name| {
+            let config = client_config(&repo, &server, name);
+            // Each host converges into its own directory.
+            let root = repo.path().join(name).join("host");
+            std::fs::create_dir_all(&root).unwrap();
+            let json = format!("{name}/first.json");
+            repo.write(
+                &json,
+                &json!({"run_list": ["role[app]"], "app": {"root": root}}).to_string(),
+            );
+            let child = repo
+                .command(&["client", "-c", &config, "-j", &json, "-F", "min"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            (name.clone(), child)
+        })
+        .collect();
+    for (name, child) in runs {
+        let output = child.wait_with_output().unwrap();
+        common::Run { output }.ok();
+        let conf = repo.path().join(&name).join("host/etc/app.conf");
+        assert!(conf.is_file(), "{name} converged");
+        assert!(
+            repo.path().join(&name).join("client.pem").is_file(),
+            "{name} registered"
+        );
+    }
+    let api = server.admin();
+    for name in &names {
+        let node = api
+            .node(name)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name} saved"));
+        assert_eq!(node["automatic"]["roles"], json!(["app"]), "{name}");
+    }
+    let saved = api.search("node", "role:app", 100, 0, None).unwrap();
+    assert_eq!(saved.rows.len(), 20);
 }
 
 #[test]
