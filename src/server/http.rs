@@ -132,19 +132,41 @@ impl Client {
     }
 
     fn send_once(&self, method: &str, url: &str, body: Option<&[u8]>) -> Result<Response> {
-        let sign_path = split_url(url)
-            .map(|(_, p)| p)
-            .unwrap_or_else(|| "/".to_string());
-        let sign_path = sign_path.split('?').next().unwrap_or("/").to_string();
+        let content_type = body.map(|_| "application/json");
+        self.signed(method, url, body.unwrap_or_default(), content_type, None)
+    }
+
+    /// PUTs raw bytes (a sandbox file upload) with its MD5 in `Content-MD5`.
+    pub fn upload_file(&self, url: &str, content: &[u8], md5_base64: &str) -> Result<()> {
+        let response = self.signed(
+            "PUT",
+            url,
+            content,
+            Some("application/x-binary"),
+            Some(md5_base64),
+        )?;
+        self.check("PUT", url, response).map(drop)
+    }
+
+    /// Signs and sends one request to `url` and reads the whole answer.
+    fn signed(
+        &self,
+        method: &str,
+        url: &str,
+        content: &[u8],
+        content_type: Option<&str>,
+        content_md5: Option<&str>,
+    ) -> Result<Response> {
+        let path = split_url(url).map_or_else(|| "/".to_string(), |(_, p)| p);
+        let path = path.split('?').next().unwrap_or("/");
         let api_version = self.api_version.load(Ordering::Relaxed).to_string();
         let timestamp = auth::timestamp(SystemTime::now());
-        let content = body.unwrap_or_default();
         let signed = auth::sign(
             &self.credentials.key,
             self.credentials.version,
             &auth::Request {
                 method,
-                path: &sign_path,
+                path,
                 body: content,
                 user_id: &self.credentials.name,
                 timestamp: &timestamp,
@@ -157,8 +179,11 @@ impl Client {
             .header("Accept", "application/json")
             .header("X-Chef-Version", CHEF_VERSION)
             .header("X-Ops-Server-API-Version", api_version.as_str());
-        if body.is_some() {
-            request = request.header("Content-Type", "application/json");
+        if let Some(content_type) = content_type {
+            request = request.header("Content-Type", content_type);
+        }
+        if let Some(md5) = content_md5 {
+            request = request.header("Content-MD5", md5);
         }
         for (name, value) in &signed {
             request = request.header(name.as_str(), value.as_str());
@@ -178,47 +203,6 @@ impl Client {
             .read_to_vec()
             .map_err(|e| unreachable_server(url, &e.to_string()))?;
         Ok(Response { status, body })
-    }
-
-    /// PUTs raw bytes (a sandbox file upload) with its MD5 in `Content-MD5`.
-    pub fn upload_file(&self, url: &str, content: &[u8], md5_base64: &str) -> Result<()> {
-        let (_, path) = split_url(url).unwrap_or_default();
-        let api_version = self.api_version.load(Ordering::Relaxed).to_string();
-        let timestamp = auth::timestamp(SystemTime::now());
-        let signed = auth::sign(
-            &self.credentials.key,
-            self.credentials.version,
-            &auth::Request {
-                method: "PUT",
-                path: path.split('?').next().unwrap_or("/"),
-                body: content,
-                user_id: &self.credentials.name,
-                timestamp: &timestamp,
-                server_api_version: &api_version,
-            },
-        )?;
-        let mut request = ureq::http::Request::builder()
-            .method("PUT")
-            .uri(url)
-            .header("Accept", "application/json")
-            .header("Content-Type", "application/x-binary")
-            .header("Content-MD5", md5_base64)
-            .header("X-Chef-Version", CHEF_VERSION)
-            .header("X-Ops-Server-API-Version", api_version.as_str());
-        for (name, value) in &signed {
-            request = request.header(name.as_str(), value.as_str());
-        }
-        let request = request
-            .body(content.to_vec())
-            .map_err(|e| unreachable_server(url, &e.to_string()))?;
-        let mut response = self
-            .agent
-            .run(request)
-            .map_err(|e| unreachable_server(url, &e.to_string()))?;
-        let status = response.status().as_u16();
-        let body = response.body_mut().read_to_vec().unwrap_or_default();
-        let response = Response { status, body };
-        self.check("PUT", url, response).map(drop)
     }
 
     /// A JSON request that must succeed.
