@@ -1,13 +1,15 @@
-//! The command line: `skillet solo`, `check`, `ohai`, `kitchen`, `bootstrap`, and `chef-solo`
-//! through argv[0].
+//! The command line: `skillet solo`, `client`, `upload`, `check`, `ohai`, `kitchen`,
+//! `bootstrap`, and `chef-solo`/`chef-client` through argv[0].
 
 mod bootstrap;
 mod check;
+mod client;
 mod kitchen;
 mod ohai;
 mod prepare;
 mod signals;
 mod solo;
+mod upload;
 
 pub use prepare::load_config as load_solo_config;
 
@@ -36,6 +38,10 @@ enum Command {
     Ohai(OhaiArgs),
     /// Install skillet and the repo a run list needs on hosts over ssh, and converge them.
     Bootstrap(Box<bootstrap::BootstrapArgs>),
+    /// Converge this host from a Chef server, as chef-client does.
+    Client(Box<ClientArgs>),
+    /// Put a chef-repo's cookbooks, roles, environments, data bags or nodes on a Chef server.
+    Upload(UploadArgs),
 }
 
 /// chef-solo's flags.
@@ -113,6 +119,55 @@ pub struct CheckArgs {
     pub config: Option<PathBuf>,
 }
 
+/// chef-client's flags: chef-solo's, plus the server and the keys.
+#[derive(Debug, Args, Clone)]
+pub struct ClientArgs {
+    #[command(flatten)]
+    pub run: SoloArgs,
+    /// The Chef server URL (`chef_server_url`).
+    #[arg(short = 'S', long = "server", value_name = "CHEFSERVERURL")]
+    pub server_url: Option<String>,
+    /// The validator's key, used to register when the client key does not exist.
+    #[arg(
+        short = 'K',
+        long = "validation_key",
+        alias = "validation-key",
+        value_name = "KEY_FILE"
+    )]
+    pub validation_key: Option<PathBuf>,
+    /// This client's key (default /etc/chef/client.pem).
+    #[arg(
+        short = 'k',
+        long = "client_key",
+        alias = "client-key",
+        value_name = "KEY_FILE"
+    )]
+    pub client_key: Option<PathBuf>,
+}
+
+/// `skillet upload`'s flags (knife's names).
+#[derive(Debug, Args, Clone)]
+pub struct UploadArgs {
+    /// What to upload: cookbooks, roles, environments, data_bags, nodes (default: all but nodes).
+    #[arg(value_name = "KIND")]
+    pub kinds: Vec<String>,
+    /// The configuration file (knife.rb style; default `.chef/config.rb`, `.chef/knife.rb`, `knife.rb`).
+    #[arg(short = 'c', long = "config", value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The chef-repo to upload from (default: from the config, else the current directory).
+    #[arg(long = "repo", value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// The Chef server URL.
+    #[arg(short = 'S', long = "server-url", value_name = "URL")]
+    pub server_url: Option<String>,
+    /// The user or client to sign requests as.
+    #[arg(short = 'u', long = "user", value_name = "USER")]
+    pub user: Option<String>,
+    /// The private key to sign with.
+    #[arg(short = 'k', long = "key", value_name = "KEY")]
+    pub key: Option<PathBuf>,
+}
+
 /// `skillet ohai`'s flags.
 #[derive(Debug, Args, Clone)]
 pub struct OhaiArgs {
@@ -130,7 +185,8 @@ pub fn main() -> i32 {
     run(args)
 }
 
-/// Runs with explicit arguments (argv[0] first); a link named `chef-solo` means `skillet solo`.
+/// Runs with explicit arguments (argv[0] first); a link named `chef-solo` means `skillet solo`,
+/// one named `chef-client` means `skillet client`.
 pub fn run(mut args: Vec<OsString>) -> i32 {
     let invoked_as = args
         .first()
@@ -139,6 +195,8 @@ pub fn run(mut args: Vec<OsString>) -> i32 {
         .unwrap_or_default();
     if invoked_as == "chef-solo" {
         args.insert(1, OsString::from("solo"));
+    } else if invoked_as == "chef-client" {
+        args.insert(1, OsString::from("client"));
     }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -153,5 +211,7 @@ pub fn run(mut args: Vec<OsString>) -> i32 {
         Command::Check(args) => check::run(&args),
         Command::Ohai(args) => ohai::run(&args),
         Command::Bootstrap(args) => bootstrap::run(&args),
+        Command::Client(args) => client::run(&args),
+        Command::Upload(args) => upload::run(&args),
     }
 }

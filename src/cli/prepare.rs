@@ -1,7 +1,7 @@
 //! What `solo` and `check` share: finding the config, building the node, expanding the run list.
 
 use crate::error::{Error, Result};
-use crate::node::{expand, Environment, Expansion, Node, RunList};
+use crate::node::{expand, Environment, Expansion, Node, RoleSource, RunList};
 use crate::repo::specificity::HostFacts;
 use crate::repo::{Config, Repository};
 use serde_json::Value;
@@ -25,6 +25,30 @@ pub fn load_config(given: Option<&Path>, warnings: &mut Vec<String>) -> Result<C
             .find(|p| p.is_file()),
     };
     let config = Config::load(chosen.as_deref())?;
+    for (key, at) in &config.ignored_keys {
+        warnings.push(format!("{at}: unknown configuration key `{key}` ignored"));
+    }
+    Ok(config)
+}
+
+/// The config for a run against a Chef server: the one given, else `/etc/chef/client.rb`, then
+/// `/etc/chef/client.json`.
+pub fn load_server_config(given: Option<&Path>, warnings: &mut Vec<String>) -> Result<Config> {
+    let chosen: Option<PathBuf> = match given {
+        Some(p) if p.is_file() => Some(p.to_path_buf()),
+        Some(p) => {
+            warnings.push(format!(
+                "Did not find config file: {}. Using command line options instead.",
+                p.display()
+            ));
+            None
+        }
+        None => ["/etc/chef/client.rb", "/etc/chef/client.json"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file()),
+    };
+    let config = Config::load_for_server(chosen.as_deref())?;
     for (key, at) in &config.ignored_keys {
         warnings.push(format!("{at}: unknown configuration key `{key}` ignored"));
     }
@@ -71,21 +95,75 @@ pub struct NodeOptions<'a> {
     pub minimal_ohai: bool,
 }
 
+/// Where a run finds the saved node, environments and roles: the chef-repo for `solo`, the
+/// Chef server for `client`.
+pub trait NodeSource {
+    /// The node saved by an earlier run, if any.
+    fn load_node(&self, name: &str) -> Result<Option<Node>>;
+    /// Environment `name`.
+    fn environment(&self, name: &str) -> Result<Environment>;
+    /// Roles for run-list expansion.
+    fn roles(&self) -> &dyn RoleSource;
+}
+
+/// The chef-repo as a node source: `node_path/<name>.json` (none in legacy mode).
+struct RepoNodes<'a> {
+    config: &'a Config,
+    repo: &'a Repository,
+    legacy_mode: bool,
+}
+
+impl NodeSource for RepoNodes<'_> {
+    fn load_node(&self, name: &str) -> Result<Option<Node>> {
+        if self.legacy_mode {
+            return Ok(None);
+        }
+        Node::load(&self.config.node_path.join(format!("{name}.json")))
+    }
+
+    fn environment(&self, name: &str) -> Result<Environment> {
+        self.repo.environment(name)
+    }
+
+    fn roles(&self) -> &dyn RoleSource {
+        self.repo
+    }
+}
+
+/// The node with its run list expanded, before cookbooks are ordered (a client first
+/// downloads the cookbooks the expansion names).
+#[derive(Debug)]
+pub struct Expanded {
+    pub node: Node,
+    pub environment: Environment,
+    pub expansion: Expansion,
+    pub run_list: RunList,
+    pub overridden: bool,
+    pub host: HostFacts,
+    pub node_file: PathBuf,
+    automatic: crate::node::Map,
+}
+
 /// Builds the node in Chef's order: the saved node, `-E`, then `-j` (whose `chef_environment`
 /// wins), then the run list expanded against roles and the environment.
 pub fn prepare(config: &Config, repo: &Repository, opts: &NodeOptions<'_>) -> Result<Prepared> {
-    // The minimal set names the node and picks template files; the groups the run's cookbooks
-    // read are added once the run list is expanded.
-    let collector = crate::ohai::Collector::new();
-    let automatic = collector.collect_minimal();
-    let text = |key: &str| automatic.get(key).and_then(Value::as_str).unwrap_or("");
-    let host = HostFacts {
-        fqdn: text("fqdn").to_string(),
-        platform: text("platform").to_string(),
-        platform_version: text("platform_version").to_string(),
+    let source = RepoNodes {
+        config,
+        repo,
+        legacy_mode: opts.legacy_mode,
     };
-    let name = opts
-        .node_name
+    let expanded = expand_node(config, &source, opts)?;
+    finish(expanded, config, repo, opts)
+}
+
+/// The node's name: `-N`, else `node_name`, else the host's fqdn, machinename or hostname.
+pub fn node_name(
+    config: &Config,
+    given: Option<&str>,
+    automatic: &crate::node::Map,
+) -> Result<String> {
+    let text = |key: &str| automatic.get(key).and_then(Value::as_str).unwrap_or("");
+    let name = given
         .map(str::to_string)
         .or_else(|| config.node_name.clone())
         .or_else(|| {
@@ -96,12 +174,27 @@ pub fn prepare(config: &Config, repo: &Repository, opts: &NodeOptions<'_>) -> Re
         })
         .unwrap_or_else(|| "localhost".to_string());
     check_node_name(&name)?;
-    let node_file = config.node_path.join(format!("{name}.json"));
-    let mut node = if opts.legacy_mode {
-        Node::new(&name)
-    } else {
-        Node::load(&node_file)?.unwrap_or_else(|| Node::new(&name))
+    Ok(name)
+}
+
+/// The node loaded from `source` with `-E`, `-j` and the expanded run list applied.
+pub fn expand_node(
+    config: &Config,
+    source: &dyn NodeSource,
+    opts: &NodeOptions<'_>,
+) -> Result<Expanded> {
+    // The minimal set names the node and picks template files; the groups the run's cookbooks
+    // read are added once the run list is expanded.
+    let automatic = crate::ohai::Collector::new().collect_minimal();
+    let text = |key: &str| automatic.get(key).and_then(Value::as_str).unwrap_or("");
+    let host = HostFacts {
+        fqdn: text("fqdn").to_string(),
+        platform: text("platform").to_string(),
+        platform_version: text("platform_version").to_string(),
     };
+    let name = node_name(config, opts.node_name, &automatic)?;
+    let node_file = config.node_path.join(format!("{name}.json"));
+    let mut node = source.load_node(&name)?.unwrap_or_else(|| Node::new(&name));
     node.name = name;
     if let Some(env) = opts.environment.or(config.environment.as_deref()) {
         node.chef_environment = env.to_string();
@@ -118,10 +211,39 @@ pub fn prepare(config: &Config, repo: &Repository, opts: &NodeOptions<'_>) -> Re
         Some(items) => (RunList::parse_comma(items)?, true),
         None => (node.run_list.clone(), false),
     };
-    let environment = repo.environment(&node.chef_environment)?;
-    let expansion = expand(run_list.items(), &node.chef_environment, repo)?;
+    let environment = source.environment(&node.chef_environment)?;
+    let expansion = expand(run_list.items(), &node.chef_environment, source.roles())?;
     node.apply_environment(&environment);
     node.apply_expansion(&expansion);
+    Ok(Expanded {
+        node,
+        environment,
+        expansion,
+        run_list,
+        overridden,
+        host,
+        node_file,
+        automatic,
+    })
+}
+
+/// Orders the expansion's cookbooks from `repo` and gathers the automatic attributes they read.
+pub fn finish(
+    expanded: Expanded,
+    config: &Config,
+    repo: &Repository,
+    opts: &NodeOptions<'_>,
+) -> Result<Prepared> {
+    let Expanded {
+        mut node,
+        environment,
+        expansion,
+        run_list,
+        overridden,
+        host,
+        node_file,
+        automatic,
+    } = expanded;
     let cookbook_order = crate::compile::order::cookbook_order(
         repo,
         expansion.recipes.iter().map(|r| r.cookbook()),
@@ -133,7 +255,7 @@ pub fn prepare(config: &Config, repo: &Repository, opts: &NodeOptions<'_>) -> Re
             .iter()
             .filter_map(|name| repo.cookbook(name))
             .map(|cb| cb.root.as_path());
-        collector.collect(&crate::ohai::demand::groups_read_by(roots))
+        crate::ohai::Collector::new().collect(&crate::ohai::demand::groups_read_by(roots))
     };
     node.set_automatic(automatic);
     Ok(Prepared {

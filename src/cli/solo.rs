@@ -91,6 +91,25 @@ fn locked_run(
         minimal_ohai: args.minimal_ohai,
     };
     let mut prepared = prepare(config, &repo, &opts).inspect_err(|e| events.compile_failed(e))?;
+    let log_level = args.log_level.as_deref().or(config.log_level.as_deref());
+    compile_and_converge(&repo, &mut prepared, config, why_run, log_level, events)?;
+    let legacy = args.legacy_mode || config.solo_legacy_mode;
+    if !why_run && !prepared.overridden && !legacy {
+        prepared.node.save(&prepared.node_file)?;
+    }
+    Ok(())
+}
+
+/// Compiles the prepared run and converges it: what `solo` and `client` share once the node is
+/// built and the cookbooks are on disk.
+pub(super) fn compile_and_converge(
+    repo: &Repository,
+    prepared: &mut Prepared,
+    config: &Config,
+    why_run: bool,
+    log_level: Option<&str>,
+    events: &mut dyn Events,
+) -> Result<()> {
     let items: Vec<String> = prepared
         .expansion
         .recipes
@@ -108,8 +127,8 @@ fn locked_run(
         ));
     }
 
-    let sources = RepoSources::new(&repo, prepared.host.clone());
-    let compiled = match compile_run(&repo, &mut prepared, &sources, events) {
+    let sources = RepoSources::new(repo, prepared.host.clone());
+    let compiled = match compile_run(repo, prepared, &sources, events) {
         Ok(c) => c,
         Err(e) => {
             events.compile_failed(&e);
@@ -128,19 +147,11 @@ fn locked_run(
         filesize_threshold: config.diff_filesize_threshold,
         output_threshold: config.diff_output_threshold,
     };
-    cx.live_output = matches!(
-        args.log_level.as_deref().or(config.log_level.as_deref()),
-        Some("info" | "debug" | "trace")
-    );
+    cx.live_output = matches!(log_level, Some("info" | "debug" | "trace"));
     cx.node = Arc::new(prepared.node.attributes.merged());
 
     let (_summary, result) = converge(&compiled.collection, &mut cx, events);
-    result?;
-    let legacy = args.legacy_mode || config.solo_legacy_mode;
-    if !why_run && !prepared.overridden && !legacy {
-        prepared.node.save(&prepared.node_file)?;
-    }
-    Ok(())
+    result
 }
 
 fn compile_run(
@@ -173,7 +184,7 @@ const LOG_LEVELS: &[&str] = &["auto", "trace", "debug", "info", "warn", "error",
 
 /// The formatter chosen by `-F`, writing to `-L` or standard output, plus the JSON report
 /// file when `--report-file` is given.
-fn sinks(args: &SoloArgs, config: &Config) -> Result<Box<dyn Events>> {
+pub(super) fn sinks(args: &SoloArgs, config: &Config) -> Result<Box<dyn Events>> {
     let logfile = args.logfile.as_ref().or(config.log_location.as_ref());
     let out: Box<dyn Write> = match logfile {
         Some(path) => Box::new(open_append(path)?),
@@ -227,12 +238,12 @@ fn open_append(path: &Path) -> Result<std::fs::File> {
         .map_err(|e| Error::io(path, e))
 }
 
-fn warn(message: &str) {
+pub(super) fn warn(message: &str) {
     eprintln!("WARN: {message}");
 }
 
 /// A failure before any formatter exists: the message and Chef's exit code.
-fn early_failure(error: &Error) -> i32 {
+pub(super) fn early_failure(error: &Error) -> i32 {
     eprintln!("FATAL: {error}");
     exit_code::for_error(error)
 }

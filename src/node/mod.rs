@@ -61,19 +61,28 @@ impl Node {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(err) => return Err(Error::io(path, err)),
         };
-        let src = JsonSource::parse(&text, path)?;
-        src.object("the node")?;
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let mut node = Node::new(&src.optional_string("name")?.unwrap_or(stem));
+        Node::from_saved_json(&text, path, &stem).map(Some)
+    }
+
+    /// A saved node from its JSON text (a file's, or a Chef server's answer named by `source`);
+    /// `fallback_name` is used when the JSON has no `name`.
+    pub fn from_saved_json(text: &str, source: &Path, fallback_name: &str) -> Result<Node> {
+        let src = JsonSource::parse(text, source)?;
+        src.object("the node")?;
+        let mut node = Node::new(
+            &src.optional_string("name")?
+                .unwrap_or_else(|| fallback_name.to_string()),
+        );
         if let Some(env) = src.optional_string("chef_environment")? {
             node.chef_environment = env;
         }
         node.run_list = role::run_list_at(&src, &["run_list"])?.unwrap_or_default();
         *node.attributes.component_mut(Level::Normal) = src.optional_object("normal")?;
-        Ok(Some(node))
+        Ok(node)
     }
 
     /// Writes the node JSON atomically (temp file in the same dir, fsync, rename).

@@ -35,8 +35,26 @@ pub struct Config {
     pub run_lock_timeout: Option<Duration>,
     pub minimal_ohai: bool,
     pub solo_legacy_mode: bool,
+    /// The settings that reach a Chef server (`skillet client`, `skillet upload`).
+    pub server: ServerSettings,
     /// Keys that were set but mean nothing to skillet, reported as warnings.
     pub ignored_keys: Vec<(String, SourceLocation)>,
+}
+
+/// client.rb / knife.rb keys about the Chef server.
+#[derive(Debug, Clone, Default)]
+pub struct ServerSettings {
+    pub chef_server_url: Option<String>,
+    /// This client's key (default `/etc/chef/client.pem`).
+    pub client_key: Option<PathBuf>,
+    /// The validator's key, used to register when `client_key` does not exist.
+    pub validation_key: Option<PathBuf>,
+    /// The validator's name (default `chef-validator`).
+    pub validation_client_name: Option<String>,
+    /// `:verify_none` turns TLS certificate checks off.
+    pub ssl_verify_none: bool,
+    /// `authentication_protocol_version` (`1.0` or `1.3`).
+    pub authentication_protocol_version: Option<String>,
 }
 
 /// Settings as read, before defaults are filled in.
@@ -64,6 +82,7 @@ struct Raw {
     run_lock_timeout: Option<Duration>,
     minimal_ohai: bool,
     solo_legacy_mode: bool,
+    server: ServerSettings,
     ignored: Vec<(String, SourceLocation)>,
 }
 
@@ -71,9 +90,25 @@ impl Config {
     /// Reads `path` (`.json`, or Ruby `solo.rb`/`client.rb` style); `None` uses defaults with the
     /// current directory as the chef repo.
     pub fn load(path: Option<&Path>) -> Result<Config> {
+        Config::load_as(path, false)
+    }
+
+    /// Reads client.rb / client.json / knife.rb for a run against a Chef server: the cache
+    /// defaults to `/var/chef/cache` (for root), not local mode's cache beside the config.
+    pub fn load_for_server(path: Option<&Path>) -> Result<Config> {
+        Config::load_as(path, true)
+    }
+
+    fn load_as(path: Option<&Path>, server_mode: bool) -> Result<Config> {
         let Some(path) = path else {
             let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
-            return Ok(Raw::default().finish(None, &cwd));
+            let raw = Raw {
+                solo_legacy_mode: server_mode,
+                ..Raw::default()
+            };
+            let mut config = raw.finish(None, &cwd);
+            config.solo_legacy_mode = false;
+            return Ok(config);
         };
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let base = path
@@ -83,6 +118,10 @@ impl Config {
             .unwrap_or_else(|| PathBuf::from("."));
         let base = absolute(&base);
         let mut raw = Raw::default();
+        if server_mode {
+            // chef-client's cache defaults are legacy chef-solo's: /var/chef for root.
+            raw.solo_legacy_mode = true;
+        }
         if path.extension().is_some_and(|e| e == "json") {
             let value: Value = crate::repo::yaml::from_json(&text, path)?;
             let Value::Object(map) = value else {
@@ -104,7 +143,11 @@ impl Config {
                 raw.apply(&call.method, &value, &base, &call.location)?;
             }
         }
-        Ok(raw.finish(Some(path.to_path_buf()), &base))
+        let mut config = raw.finish(Some(path.to_path_buf()), &base);
+        if server_mode {
+            config.solo_legacy_mode = false;
+        }
+        Ok(config)
     }
 }
 
@@ -171,11 +214,21 @@ impl Raw {
             "run_lock_timeout" => self.run_lock_timeout = Some(Duration::from_secs(number(value)?)),
             "minimal_ohai" => self.minimal_ohai = boolean(value)?,
             "solo_legacy_mode" => self.solo_legacy_mode = boolean(value)?,
+            "chef_server_url" => self.server.chef_server_url = Some(string(value)?),
+            "client_key" => self.server.client_key = Some(path(value)?),
+            "validation_key" => self.server.validation_key = Some(path(value)?),
+            "validation_client_name" => self.server.validation_client_name = Some(string(value)?),
+            "authentication_protocol_version" => {
+                self.server.authentication_protocol_version = Some(string(value)?)
+            }
+            "ssl_verify_mode" => {
+                self.server.ssl_verify_none =
+                    string(value)?.trim_start_matches(':') == "verify_none"
+            }
             "local_mode"
             | "solo"
             | "verbose_logging"
             | "color"
-            | "ssl_verify_mode"
             | "chef_license"
             | "umask"
             | "file_atomic_update"
@@ -245,6 +298,7 @@ impl Raw {
             run_lock_timeout: self.run_lock_timeout,
             minimal_ohai: self.minimal_ohai,
             solo_legacy_mode: self.solo_legacy_mode,
+            server: self.server,
             ignored_keys: self.ignored,
         }
     }
@@ -354,6 +408,53 @@ mod tests {
         assert_eq!(c.role_path, dir.path().join("roles"));
         assert_eq!(c.file_cache_path, dir.path().join("cache"));
         assert_eq!(c.lockfile, dir.path().join("cache/chef-client-running.pid"));
+    }
+
+    #[test]
+    fn client_rb_names_the_server_and_the_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "client.rb",
+            "chef_server_url 'https://chef.example/organizations/acme'\n\
+             validation_client_name 'acme-validator'\n\
+             validation_key 'validation.pem'\n\
+             client_key '/etc/chef/client.pem'\n\
+             ssl_verify_mode :verify_none\n\
+             authentication_protocol_version '1.0'\n",
+        );
+        let c = Config::load_for_server(Some(&p)).unwrap();
+        let s = &c.server;
+        assert_eq!(
+            s.chef_server_url.as_deref(),
+            Some("https://chef.example/organizations/acme")
+        );
+        assert_eq!(s.validation_client_name.as_deref(), Some("acme-validator"));
+        assert_eq!(s.validation_key, Some(dir.path().join("validation.pem")));
+        assert_eq!(s.client_key, Some(PathBuf::from("/etc/chef/client.pem")));
+        assert!(s.ssl_verify_none);
+        assert_eq!(s.authentication_protocol_version.as_deref(), Some("1.0"));
+        assert!(c.ignored_keys.is_empty(), "{:?}", c.ignored_keys);
+        assert!(!c.solo_legacy_mode);
+    }
+
+    #[test]
+    fn a_client_run_caches_in_var_chef_not_beside_its_config() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "client.json", r#"{"node_name": "web1"}"#);
+        let c = Config::load_for_server(Some(&p)).unwrap();
+        assert_eq!(c.file_cache_path, PathBuf::from("/var/chef/cache"));
+        assert_eq!(c.node_name.as_deref(), Some("web1"));
+        let verified = write(dir.path(), "v.rb", "ssl_verify_mode :verify_peer\n");
+        assert!(
+            !Config::load_for_server(Some(&verified))
+                .unwrap()
+                .server
+                .ssl_verify_none
+        );
     }
 
     #[test]

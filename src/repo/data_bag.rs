@@ -4,6 +4,30 @@ use crate::error::{Error, Result, SourceLocation};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+/// Where `data_bag` and `data_bag_item` read from: the chef-repo's files, or a Chef server.
+pub trait DataBagSource: std::fmt::Debug + Send + Sync {
+    /// Bag names, sorted.
+    fn bags(&self) -> Result<Vec<String>>;
+    /// Item ids of `bag`, sorted (`data_bag("bag")`).
+    fn items(&self, bag: &str) -> Result<Vec<String>>;
+    /// One item (`data_bag_item("bag", "id")`).
+    fn item(&self, bag: &str, id: &str) -> Result<Value>;
+}
+
+impl DataBagSource for DataBags {
+    fn bags(&self) -> Result<Vec<String>> {
+        DataBags::bags(self)
+    }
+
+    fn items(&self, bag: &str) -> Result<Vec<String>> {
+        DataBags::items(self, bag)
+    }
+
+    fn item(&self, bag: &str, id: &str) -> Result<Value> {
+        DataBags::item(self, bag, id)
+    }
+}
+
 /// The data bags below one directory, read on demand.
 #[derive(Debug, Clone)]
 pub struct DataBags {

@@ -24,7 +24,8 @@ pub struct Repository {
     pub shadowed: Vec<PathBuf>,
     pub role_path: PathBuf,
     pub environment_path: PathBuf,
-    pub data_bags: data_bag::DataBags,
+    /// Where recipes' `data_bag` calls read (the repository's files unless replaced).
+    pub data_bags: std::sync::Arc<dyn data_bag::DataBagSource>,
 }
 
 impl Repository {
@@ -59,7 +60,7 @@ impl Repository {
             shadowed,
             role_path: config.role_path.clone(),
             environment_path: config.environment_path.clone(),
-            data_bags: data_bag::DataBags::new(&config.data_bag_path),
+            data_bags: std::sync::Arc::new(data_bag::DataBags::new(&config.data_bag_path)),
         })
     }
 
@@ -333,6 +334,17 @@ impl DslJson {
             None => error,
         }
     }
+}
+
+/// A role or environment file in Ruby's DSL as JSON text, for readers that take either (its
+/// keys are checked by the role or environment reader later).
+pub fn dsl_file_as_json(path: &Path) -> Result<String> {
+    let either: Vec<&str> = ROLE_METHODS
+        .iter()
+        .chain(ENVIRONMENT_METHODS)
+        .copied()
+        .collect();
+    Ok(DslJson::read(path, "role or environment", &either)?.text)
 }
 
 fn flatten_args(args: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
