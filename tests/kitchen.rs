@@ -398,7 +398,10 @@ fn a_multi_host_suite_is_made_converged_verified_and_destroyed_together() {
          test \"$(ask $KITCHEN_HOST_WEB_1)\" = web-1\n\
          $KITCHEN_EXEC db1 grep -q 'hello from the host' /etc/{marker}\n\
          ! $KITCHEN_EXEC lb1 test -e /etc/{marker}\n\
-         test \"$($KITCHEN_EXEC web-1 hostname)\" = web-1\necho lab checks passed\n"
+         test \"$($KITCHEN_EXEC web-1 hostname)\" = web-1\n\
+         if $KITCHEN_EXEC nope true 2>/dev/null; then exit 1; fi\n\
+         test \"$(cat /proc/sys/net/ipv6/conf/hb0/accept_dad)\" = 0\n\
+         test -z \"$(ip -6 addr show tentative)\"\necho lab checks passed\n"
     );
     repo.write("test/integration/trio/reach", &lab);
     let reach = repo.path().join("test/integration/trio/reach");
