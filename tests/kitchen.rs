@@ -250,6 +250,13 @@ fn a_wrong_type_in_kitchen_yml_names_its_place() {
     repo.run(&["kitchen", "list"])
         .ok()
         .shows("kitchen.yml:5:13: `colour` in default means nothing to skillet");
+    repo.write(
+        "kitchen.yml",
+        "platforms:\n  - name: debian-12\nsuites:\n  - name: pair\n    hosts:\n      - name: db1\n      - name: db1\n",
+    );
+    let run = repo.run(&["kitchen", "list"]);
+    assert_eq!(run.code(), 1);
+    run.shows("kitchen.yml:7:15: expected each host of suite `pair` to have its own name, found `db1` twice");
 }
 
 #[test]
