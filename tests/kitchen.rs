@@ -250,6 +250,13 @@ fn a_wrong_type_in_kitchen_yml_names_its_place() {
     repo.run(&["kitchen", "list"])
         .ok()
         .shows("kitchen.yml:5:13: `colour` in default means nothing to skillet");
+    repo.write(
+        "kitchen.yml",
+        "platforms:\n  - name: debian-12\nsuites:\n  - name: pair\n    hosts:\n      - name: db1\n      - name: db1\n",
+    );
+    let run = repo.run(&["kitchen", "list"]);
+    assert_eq!(run.code(), 1);
+    run.shows("kitchen.yml:7:15: expected each host of suite `pair` to have its own name, found `db1` twice");
 }
 
 #[test]
@@ -398,7 +405,10 @@ fn a_multi_host_suite_is_made_converged_verified_and_destroyed_together() {
          test \"$(ask $KITCHEN_HOST_WEB_1)\" = web-1\n\
          $KITCHEN_EXEC db1 grep -q 'hello from the host' /etc/{marker}\n\
          ! $KITCHEN_EXEC lb1 test -e /etc/{marker}\n\
-         test \"$($KITCHEN_EXEC web-1 hostname)\" = web-1\necho lab checks passed\n"
+         test \"$($KITCHEN_EXEC web-1 hostname)\" = web-1\n\
+         if $KITCHEN_EXEC nope true 2>/dev/null; then exit 1; fi\n\
+         test \"$(cat /proc/sys/net/ipv6/conf/hb0/accept_dad)\" = 0\n\
+         test -z \"$(ip -6 addr show tentative)\"\necho lab checks passed\n"
     );
     repo.write("test/integration/trio/reach", &lab);
     let reach = repo.path().join("test/integration/trio/reach");

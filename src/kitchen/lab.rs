@@ -156,8 +156,14 @@ impl Lab {
     /// host is plugged into it; missing pieces are not an error.
     pub fn detach(&self, link: &HostLink) {
         self.unplug(link);
-        if link.bridge != BRIDGE && netns_exists(&self.name) && self.ports(&link.bridge).is_empty()
-        {
+        if link.bridge == BRIDGE || !netns_exists(&self.name) {
+            return;
+        }
+        // Under the lock, so a sibling host being plugged in keeps its bridge.
+        let Ok(_guard) = self.lock() else {
+            return;
+        };
+        if self.has_link(&link.bridge) && self.ports(&link.bridge).is_empty() {
             let _ = ip(&["-n", &self.name, "link", "del", &link.bridge]);
         }
     }
