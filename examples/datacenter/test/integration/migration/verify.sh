@@ -59,7 +59,7 @@ if refused=$(app_sql db3 "INSERT INTO events (origin) VALUES ('db3')" 2>&1); the
   exit 1
 fi
 grep -q -- '--read-only' <<<"$refused" || { echo "db3 refused a write for another reason: $refused" >&2; exit 1; }
-echo "replica: db3 refuses writes ($refused)"
+echo "replica: db3 refuses writes ($(grep -m1 ERROR <<<"$refused"))"
 
 # Round robin over two backends: a few requests see both.
 served=""
