@@ -24,7 +24,7 @@ use crate::repo::version::{Constraint, Version};
 use crate::repo::Repository;
 use crate::resource::{Guard, ResourceCollection};
 use crate::ruby::{AttributeWrite, NodeAccess, WriteLevel};
-use decl::ResourceDecl;
+use decl::{DeclCode, ResourceDecl};
 use std::collections::HashSet;
 
 /// Reads a recipe into its steps.
@@ -48,6 +48,17 @@ pub trait RecipeLoader {
 pub trait RecipeHost: NodeAccess {
     /// Builds a declared resource (with guards written as code, if any) and appends it.
     fn declare(&mut self, decl: ResourceDecl, block_guards: Vec<Guard>) -> Result<()>;
+    /// [`RecipeHost::declare`] for a declaration with more code kept for converge time
+    /// (template helpers, `lazy` values) than block guards.
+    fn declare_code(&mut self, decl: ResourceDecl, code: DeclCode) -> Result<()> {
+        if code.helpers.is_empty() && code.lazy.is_empty() {
+            return self.declare(decl, code.guards);
+        }
+        Err(Error::compile(
+            decl.location.clone(),
+            "template helpers and `lazy` values cannot be declared here",
+        ))
+    }
     /// `include_recipe "cb::r"` at `location`: evaluates it now unless it was loaded already.
     fn include_recipe(&mut self, name: &str, location: &SourceLocation) -> Result<()>;
     /// The item ids of a data bag, sorted (`data_bag("users")`).
@@ -297,6 +308,12 @@ impl NodeAccess for DriverHost<'_, '_> {
 impl RecipeHost for DriverHost<'_, '_> {
     fn declare(&mut self, decl: ResourceDecl, block_guards: Vec<Guard>) -> Result<()> {
         self.state.declare(&decl, block_guards)
+    }
+
+    fn declare_code(&mut self, decl: ResourceDecl, code: DeclCode) -> Result<()> {
+        let resource = crate::resource::build::build_code(&decl, code, self.state.sources)?;
+        self.state.collection.push(resource);
+        Ok(())
     }
 
     fn include_recipe(&mut self, name: &str, location: &SourceLocation) -> Result<()> {

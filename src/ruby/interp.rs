@@ -117,6 +117,9 @@ pub(crate) enum Reply<'a> {
     /// Hand the call's block, with a copy of the variables it sees, to [`Host::take_block`]
     /// (a block guard, evaluated later).
     TakeBlock,
+    /// Call [`Host::call_with_ivars`] with the caller's instance variables (a template's
+    /// partials and helpers see the template's `@vars`).
+    WithIvars,
 }
 
 /// Facts about a call a host may want.
@@ -152,6 +155,20 @@ pub(crate) trait Host<'a> {
     /// The block a [`Reply::TakeBlock`] asked for; the answer is the call's value.
     fn take_block(&mut self, _block: CapturedBlock, _info: CallInfo) -> Result<Value<'a>, Fault> {
         Ok(Value::Nil)
+    }
+
+    /// The call a [`Reply::WithIvars`] asked for, with the caller's instance variables.
+    fn call_with_ivars(
+        &mut self,
+        name: &str,
+        _args: &[Value<'a>],
+        _ivars: &HashMap<Arc<str>, Value<'a>>,
+        _info: CallInfo,
+    ) -> Result<Value<'a>, Fault> {
+        Err(Fault::new(
+            "NoMethodError",
+            format!("undefined method `{name}`"),
+        ))
     }
 }
 
@@ -727,6 +744,11 @@ impl<'a, 'h> Interp<'a, 'h> {
             Reply::Value(v) => Ok(v),
             Reply::Delegate(v) => self.call_method(v, &call.name, args, block, span),
             Reply::RunBlock => self.run_host_block(block, info),
+            Reply::WithIvars => {
+                Ok(self
+                    .host
+                    .call_with_ivars(&call.name, &args, &self.ivars, info)?)
+            }
             Reply::TakeBlock => {
                 let Some(BlockArg::Code(block)) = block else {
                     return Err(Fault::argument(format!(
@@ -784,18 +806,32 @@ impl<'a, 'h> Interp<'a, 'h> {
     /// Runs a captured block in this evaluator (whose own frames are replaced): its value, with
     /// `next`, `break` and `return` all ending the block.
     pub(crate) fn run_captured(&mut self, captured: &'a CapturedBlock) -> Result<Value<'a>, Fault> {
+        self.run_captured_with(captured, Vec::new(), None)
+    }
+
+    /// [`Interp::run_captured`] with block arguments and, when given, these instance variables
+    /// instead of the captured ones (a template helper sees the template's `@vars`).
+    pub(crate) fn run_captured_with(
+        &mut self,
+        captured: &'a CapturedBlock,
+        args: Vec<Value<'a>>,
+        ivars: Option<HashMap<Arc<str>, Value<'a>>>,
+    ) -> Result<Value<'a>, Fault> {
         self.stack_base = stack_position();
         self.frames = captured
             .frames
             .iter()
             .map(|frame| frame.iter().map(FrozenValue::thaw).collect())
             .collect();
-        self.ivars = captured
-            .ivars
-            .iter()
-            .map(|(k, v)| (k.clone(), v.thaw()))
-            .collect();
-        let result = self.yield_block(&BlockArg::Code(captured.block.clone()), Vec::new());
+        self.ivars = match ivars {
+            Some(ivars) => ivars,
+            None => captured
+                .ivars
+                .iter()
+                .map(|(k, v)| (k.clone(), v.thaw()))
+                .collect(),
+        };
+        let result = self.yield_block(&BlockArg::Code(captured.block.clone()), args);
         self.frames.clear();
         match result {
             Ok(v) | Err(Flow::Break(v) | Flow::Next(v) | Flow::Return(v)) => Ok(v),
@@ -822,7 +858,7 @@ impl<'a, 'h> Interp<'a, 'h> {
             match self.host.call(Some(&receiver), name, &args, info)? {
                 Reply::Value(v) => return Ok(v),
                 Reply::Delegate(v) => receiver = v,
-                Reply::NotFound | Reply::RunBlock | Reply::TakeBlock => {
+                Reply::NotFound | Reply::RunBlock | Reply::TakeBlock | Reply::WithIvars => {
                     return Err(Fault::no_method(name, &receiver).into())
                 }
             }

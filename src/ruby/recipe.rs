@@ -10,18 +10,22 @@
 //! Each declaration and `include_recipe` goes to the compiler as soon as it is evaluated, so
 //! included recipes run in place. Node reads and precedence-level writes (`node.default[...]`)
 //! go through the same [`AttributeHost`] as attribute files. Constructs skillet cannot run
-//! (`ruby_block`, `lazy`, `search`, commands at compile time) are refused with their reason.
-//! Block guards are in `guard_block`.
+//! (`ruby_block`, commands at compile time) are refused with their reason.
+//! Block guards and `lazy { ... }` values are in `guard_block`: a lazy value stands in the
+//! properties as a marker until the resource block ends, then goes to the compiler as code.
+//! `helper(:name) { ... }` in a `template` block becomes a method of the template.
 
 use super::attribute_file::AttributeHost;
+use super::erb::TemplateHelper;
 use super::frozen::CapturedBlock;
-use super::guard_block::{block_guard, check_guard_call};
+use super::guard_block::{block_guard, check_guard_call, lazy_value};
 use super::interp::{CallInfo, Fault, Host, Interp, Reply, HOST_FAILURE};
 use super::value::{AttrRef, Mutability, Value};
 use super::{fault_to_error, parse_file, NodeAccess};
-use crate::compile::decl::{PropValue, ResourceDecl};
+use crate::compile::decl::{DeclCode, PropValue, ResourceDecl};
 use crate::compile::RecipeHost;
 use crate::error::{Error, SourceLocation};
+use crate::resource::lazy::LazyValue;
 use crate::resource::{Guard, GuardCommand, GuardKind, GuardOptions};
 use indexmap::IndexMap;
 use serde_json::{json, Value as Json};
@@ -45,7 +49,8 @@ pub fn eval_recipe(
         cookbook,
         recipe,
         open: Vec::new(),
-        pending_guard: None,
+        pending: None,
+        lazies: Vec::new(),
         failure: None,
         line_starts: None,
     };
@@ -66,9 +71,6 @@ pub(crate) fn refusal(name: &str) -> Option<&'static str> {
     Some(match name {
         "ruby_block" | "whyrun_safe_ruby_block" => {
             "runs arbitrary Ruby at converge time, which skillet does not execute"
-        }
-        "lazy" => {
-            "(a property computed at converge time) is not supported yet; compute the value in the recipe, or move the logic into a template"
         }
         "search" | "partial_search" => {
             "(a Chef server query) is not supported yet; read local data with `data_bag_item`"
@@ -98,6 +100,67 @@ struct OpenResource {
     location: SourceLocation,
     properties: IndexMap<String, PropValue>,
     block_guards: Vec<Guard>,
+    helpers: Vec<TemplateHelper>,
+}
+
+/// What a block handed over with [`Reply::TakeBlock`] is for.
+enum Pending {
+    Guard(GuardKind),
+    Lazy,
+    Helper(String),
+}
+
+/// Stands for the value of a `lazy { ... }` block until the resource's properties are read:
+/// a string no recipe writes (it holds NUL characters) with the block's index.
+fn lazy_marker(index: usize) -> String {
+    format!("\0skillet-lazy:{index}\0")
+}
+
+/// The index of the lazy block `text` stands for, if it is a marker.
+fn lazy_index(text: &str) -> Option<usize> {
+    text.strip_prefix("\0skillet-lazy:")?
+        .strip_suffix('\0')?
+        .parse()
+        .ok()
+}
+
+/// Finds the lazy markers in a property value, replacing each with null: `(keys below the
+/// property, block index)`. Err when a marker was used inside another value (`"#{lazy {...}}"`,
+/// an Array element), where it cannot be computed later.
+fn take_lazy_markers(
+    value: &mut Json,
+    path: &mut Vec<String>,
+    found: &mut Vec<(Vec<String>, usize)>,
+) -> Result<(), ()> {
+    match value {
+        Json::String(text) => {
+            if let Some(index) = lazy_index(text) {
+                found.push((path.clone(), index));
+                *value = Json::Null;
+            } else if text.contains("\0skillet-lazy:") {
+                return Err(());
+            }
+        }
+        Json::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                path.push(key.clone());
+                let result = take_lazy_markers(item, path, found);
+                path.pop();
+                result?;
+            }
+        }
+        Json::Array(items) => {
+            let mut inner = Vec::new();
+            for item in items.iter_mut() {
+                take_lazy_markers(item, path, &mut inner)?;
+            }
+            if !inner.is_empty() {
+                return Err(());
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The methods a recipe calls without a receiver, and the state of its resource blocks.
@@ -109,8 +172,10 @@ struct RecipeDsl<'h> {
     recipe: &'h str,
     /// Resource blocks being evaluated, innermost last.
     open: Vec<OpenResource>,
-    /// The guard kind whose block was asked for.
-    pending_guard: Option<GuardKind>,
+    /// What the block asked for is for.
+    pending: Option<Pending>,
+    /// `lazy { ... }` blocks taken so far, with their places; markers hold their index.
+    lazies: Vec<(CapturedBlock, SourceLocation)>,
     /// An error from the compiler (a bad property, an included recipe's error), reported as is.
     failure: Option<Error>,
     /// Byte offsets of the source's lines, computed when a guard block first needs them.
@@ -190,6 +255,13 @@ impl RecipeDsl<'_> {
             "data_bag_item" => self.data_bag_item(args)?,
             "resources" => Value::str(resource_reference(args)?),
             "cookbook_name" => Value::str(self.cookbook),
+            "lazy" => {
+                if !info.has_block || !args.is_empty() {
+                    return Err(Fault::argument("`lazy` takes a block: `lazy { ... }`"));
+                }
+                self.pending = Some(Pending::Lazy);
+                return Ok(Reply::TakeBlock);
+            }
             "recipe_name" => Value::str(self.recipe),
             _ if declares_resource(name, args, info) => return self.declare(name, args, info),
             _ => return Ok(Reply::NotFound),
@@ -274,6 +346,7 @@ impl RecipeDsl<'_> {
             location: self.location(info),
             properties: IndexMap::new(),
             block_guards: Vec::new(),
+            helpers: Vec::new(),
         };
         if info.has_block {
             self.open.push(resource);
@@ -285,17 +358,77 @@ impl RecipeDsl<'_> {
 
     /// Hands a fully evaluated declaration to the compiler.
     fn finish(&mut self, resource: OpenResource) -> Result<(), Fault> {
+        let mut properties = resource.properties;
+        let mut lazy = Vec::new();
+        for (name, prop) in properties.iter_mut() {
+            let mut found = Vec::new();
+            if take_lazy_markers(&mut prop.value, &mut Vec::new(), &mut found).is_err() {
+                return Err(self.fail(Error::compile_as(
+                    "ArgumentError",
+                    prop.location.clone(),
+                    format!("`{name}`: a `lazy` value can be a property's value or a value in a Hash given to one, not part of another value (it is computed only when the resource runs)"),
+                )));
+            }
+            for (path, index) in found {
+                let Some((block, location)) = self.lazies.get(index).cloned() else {
+                    continue;
+                };
+                lazy.push(LazyValue {
+                    property: name.clone(),
+                    path,
+                    compute: lazy_value(self.file.clone(), location.clone(), block),
+                    location,
+                });
+            }
+        }
         let decl = ResourceDecl {
             kind: resource.kind,
             name: resource.name,
-            properties: resource.properties,
+            properties,
             location: resource.location,
             cookbook: self.cookbook.to_string(),
             recipe: self.recipe.to_string(),
         };
-        self.host
-            .declare(decl, resource.block_guards)
-            .map_err(|e| self.fail(e))
+        let code = DeclCode {
+            guards: resource.block_guards,
+            helpers: resource.helpers,
+            lazy,
+        };
+        self.host.declare_code(decl, code).map_err(|e| self.fail(e))
+    }
+
+    /// `helper(:name) { |args| ... }` in a `template` block; `helpers` with a module or `def`s
+    /// is refused.
+    fn helper<'a>(
+        &mut self,
+        name: &str,
+        args: &[Value<'a>],
+        info: CallInfo,
+    ) -> Result<Reply<'a>, Fault> {
+        if name == "helpers" {
+            return Err(Fault::new(
+                "NotImplementedError",
+                "`helpers` (a module or a block of `def`s) is not supported yet: skillet does not run method definitions; write each as `helper(:name) { |args| ... }`",
+            ));
+        }
+        let [method] = args else {
+            return Err(Fault::argument(
+                "`helper` takes the method's name and a block: `helper(:name) { |args| ... }`",
+            ));
+        };
+        let Some(method) = word(method) else {
+            return Err(Fault::type_error(format!(
+                "`helper` takes the method's name (a Symbol), got {}",
+                kind_of(method)
+            )));
+        };
+        if !info.has_block {
+            return Err(Fault::argument(format!(
+                "`helper(:{method})` needs a block with the method's body"
+            )));
+        }
+        self.pending = Some(Pending::Helper(method));
+        Ok(Reply::TakeBlock)
     }
 
     /// A call inside a resource block.
@@ -310,6 +443,9 @@ impl RecipeDsl<'_> {
             "subscribes" => self.subscribes(args, info)?,
             "only_if" => return self.guard(GuardKind::OnlyIf, args, info),
             "not_if" => return self.guard(GuardKind::NotIf, args, info),
+            "helper" | "helpers" if self.open.last().is_some_and(|r| r.kind == "template") => {
+                return self.helper(name, args, info)
+            }
             "name" if args.is_empty() => {
                 let name = self.open.last().map(|r| r.name.clone()).unwrap_or_default();
                 return Ok(Reply::Value(Value::str(name)));
@@ -332,6 +468,7 @@ impl RecipeDsl<'_> {
                         | "resources"
                         | "cookbook_name"
                         | "recipe_name"
+                        | "lazy"
                 ) {
                     return self.recipe_call(name, args, info);
                 }
@@ -460,7 +597,7 @@ impl RecipeDsl<'_> {
                     "`{name}` takes a command or a block, not both"
                 )));
             }
-            self.pending_guard = Some(kind);
+            self.pending = Some(Pending::Guard(kind));
             return Ok(Reply::TakeBlock);
         }
         let (command, options) = match args {
@@ -514,6 +651,17 @@ impl RecipeDsl<'_> {
             .nth(info.span.column.saturating_sub(1) as usize)
             .map_or(0, |(i, _)| i);
         line[start..].trim_end().to_string()
+    }
+}
+
+/// Refuses, when the recipe compiles, what a block run at converge time (a guard, a `lazy`
+/// value) could not call.
+fn check_converge_block(block: &CapturedBlock) -> Result<(), Fault> {
+    match &block.block.body {
+        Some(body) => super::scan::each_call(body, &mut |call, span| {
+            check_guard_call(call).map_err(|f| f.at(span))
+        }),
+        None => Ok(()),
     }
 }
 
@@ -658,14 +806,35 @@ impl<'a> Host<'a> for RecipeDsl<'_> {
     }
 
     fn take_block(&mut self, block: CapturedBlock, info: CallInfo) -> Result<Value<'a>, Fault> {
-        let Some(kind) = self.pending_guard.take() else {
-            return Ok(Value::Nil);
+        let kind = match self.pending.take() {
+            None => return Ok(Value::Nil),
+            Some(Pending::Guard(kind)) => kind,
+            Some(Pending::Lazy) => {
+                check_converge_block(&block)?;
+                self.lazies.push((block, self.location(info)));
+                return Ok(Value::str(lazy_marker(self.lazies.len() - 1)));
+            }
+            Some(Pending::Helper(name)) => {
+                // A helper may call the template's other helpers, so only refused names are
+                // checked here; anything else unknown fails when the template is rendered.
+                if let Some(body) = &block.block.body {
+                    super::scan::each_call(body, &mut |call, span| match refusal(&call.name) {
+                        Some(why) if call.receiver.is_none() => Err(Fault::new(
+                            "NotImplementedError",
+                            format!("`{}` {why}", call.name),
+                        )
+                        .at(span)),
+                        _ => Ok(()),
+                    })?;
+                }
+                let helper = TemplateHelper::new(name, self.file.clone(), block);
+                if let Some(open) = self.open.last_mut() {
+                    open.helpers.push(helper);
+                }
+                return Ok(Value::Nil);
+            }
         };
-        if let Some(body) = &block.block.body {
-            super::scan::each_call(body, &mut |call, span| {
-                check_guard_call(call).map_err(|f| f.at(span))
-            })?;
-        }
+        check_converge_block(&block)?;
         let guard = Guard {
             kind,
             command: GuardCommand::Block(block_guard(
