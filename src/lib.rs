@@ -16,6 +16,7 @@ pub mod repo;
 pub mod report;
 pub mod resource;
 pub mod ruby;
+pub mod search;
 pub mod template;
 
 pub use error::{Error, Result, SourceLocation};

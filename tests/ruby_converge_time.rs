@@ -130,3 +130,116 @@ fn helpers_written_as_methods_are_refused_clearly() {
     assert_ne!(run.code(), 0, "{}", run.all());
     run.shows("default.rb:3:3").shows("helper(:name)");
 }
+
+const SEARCH_RB: &str = r##"base = node['app']['root']
+
+web = search(:node, 'role:web AND chef_environment:prod')
+ips = web.map { |n| n['ipaddress'] }.sort
+names = []
+search(:node, 'role:web') { |n| names << n.name }
+admins = search(:users, 'groups:admin', filter_result: { 'login' => ['id'], 'shell' => ['shell'] })
+roles = search(:role, 'name:web*').map(&:name)
+second = search(:node, 'chef_environment:prod', rows: 1, start: 1).map { |n| n.name }
+
+template "#{base}/hosts.conf" do
+  source 'hosts.conf.erb'
+  variables(ips: ips, names: names, admins: admins, roles: roles, second: second)
+end
+"##;
+
+const HOSTS_ERB: &str = "\
+<% @ips.each do |ip| -%>
+server <%= ip %>
+<% end -%>
+names <%= @names.join(',') %>
+<% @admins.each do |a| -%>
+admin <%= a['login'] %> <%= a['shell'] %>
+<% end -%>
+roles <%= @roles.join(',') %>
+second <%= @second.join(',') %>
+";
+
+fn saved_node(repo: &Repo, name: &str, env: &str, role: &str, ip: &str) {
+    repo.write(
+        &format!("nodes/{name}.json"),
+        &format!(
+            r#"{{"name": "{name}", "chef_environment": "{env}", "run_list": ["role[{role}]"],
+                "automatic": {{"ipaddress": "{ip}"}}}}"#
+        ),
+    );
+}
+
+fn role(repo: &Repo, name: &str) {
+    repo.write(
+        &format!("roles/{name}.json"),
+        &format!(
+            r#"{{"name": "{name}", "json_class": "Chef::Role", "chef_type": "role",
+                "run_list": [], "default_attributes": {{}}, "override_attributes": {{}}}}"#
+        ),
+    );
+}
+
+fn search_repo() -> Repo {
+    let repo = app_repo();
+    put(&repo, "cookbooks/app/recipes/default.rb", SEARCH_RB);
+    put(
+        &repo,
+        "cookbooks/app/templates/default/hosts.conf.erb",
+        HOSTS_ERB,
+    );
+    saved_node(&repo, "web1", "prod", "web", "10.0.0.1");
+    saved_node(&repo, "web2", "prod", "web", "10.0.0.2");
+    saved_node(&repo, "web3", "staging", "web", "10.0.0.3");
+    saved_node(&repo, "db1", "prod", "db", "10.0.1.1");
+    for name in ["web", "webapp", "db"] {
+        role(&repo, name);
+    }
+    repo.write(
+        "data_bags/users/alice.json",
+        r#"{"id": "alice", "groups": ["admin"], "shell": "/bin/zsh"}"#,
+    );
+    repo.write(
+        "data_bags/users/bob.json",
+        r#"{"id": "bob", "groups": ["dev"], "shell": "/bin/bash"}"#,
+    );
+    repo
+}
+
+#[test]
+fn search_over_saved_nodes_roles_and_a_data_bag_feeds_a_template() {
+    let repo = search_repo();
+    repo.solo(&["-o", "recipe[app]"]).ok().updated(1, 1);
+    assert_eq!(
+        repo.read_host("hosts.conf").as_deref(),
+        Some(
+            "server 10.0.0.1\nserver 10.0.0.2\nnames web1,web2,web3\nadmin alice /bin/zsh\nroles web,webapp\nsecond web1\n"
+        )
+    );
+    repo.solo(&["-o", "recipe[app]"]).ok().updated(0, 1);
+}
+
+#[test]
+fn a_bad_query_or_a_missing_index_stops_the_run_at_its_line() {
+    let repo = search_repo();
+    put(
+        &repo,
+        "cookbooks/app/recipes/default.rb",
+        "file \"#{node['app']['root']}/x\"\nsearch(:node, 'role:(web')\n",
+    );
+    let run = repo.solo(&["-o", "recipe[app]"]);
+    assert_ne!(run.code(), 0, "{}", run.all());
+    run.shows("default.rb:2:1")
+        .shows("invalid search query")
+        .shows("never closed");
+    assert!(repo.read_host("x").is_none());
+
+    put(
+        &repo,
+        "cookbooks/app/recipes/default.rb",
+        "\nsearch(:nothing_here, '*:*')\n",
+    );
+    let run = repo.solo(&["-o", "recipe[app]"]);
+    assert_ne!(run.code(), 0, "{}", run.all());
+    run.shows("default.rb:2:1")
+        .shows("no data bag `nothing_here`");
+}

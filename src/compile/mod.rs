@@ -65,6 +65,14 @@ pub trait RecipeHost: NodeAccess {
     fn data_bag(&self, bag: &str) -> Result<Vec<String>>;
     /// One data bag item (`data_bag_item("users", "bob")`).
     fn data_bag_item(&self, bag: &str, id: &str) -> Result<serde_json::Value>;
+    /// The documents `search(index, ...)` looks in (`node`, `role`, `environment`, `client`
+    /// or a data bag).
+    fn search_documents(&self, index: &str) -> Result<Vec<crate::search::Document>> {
+        Err(Error::input(
+            "NotImplementedError",
+            format!("search(:{index}) is not available here"),
+        ))
+    }
 }
 
 /// Loads recipes from the cookbook's files: YAML and JSON (Chef's data format) and Ruby.
@@ -326,6 +334,10 @@ impl RecipeHost for DriverHost<'_, '_> {
 
     fn data_bag_item(&self, bag: &str, id: &str) -> Result<serde_json::Value> {
         self.state.repo.data_bags.item(bag, id)
+    }
+
+    fn search_documents(&self, index: &str) -> Result<Vec<crate::search::Document>> {
+        crate::search::local::documents(self.state.repo, index)
     }
 }
 

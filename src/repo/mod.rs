@@ -25,6 +25,8 @@ pub struct Repository {
     pub role_path: PathBuf,
     pub environment_path: PathBuf,
     pub data_bags: data_bag::DataBags,
+    /// Where saved nodes are (`nodes/<name>.json`), which `search(:node, ...)` reads.
+    pub node_path: PathBuf,
 }
 
 impl Repository {
@@ -60,6 +62,7 @@ impl Repository {
             role_path: config.role_path.clone(),
             environment_path: config.environment_path.clone(),
             data_bags: data_bag::DataBags::new(&config.data_bag_path),
+            node_path: config.node_path.clone(),
         })
     }
 

@@ -120,6 +120,9 @@ pub(crate) enum Reply<'a> {
     /// Call [`Host::call_with_ivars`] with the caller's instance variables (a template's
     /// partials and helpers see the template's `@vars`).
     WithIvars,
+    /// Run the call's block with each item of this collection (`search(:node, q) { |n| }`);
+    /// without a block, the collection is the call's value.
+    Iterate(Value<'a>),
 }
 
 /// Facts about a call a host may want.
@@ -749,6 +752,13 @@ impl<'a, 'h> Interp<'a, 'h> {
                     .host
                     .call_with_ivars(&call.name, &args, &self.ivars, info)?)
             }
+            Reply::Iterate(items) => match block {
+                Some(_) => {
+                    self.call_method(items, "each", Vec::new(), block, span)?;
+                    Ok(Value::Nil)
+                }
+                None => Ok(items),
+            },
             Reply::TakeBlock => {
                 let Some(BlockArg::Code(block)) = block else {
                     return Err(Fault::argument(format!(
@@ -858,9 +868,11 @@ impl<'a, 'h> Interp<'a, 'h> {
             match self.host.call(Some(&receiver), name, &args, info)? {
                 Reply::Value(v) => return Ok(v),
                 Reply::Delegate(v) => receiver = v,
-                Reply::NotFound | Reply::RunBlock | Reply::TakeBlock | Reply::WithIvars => {
-                    return Err(Fault::no_method(name, &receiver).into())
-                }
+                Reply::NotFound
+                | Reply::RunBlock
+                | Reply::TakeBlock
+                | Reply::WithIvars
+                | Reply::Iterate(_) => return Err(Fault::no_method(name, &receiver).into()),
             }
         }
         if let Value::Json(json) = receiver {
@@ -874,6 +886,15 @@ impl<'a, 'h> Interp<'a, 'h> {
         }
         if let Some(v) = self.object_method(&receiver, name, &args, block, span)? {
             return Ok(v);
+        }
+        // Attribute-like hashes (from JSON: node attributes, search results) answer a method
+        // named like one of their keys, as Chef's attribute objects and nodes do (`n.name`).
+        if let Value::Hash(h) = &receiver {
+            if h.indifferent && args.is_empty() && block.is_none() {
+                if let Some(v) = h.map.borrow().get(&HashKey::Str(Arc::from(name))) {
+                    return Ok(v.clone());
+                }
+            }
         }
         Err(Fault::no_method(name, &receiver).into())
     }

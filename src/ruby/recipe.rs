@@ -10,7 +10,8 @@
 //! Each declaration and `include_recipe` goes to the compiler as soon as it is evaluated, so
 //! included recipes run in place. Node reads and precedence-level writes (`node.default[...]`)
 //! go through the same [`AttributeHost`] as attribute files. Constructs skillet cannot run
-//! (`ruby_block`, commands at compile time) are refused with their reason.
+//! (`ruby_block`, commands at compile time) are refused with their reason. `search` reads the
+//! repository's documents through the host and matches them with `crate::search`.
 //! Block guards and `lazy { ... }` values are in `guard_block`: a lazy value stands in the
 //! properties as a marker until the resource block ends, then goes to the compiler as code.
 //! `helper(:name) { ... }` in a `template` block becomes a method of the template.
@@ -72,8 +73,8 @@ pub(crate) fn refusal(name: &str) -> Option<&'static str> {
         "ruby_block" | "whyrun_safe_ruby_block" => {
             "runs arbitrary Ruby at converge time, which skillet does not execute"
         }
-        "search" | "partial_search" => {
-            "(a Chef server query) is not supported yet; read local data with `data_bag_item`"
+        "partial_search" => {
+            "(the partial_search cookbook's helper) is not supported; use `search` with `filter_result:`"
         }
         "shell_out" | "shell_out!" | "shell_out_compacted" | "shell_out_compacted!" | "system"
         | "exec" | "spawn" => {
@@ -253,6 +254,7 @@ impl RecipeDsl<'_> {
             "include_recipe" => self.include_recipes(args, info)?,
             "data_bag" => self.data_bag(args)?,
             "data_bag_item" => self.data_bag_item(args)?,
+            "search" => return self.search(args, info),
             "resources" => Value::str(resource_reference(args)?),
             "cookbook_name" => Value::str(self.cookbook),
             "lazy" => {
@@ -320,6 +322,52 @@ impl RecipeDsl<'_> {
             Ok(item) => Ok(Value::from_owned_json(&item, Mutability::Mutable)),
             Err(e) => Err(self.fail(e)),
         }
+    }
+
+    /// `search(:node, 'role:web', rows: 10, start: 0, filter_result: {...})`, or the old
+    /// positional form `search(index, query, sort, start, rows)`; with a block, each result
+    /// is yielded.
+    fn search<'a>(&mut self, args: &[Value<'a>], info: CallInfo) -> Result<Reply<'a>, Fault> {
+        let Some((index, rest)) = args.split_first() else {
+            return Err(Fault::argument(
+                "`search` takes an index and a query: search(:node, 'role:web')",
+            ));
+        };
+        let index = word(index).ok_or_else(|| {
+            Fault::type_error(format!(
+                "`search` takes an index (:node, :role, :environment or a data bag name), got {}",
+                kind_of(index)
+            ))
+        })?;
+        let (query, rest) = match rest.split_first() {
+            None => ("*:*".to_string(), &[][..]),
+            Some((Value::Nil, rest)) => ("*:*".to_string(), rest),
+            Some((Value::Str(q), rest)) => (q.to_string(), rest),
+            Some((other, _)) => {
+                return Err(Fault::type_error(format!(
+                    "`search` takes its query as a String, got {}",
+                    kind_of(other)
+                )))
+            }
+        };
+        let page = search_page(args.len(), rest)?;
+        let parsed = crate::search::parse(&query)
+            .map_err(|e| Fault::argument(format!("invalid search query: '{query}': {e}")))?;
+        let documents = match self.host.search_documents(&index) {
+            Ok(d) => d,
+            Err(Error::Input { class, message }) => {
+                let at = self.location(info);
+                return Err(self.fail(Error::compile_as(class, at, message)));
+            }
+            Err(e) => return Err(self.fail(e)),
+        };
+        let rows = crate::search::search(documents, &parsed, &page);
+        let items = Value::array(
+            rows.iter()
+                .map(|r| Value::from_owned_json(r, Mutability::Mutable))
+                .collect(),
+        );
+        Ok(Reply::Iterate(items))
     }
 
     /// `type 'name'` or `type 'name' do ... end`.
@@ -469,6 +517,7 @@ impl RecipeDsl<'_> {
                         | "cookbook_name"
                         | "recipe_name"
                         | "lazy"
+                        | "search"
                 ) {
                     return self.recipe_call(name, args, info);
                 }
@@ -700,6 +749,83 @@ fn resource_name(kind: &str, name: &Value<'_>) -> Result<String, Fault> {
             )))
         }
     })
+}
+
+/// The page a search asks for: `rows:`, `start:`, `sort:` (results are always in name
+/// order) and `filter_result:`, or the positional `sort, start, rows`.
+fn search_page(given: usize, rest: &[Value<'_>]) -> Result<crate::search::Page, Fault> {
+    let mut page = crate::search::Page::default();
+    let count = |v: &Value<'_>, what: &str| match v {
+        Value::Int(i) => usize::try_from(*i)
+            .map_err(|_| Fault::argument(format!("`search` {what} must not be negative, got {i}"))),
+        Value::Nil => Ok(0),
+        other => Err(Fault::type_error(format!(
+            "`search` {what} must be an Integer, got {}",
+            other.inspect()
+        ))),
+    };
+    match rest {
+        [] => {}
+        [options] if matches!(options.clone().materialize(), Value::Hash(_)) => {
+            let Value::Hash(options) = options.clone().materialize() else {
+                return Err(Fault::type_error("`search` options must be a Hash"));
+            };
+            for (key, value) in options.map.borrow().iter() {
+                match key.to_value().to_s().as_str() {
+                    "rows" if !value.is_nil() => page.rows = Some(count(value, "rows")?),
+                    "rows" | "sort" => {}
+                    "start" => page.start = count(value, "start")?,
+                    "filter_result" => page.filter = Some(filter_result(value)?),
+                    other => {
+                        return Err(Fault::argument(format!(
+                            "`search` has no option `{other}`; it takes rows:, start:, sort: and filter_result:"
+                        )))
+                    }
+                }
+            }
+        }
+        [_sort, positional @ ..] if positional.len() <= 2 => {
+            if let Some(start) = positional.first() {
+                page.start = count(start, "start")?;
+            }
+            if let Some(rows) = positional.get(1).filter(|r| !r.is_nil()) {
+                page.rows = Some(count(rows, "rows")?);
+            }
+        }
+        _ => {
+            return Err(Fault::argument(format!(
+                "wrong number of arguments (given {given}, expected 1..5) for `search`"
+            )))
+        }
+    }
+    Ok(page)
+}
+
+/// `filter_result: { 'ip' => ['ipaddress'], name: ['name'] }` as (key, path) pairs.
+fn filter_result(value: &Value<'_>) -> Result<Vec<(String, Vec<String>)>, Fault> {
+    let bad = || {
+        Fault::type_error(
+            "`filter_result` maps each result key to a path of attribute names: { 'ip' => ['ipaddress'] }",
+        )
+    };
+    let Value::Hash(map) = value.clone().materialize() else {
+        return Err(bad());
+    };
+    let map = map.map.borrow();
+    map.iter()
+        .map(|(key, path)| {
+            let path = match path.clone().materialize() {
+                Value::Array(items) => items
+                    .items
+                    .borrow()
+                    .iter()
+                    .map(|p| word(p).ok_or_else(bad))
+                    .collect::<Result<Vec<_>, _>>()?,
+                _ => return Err(bad()),
+            };
+            Ok((key.to_value().to_s(), path))
+        })
+        .collect()
 }
 
 /// The old `resources(service: 'nginx')` form of a notification target → `service[nginx]`.

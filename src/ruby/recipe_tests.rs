@@ -410,7 +410,10 @@ fn constructs_skillet_does_not_run_are_refused_with_the_reason_and_place() {
             "ruby_block 'x' do\n  block { 1 }\nend\n",
             "`ruby_block` runs arbitrary Ruby",
         ),
-        ("search(:node, 'role:web')\n", "`search`"),
+        (
+            "partial_search(:node, 'role:web')\n",
+            "use `search` with `filter_result:`",
+        ),
         (
             "x = shell_out('id')\n",
             "runs a command while the recipe compiles",
