@@ -118,17 +118,75 @@ fn a_lazy_value_of_the_wrong_type_fails_at_its_block() {
     assert!(repo.read_host("x").is_none());
 }
 
+const METHODS_RB: &str = r##"template "#{node['app']['root']}/methods.conf" do
+  source 'methods.erb'
+  variables(port: 81)
+  helpers do
+    def doubled(x)
+      x * 2
+    end
+
+    def port_line
+      "port #{@port}"
+    end
+  end
+  helpers(Site::Helpers)
+end
+"##;
+
+const HELPERS_LIBRARY: &str = "\
+module Site
+  module Helpers
+    extend self
+
+    def shout(s)
+      s.upcase + '!'
+    end
+  end
+end
+";
+
 #[test]
-fn helpers_written_as_methods_are_refused_clearly() {
+fn helpers_defined_with_def_and_library_modules_are_template_methods() {
     let repo = app_repo();
+    put(&repo, "cookbooks/app/recipes/default.rb", METHODS_RB);
+    put(&repo, "cookbooks/app/libraries/helpers.rb", HELPERS_LIBRARY);
     put(
         &repo,
-        "cookbooks/app/recipes/default.rb",
-        "template '/tmp/never' do\n  source 'part.erb'\n  helpers do\n  end\nend\n",
+        "cookbooks/app/templates/default/methods.erb",
+        "<%= doubled(21) %> <%= port_line %> <%= shout('hi') %>\n",
+    );
+    repo.solo(&["-o", "recipe[app]"]).ok().updated(1, 1);
+    assert_eq!(
+        repo.read_host("methods.conf").as_deref(),
+        Some("42 port 81 HI!\n")
+    );
+    repo.solo(&["-o", "recipe[app]"]).ok().updated(0, 1);
+}
+
+#[test]
+fn library_code_other_than_helper_modules_is_refused_at_its_place() {
+    let repo = app_repo();
+    put(&repo, "cookbooks/app/recipes/default.rb", METHODS_RB);
+    put(
+        &repo,
+        "cookbooks/app/libraries/helpers.rb",
+        &format!("{HELPERS_LIBRARY}\nclass Chef::Recipe\nend\n"),
     );
     let run = repo.solo(&["-o", "recipe[app]"]);
     assert_ne!(run.code(), 0, "{}", run.all());
-    run.shows("default.rb:3:3").shows("helper(:name)");
+    run.shows("libraries/helpers.rb:11:1")
+        .shows("class definition");
+
+    // `def` anywhere else in a recipe is refused too.
+    put(
+        &repo,
+        "cookbooks/app/recipes/default.rb",
+        "def port\n  80\nend\n",
+    );
+    let run = repo.solo(&["-o", "recipe[app]"]);
+    assert_ne!(run.code(), 0, "{}", run.all());
+    run.shows("default.rb:1:1").shows("method definition");
 }
 
 const SEARCH_RB: &str = r##"base = node['app']['root']

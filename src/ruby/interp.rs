@@ -160,6 +160,34 @@ pub(crate) trait Host<'a> {
         Ok(Value::Nil)
     }
 
+    /// A constant the evaluator does not know (a library module); None leaves it undefined.
+    fn constant(&mut self, _name: &str) -> Result<Option<Value<'a>>, Fault> {
+        Ok(None)
+    }
+
+    /// `module Name ... end` is entered; most files may not define modules.
+    fn open_module(&mut self, name: &str) -> Result<(), Fault> {
+        Err(Fault::new(
+            "NotImplementedError",
+            format!(
+                "unsupported Ruby: module definition (`module {name}`); modules are read only from a cookbook's libraries/, as template helpers"
+            ),
+        ))
+    }
+
+    /// The module opened last is done.
+    fn close_module(&mut self) {}
+
+    /// `def name ... end` evaluated here; most files may not define methods.
+    fn define(&mut self, name: &str, _body: Arc<Block>) -> Result<(), Fault> {
+        Err(Fault::new(
+            "NotImplementedError",
+            format!(
+                "unsupported Ruby: method definition (`def {name}`); methods may only be defined for templates, in a template's `helpers do ... end` or a library module given to `helpers`"
+            ),
+        ))
+    }
+
     /// The call a [`Reply::WithIvars`] asked for, with the caller's instance variables.
     fn call_with_ivars(
         &mut self,
@@ -305,7 +333,13 @@ impl<'a, 'h> Interp<'a, 'h> {
                 self.assign_targets(targets, value.clone(), span)?;
                 value
             }
-            Expr::Const(name) => super::modules::constant(name).map_err(at)?,
+            Expr::Const(name) => match super::modules::constant(name) {
+                Ok(value) => value,
+                Err(fault) => match self.host.constant(name).map_err(at)? {
+                    Some(value) => value,
+                    None => return Err(at(fault)),
+                },
+            },
             Expr::Call(call) => self.eval_call(call, span)?,
             Expr::IndexOpSet {
                 receiver,
@@ -376,6 +410,21 @@ impl<'a, 'h> Interp<'a, 'h> {
             Expr::Break(value) => return Err(Flow::Break(self.eval_optional(value.as_deref())?)),
             Expr::Return(value) => return Err(Flow::Return(self.eval_optional(value.as_deref())?)),
             Expr::SourceFile => Value::str(self.file.to_string_lossy()),
+            Expr::Module(name, body, locals) => {
+                self.host.open_module(name).map_err(|f| f.at(node.span))?;
+                self.frames.push(vec![Value::Nil; *locals as usize]);
+                let result = self.eval_optional(body.as_deref());
+                self.frames.pop();
+                self.host.close_module();
+                result?;
+                Value::Nil
+            }
+            Expr::Def(name, block) => {
+                self.host
+                    .define(name, block.clone())
+                    .map_err(|f| f.at(node.span))?;
+                Value::Sym(name.clone())
+            }
             Expr::Text(text) => {
                 self.out.push_str(text);
                 Value::Nil

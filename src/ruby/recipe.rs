@@ -16,6 +16,7 @@
 //! properties as a marker until the resource block ends, then goes to the compiler as code.
 //! `helper(:name) { ... }` in a `template` block becomes a method of the template.
 
+use super::ast::Block;
 use super::attribute_file::AttributeHost;
 use super::erb::TemplateHelper;
 use super::frozen::CapturedBlock;
@@ -51,6 +52,7 @@ pub fn eval_recipe(
         recipe,
         open: Vec::new(),
         pending: None,
+        defining_helpers: false,
         lazies: Vec::new(),
         failure: None,
         line_starts: None,
@@ -175,6 +177,8 @@ struct RecipeDsl<'h> {
     open: Vec<OpenResource>,
     /// What the block asked for is for.
     pending: Option<Pending>,
+    /// A template's `helpers do ... end` block is being evaluated: its `def`s are helpers.
+    defining_helpers: bool,
     /// `lazy { ... }` blocks taken so far, with their places; markers hold their index.
     lazies: Vec<(CapturedBlock, SourceLocation)>,
     /// An error from the compiler (a bad property, an included recipe's error), reported as is.
@@ -445,6 +449,37 @@ impl RecipeDsl<'_> {
         self.host.declare_code(decl, code).map_err(|e| self.fail(e))
     }
 
+    /// `helpers(MyHelpers)`: every method of the library module becomes a template helper.
+    fn helper_module(&mut self, module: &Value<'_>) -> Result<(), Fault> {
+        let Value::Module(name) = module else {
+            return Err(Fault::type_error(format!(
+                "`helpers` takes a module defined in the cookbook's libraries/, got {}",
+                module.inspect()
+            )));
+        };
+        let found = match self.host.library_module(name) {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                return Err(Fault::new(
+                    "NameError",
+                    format!("`{name}` is not a module of the cookbooks' libraries/"),
+                ))
+            }
+            Err(e) => return Err(self.fail(e)),
+        };
+        let helpers: Vec<TemplateHelper> = found
+            .methods
+            .iter()
+            .map(|(method, body)| {
+                TemplateHelper::new(method.clone(), found.file.clone(), method_block(body))
+            })
+            .collect();
+        if let Some(open) = self.open.last_mut() {
+            open.helpers.extend(helpers);
+        }
+        Ok(())
+    }
+
     /// `helper(:name) { |args| ... }` in a `template` block; `helpers` with a module or `def`s
     /// is refused.
     fn helper<'a>(
@@ -454,10 +489,21 @@ impl RecipeDsl<'_> {
         info: CallInfo,
     ) -> Result<Reply<'a>, Fault> {
         if name == "helpers" {
-            return Err(Fault::new(
-                "NotImplementedError",
-                "`helpers` (a module or a block of `def`s) is not supported yet: skillet does not run method definitions; write each as `helper(:name) { |args| ... }`",
-            ));
+            return match (args, info.has_block) {
+                ([], true) => {
+                    self.defining_helpers = true;
+                    Ok(Reply::RunBlock)
+                }
+                (modules, false) if !modules.is_empty() => {
+                    for module in modules {
+                        self.helper_module(module)?;
+                    }
+                    Ok(Reply::Value(Value::Nil))
+                }
+                _ => Err(Fault::argument(
+                    "`helpers` takes library modules (`helpers(MyHelpers)`) or a block of `def`s (`helpers do ... end`)",
+                )),
+            };
         }
         let [method] = args else {
             return Err(Fault::argument(
@@ -703,6 +749,38 @@ impl RecipeDsl<'_> {
     }
 }
 
+/// A helper may call the template's other helpers, so only refused names are checked when
+/// the recipe compiles; anything else unknown fails when the template is rendered.
+fn check_refused_calls(body: &super::ast::Node) -> Result<(), Fault> {
+    super::scan::each_call(body, &mut |call, span| match refusal(&call.name) {
+        Some(why) if call.receiver.is_none() => {
+            Err(Fault::new("NotImplementedError", format!("`{}` {why}", call.name)).at(span))
+        }
+        _ => Ok(()),
+    })
+}
+
+/// A method body as a block run on its own (a method sees no outer variables).
+fn method_block(body: &Arc<Block>) -> CapturedBlock {
+    CapturedBlock {
+        block: body.clone(),
+        frames: Vec::new(),
+        ivars: Vec::new(),
+    }
+}
+
+/// A library module's name as the evaluator's module values hold it (one copy per name).
+fn interned(name: &str) -> &'static str {
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = names.iter().find(|n| **n == name) {
+        return found;
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.push(leaked);
+    leaked
+}
+
 /// Refuses, when the recipe compiles, what a block run at converge time (a guard, a `lazy`
 /// value) could not call.
 fn check_converge_block(block: &CapturedBlock) -> Result<(), Fault> {
@@ -922,6 +1000,9 @@ impl<'a> Host<'a> for RecipeDsl<'_> {
     }
 
     fn block_done(&mut self, completed: bool, _info: CallInfo) -> Result<Value<'a>, Fault> {
+        if std::mem::take(&mut self.defining_helpers) {
+            return Ok(Value::Nil);
+        }
         let Some(resource) = self.open.pop() else {
             return Ok(Value::Nil);
         };
@@ -929,6 +1010,33 @@ impl<'a> Host<'a> for RecipeDsl<'_> {
             self.finish(resource)?;
         }
         Ok(Value::Nil)
+    }
+
+    fn constant(&mut self, name: &str) -> Result<Option<Value<'a>>, Fault> {
+        match self.host.library_module(name) {
+            Ok(Some(found)) => Ok(Some(Value::Module(interned(&found.name)))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    fn define(&mut self, name: &str, body: Arc<Block>) -> Result<(), Fault> {
+        if !self.defining_helpers {
+            return Err(Fault::new(
+                "NotImplementedError",
+                format!(
+                    "unsupported Ruby: method definition (`def {name}`); methods may only be defined in a template's `helpers do ... end` or a library module given to `helpers`"
+                ),
+            ));
+        }
+        if let Some(body) = &body.body {
+            check_refused_calls(body)?;
+        }
+        let helper = TemplateHelper::new(name.to_string(), self.file.clone(), method_block(&body));
+        if let Some(open) = self.open.last_mut() {
+            open.helpers.push(helper);
+        }
+        Ok(())
     }
 
     fn take_block(&mut self, block: CapturedBlock, info: CallInfo) -> Result<Value<'a>, Fault> {
@@ -941,17 +1049,8 @@ impl<'a> Host<'a> for RecipeDsl<'_> {
                 return Ok(Value::str(lazy_marker(self.lazies.len() - 1)));
             }
             Some(Pending::Helper(name)) => {
-                // A helper may call the template's other helpers, so only refused names are
-                // checked here; anything else unknown fails when the template is rendered.
                 if let Some(body) = &block.block.body {
-                    super::scan::each_call(body, &mut |call, span| match refusal(&call.name) {
-                        Some(why) if call.receiver.is_none() => Err(Fault::new(
-                            "NotImplementedError",
-                            format!("`{}` {why}", call.name),
-                        )
-                        .at(span)),
-                        _ => Ok(()),
-                    })?;
+                    check_refused_calls(body)?;
                 }
                 let helper = TemplateHelper::new(name, self.file.clone(), block);
                 if let Some(open) = self.open.last_mut() {
