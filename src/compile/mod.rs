@@ -345,39 +345,14 @@ impl RecipeHost for DriverHost<'_, '_> {
         crate::search::local::documents(self.state.repo, index)
     }
 
-    /// Libraries are read, in cookbook order, only when a template asks for a module; a file
-    /// skillet cannot read is reported only if no readable file defines the module.
     fn library_module(&self, name: &str) -> Result<Option<crate::ruby::LibraryModule>> {
-        let mut unreadable = None;
-        let cookbooks = self.state.repo.cookbooks();
-        for cookbook in cookbooks.filter(|c| self.state.in_order.contains(c.name())) {
-            let dir = cookbook.root.join("libraries");
-            let mut files: Vec<_> = match std::fs::read_dir(&dir) {
-                Ok(entries) => entries
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|e| e == "rb"))
-                    .collect(),
-                Err(_) => continue,
-            };
-            files.sort();
-            for file in files {
-                let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
-                match crate::ruby::library_modules(&file, &text) {
-                    Ok(modules) => {
-                        if let Some(found) = modules.into_iter().find(|m| m.name == name) {
-                            return Ok(Some(found));
-                        }
-                    }
-                    Err(e) => {
-                        unreadable.get_or_insert(e);
-                    }
-                }
-            }
-        }
-        match unreadable {
-            Some(e) => Err(e),
-            None => Ok(None),
-        }
+        let roots = self
+            .state
+            .repo
+            .cookbooks()
+            .filter(|c| self.state.in_order.contains(c.name()))
+            .map(|c| c.root.as_path());
+        crate::ruby::find_library_module(roots, name)
     }
 }
 

@@ -55,6 +55,45 @@ pub fn library_modules(path: &Path, source: &str) -> crate::Result<Vec<LibraryMo
         .collect())
 }
 
+/// Finds module `name` in the libraries of these cookbooks (their roots, in cookbook order),
+/// reading them now. A file skillet cannot read is reported only when no readable file
+/// defines the module (it may be the one that does).
+pub fn find_library_module<'p>(
+    cookbook_roots: impl Iterator<Item = &'p Path>,
+    name: &str,
+) -> crate::Result<Option<LibraryModule>> {
+    let mut unreadable = None;
+    for root in cookbook_roots {
+        let dir = root.join("libraries");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut files: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "rb"))
+            .collect();
+        files.sort();
+        for file in files {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| crate::error::Error::io(&file, e))?;
+            match library_modules(&file, &text) {
+                Ok(modules) => {
+                    if let Some(found) = modules.into_iter().find(|m| m.name == name) {
+                        return Ok(Some(found));
+                    }
+                }
+                Err(e) => {
+                    unreadable.get_or_insert(e);
+                }
+            }
+        }
+    }
+    match unreadable {
+        Some(e) => Err(e),
+        None => Ok(None),
+    }
+}
+
 /// Records modules and their methods.
 struct LibraryHost {
     /// The modules being defined, outermost first.

@@ -41,7 +41,7 @@ mod value;
 
 pub use attribute_file::eval_attribute_file;
 pub use dsl_calls::{eval_dsl_calls, DslCall};
-pub use library::{library_modules, LibraryModule};
+pub use library::{find_library_module, library_modules, LibraryModule};
 pub use recipe::eval_recipe;
 
 pub(crate) use interp::Fault;
