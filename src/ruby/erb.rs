@@ -81,8 +81,15 @@ impl ErbTemplate {
         env: Env<'a>,
         ivars: HashMap<Arc<str>, Value<'a>>,
     ) -> std::result::Result<String, Fault> {
-        let mut host = TemplateHost { env };
+        let base = env.stack_base.unwrap_or_else(super::interp::stack_position);
+        let mut host = TemplateHost {
+            env: Env {
+                stack_base: Some(base),
+                ..env
+            },
+        };
         let mut interp = Interp::new(&self.path, &mut host);
+        interp.nested_in(base);
         interp.ivars = ivars;
         interp
             .ivars
@@ -112,6 +119,7 @@ impl TemplateEngine for ErbTemplate {
             root: Path::new("/"),
             helpers: &[],
             depth: 0,
+            stack_base: None,
         };
         self.run(env, ivars_of(variables))
             .map_err(|f| template_error(&self.path, f))
@@ -125,6 +133,7 @@ impl TemplateEngine for ErbTemplate {
             root: scope.root,
             helpers: scope.helpers,
             depth: 0,
+            stack_base: None,
         };
         self.run(env, ivars_of(scope.variables))
             .map_err(|f| template_error(&self.path, f))
@@ -154,6 +163,9 @@ struct Env<'a> {
     helpers: &'a [TemplateHelper],
     /// How many partials deep this template is rendered.
     depth: usize,
+    /// Where the outermost template's evaluation started on the stack; partials and helpers
+    /// share its budget.
+    stack_base: Option<usize>,
 }
 
 /// The template's context: `node` is the merged node.

@@ -208,6 +208,9 @@ pub(crate) struct Interp<'a, 'h> {
     pub file: &'h Path,
     frames: Vec<Vec<Value<'a>>>,
     stack_base: usize,
+    /// The stack position of the evaluation this one runs inside (a partial or helper of a
+    /// template), so nested evaluators share one stack budget.
+    outer_base: Option<usize>,
     pub ivars: HashMap<Arc<str>, Value<'a>>,
     host: &'h mut dyn Host<'a>,
     /// ERB output.
@@ -221,15 +224,29 @@ impl<'a, 'h> Interp<'a, 'h> {
             file,
             frames: Vec::new(),
             stack_base: stack_position(),
+            outer_base: None,
             ivars: HashMap::new(),
             host,
             out: String::new(),
         }
     }
 
+    /// Makes this evaluator count its stack from `base`, the start of the evaluation it runs
+    /// inside, so that evaluators nested through the host (partials, helpers calling helpers)
+    /// cannot recurse past the budget.
+    pub(crate) fn nested_in(&mut self, base: usize) {
+        self.outer_base = Some(base);
+        self.stack_base = base;
+    }
+
+    /// Where this evaluator counts its stack from.
+    pub(crate) fn stack_base(&self) -> usize {
+        self.stack_base
+    }
+
     /// Runs a program; `return` at top level ends it early.
     pub(crate) fn run(&mut self, program: &Program) -> Result<Value<'a>, Fault> {
-        self.stack_base = stack_position();
+        self.stack_base = self.outer_base.unwrap_or_else(stack_position);
         self.frames.push(vec![Value::Nil; program.locals as usize]);
         let result = self.eval(&program.body);
         self.frames.pop();
@@ -876,7 +893,7 @@ impl<'a, 'h> Interp<'a, 'h> {
         args: Vec<Value<'a>>,
         ivars: Option<HashMap<Arc<str>, Value<'a>>>,
     ) -> Result<Value<'a>, Fault> {
-        self.stack_base = stack_position();
+        self.stack_base = self.outer_base.unwrap_or_else(stack_position);
         self.frames = captured
             .frames
             .iter()

@@ -221,6 +221,7 @@ pub fn parse(text: &str) -> Result<Query, ParseError> {
         at: 0,
         end: text.len(),
         depth: 0,
+        clauses: 0,
     };
     let query = parser.expression()?;
     if let Some((offset, _)) = parser.tokens.get(parser.at) {
@@ -235,11 +236,15 @@ pub fn parse(text: &str) -> Result<Query, ParseError> {
 /// How deep parentheses and unary operators may nest.
 const MAX_DEPTH: usize = 200;
 
+/// How many clauses a query may have (Solr's default `maxBooleanClauses`).
+pub const MAX_CLAUSES: usize = 1024;
+
 struct Parser {
     tokens: Vec<(usize, Token)>,
     at: usize,
     end: usize,
     depth: usize,
+    clauses: usize,
 }
 
 impl Parser {
@@ -311,6 +316,12 @@ impl Parser {
 
     /// A unary operator and its clause, a group, a phrase, a range, or `field:value`.
     fn clause(&mut self) -> Result<Query, ParseError> {
+        self.clauses += 1;
+        if self.clauses > MAX_CLAUSES {
+            return self.error(format!(
+                "too many clauses: a query may have at most {MAX_CLAUSES}"
+            ));
+        }
         match self.peek() {
             Some(Token::Not) => {
                 self.next();

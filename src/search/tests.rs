@@ -200,6 +200,13 @@ fn bad_queries_are_errors_naming_the_place() {
     assert!(parse(&deep).is_err());
     let nots = format!("{}a", "-".repeat(10_000));
     assert!(parse(&nots).is_err());
+    let long = vec!["a:b"; 5_000].join(" AND ");
+    assert!(parse(&long)
+        .unwrap_err()
+        .message
+        .contains("too many clauses"));
+    let most = vec!["name:web1"; 1_000].join(" AND ");
+    assert_eq!(names(&most), ["web1"]);
 }
 
 #[test]

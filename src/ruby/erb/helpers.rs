@@ -40,8 +40,12 @@ pub(super) fn call<'a>(
     args: &[Value<'a>],
     ivars: &HashMap<Arc<str>, Value<'a>>,
 ) -> Result<Value<'a>, Fault> {
+    let base = env
+        .stack_base
+        .unwrap_or_else(crate::ruby::interp::stack_position);
     let mut host = TemplateHost { env };
     let mut interp = Interp::new(&helper.file, &mut host);
+    interp.nested_in(base);
     interp
         .run_captured_with(&helper.block, args.to_vec(), Some(ivars.clone()))
         .map_err(|fault| {

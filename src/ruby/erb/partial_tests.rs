@@ -144,7 +144,11 @@ fn recursion_is_bounded() {
         "<%= @n %>,<%= render 'loop.erb', variables: { n: @n + 1 } %>",
     );
     let err = cb.render("main.erb", json!({})).unwrap_err().to_string();
-    assert!(err.contains("nested more than 32 deep"), "{err}");
+    // Whichever comes first: the nesting limit, or the stack budget partials share.
+    assert!(
+        err.contains("nested more than 32 deep") || err.contains("stack level too deep"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -207,4 +211,60 @@ fn render_outside_a_resource_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("cannot render partials"), "{err}");
+}
+
+#[test]
+fn helpers_and_partials_that_recurse_forever_fail_instead_of_overflowing_the_stack() {
+    let cb = Cookbooks::new();
+    cb.write("app/templates/default/main.erb", "<%= render 'deep.erb' %>");
+    // Each level of nesting is deep by itself.
+    let deep = format!("{}1{}", "(".repeat(60), ")".repeat(60));
+    cb.write(
+        "app/templates/default/deep.erb",
+        &format!("<%= {deep} %><%= render 'deep.erb' %>"),
+    );
+    let err = cb.render("main.erb", json!({})).unwrap_err().to_string();
+    assert!(
+        err.contains("nested more than") || err.contains("stack level too deep"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_helper_that_calls_itself_forever_fails_with_a_stack_error() {
+    let file: Arc<Path> = Arc::from(Path::new("/cb/recipes/default.rb"));
+    let program = crate::ruby::lower::parse_program(
+        "helper { |n| again(n + 1) }",
+        &crate::ruby::lower::LineIndex::new("helper { |n| again(n + 1) }"),
+        None,
+    )
+    .unwrap();
+    let crate::ruby::ast::Expr::Call(call) = &program.body.expr else {
+        panic!("expected a call: {:?}", program.body.expr);
+    };
+    let Some(crate::ruby::ast::BlockArg::Code(block)) = &call.block else {
+        panic!("expected a block");
+    };
+    let helper = TemplateHelper::new(
+        "again".into(),
+        file,
+        crate::ruby::frozen::CapturedBlock {
+            block: block.clone(),
+            frames: Vec::new(),
+            ivars: Vec::new(),
+        },
+    );
+    let template = ErbTemplate::compile(Path::new("/t.erb"), "<%= again(0) %>").unwrap();
+    let err = template
+        .render_in(&RenderScope {
+            variables: &Map::new(),
+            node: &json!({}),
+            cookbook: "app",
+            partials: None,
+            root: Path::new("/"),
+            helpers: std::slice::from_ref(&helper),
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("stack level too deep"), "{err}");
 }
