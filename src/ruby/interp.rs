@@ -239,11 +239,6 @@ impl<'a, 'h> Interp<'a, 'h> {
         self.stack_base = base;
     }
 
-    /// Where this evaluator counts its stack from.
-    pub(crate) fn stack_base(&self) -> usize {
-        self.stack_base
-    }
-
     /// Runs a program; `return` at top level ends it early.
     pub(crate) fn run(&mut self, program: &Program) -> Result<Value<'a>, Fault> {
         self.stack_base = self.outer_base.unwrap_or_else(stack_position);
