@@ -301,3 +301,28 @@ fn a_bad_query_or_a_missing_index_stops_the_run_at_its_line() {
     run.shows("default.rb:2:1")
         .shows("no data bag `nothing_here`");
 }
+
+#[test]
+fn a_lazy_value_used_inside_another_value_or_without_a_block_is_refused() {
+    let repo = app_repo();
+    for (recipe, wanted) in [
+        (
+            "file \"#{node['app']['root']}/x\" do\n  content \"v=#{lazy { 1 }}\"\nend\n",
+            "default.rb:2:3",
+        ),
+        (
+            "file \"#{node['app']['root']}/x\" do\n  content 'x'\n  mode lazy\nend\n",
+            "default.rb:3:8",
+        ),
+        (
+            "file \"#{node['app']['root']}/x\" do\n  content lazy { search(:node, '*:*').size.to_s }\nend\n",
+            "default.rb:2:18",
+        ),
+    ] {
+        put(&repo, "cookbooks/app/recipes/default.rb", recipe);
+        let run = repo.solo(&["-o", "recipe[app]"]);
+        assert_ne!(run.code(), 0, "{}", run.all());
+        run.shows(wanted);
+        assert!(repo.read_host("x").is_none(), "{recipe}");
+    }
+}
