@@ -17,6 +17,7 @@ pub mod repo;
 pub mod report;
 pub mod resource;
 pub mod ruby;
+pub mod search;
 pub mod server;
 pub mod template;
 

@@ -1,6 +1,9 @@
 //! A resource as a recipe declared it: type, name and raw property values with their places.
 
 use crate::error::SourceLocation;
+use crate::resource::lazy::LazyValue;
+use crate::resource::Guard;
+use crate::ruby::erb::TemplateHelper;
 use indexmap::IndexMap;
 use serde_json::Value;
 
@@ -24,4 +27,15 @@ pub struct ResourceDecl {
     pub location: SourceLocation,
     pub cookbook: String,
     pub recipe: String,
+}
+
+/// What a declaration written as code carries besides data: blocks kept for converge time.
+#[derive(Debug, Default)]
+pub struct DeclCode {
+    /// `only_if { ... }` / `not_if { ... }`.
+    pub guards: Vec<Guard>,
+    /// `helper(:name) { ... }` in a `template` block.
+    pub helpers: Vec<TemplateHelper>,
+    /// Property values written `lazy { ... }`.
+    pub lazy: Vec<LazyValue>,
 }

@@ -24,7 +24,7 @@ use crate::repo::version::{Constraint, Version};
 use crate::repo::Repository;
 use crate::resource::{Guard, ResourceCollection};
 use crate::ruby::{AttributeWrite, NodeAccess, WriteLevel};
-use decl::ResourceDecl;
+use decl::{DeclCode, ResourceDecl};
 use std::collections::HashSet;
 
 /// Reads a recipe into its steps.
@@ -48,12 +48,36 @@ pub trait RecipeLoader {
 pub trait RecipeHost: NodeAccess {
     /// Builds a declared resource (with guards written as code, if any) and appends it.
     fn declare(&mut self, decl: ResourceDecl, block_guards: Vec<Guard>) -> Result<()>;
+    /// [`RecipeHost::declare`] for a declaration with more code kept for converge time
+    /// (template helpers, `lazy` values) than block guards.
+    fn declare_code(&mut self, decl: ResourceDecl, code: DeclCode) -> Result<()> {
+        if code.helpers.is_empty() && code.lazy.is_empty() {
+            return self.declare(decl, code.guards);
+        }
+        Err(Error::compile(
+            decl.location.clone(),
+            "template helpers and `lazy` values cannot be declared here",
+        ))
+    }
     /// `include_recipe "cb::r"` at `location`: evaluates it now unless it was loaded already.
     fn include_recipe(&mut self, name: &str, location: &SourceLocation) -> Result<()>;
     /// The item ids of a data bag, sorted (`data_bag("users")`).
     fn data_bag(&self, bag: &str) -> Result<Vec<String>>;
     /// One data bag item (`data_bag_item("users", "bob")`).
     fn data_bag_item(&self, bag: &str, id: &str) -> Result<serde_json::Value>;
+    /// The documents `search(index, ...)` looks in (`node`, `role`, `environment`, `client`
+    /// or a data bag).
+    /// The library module `name` (`libraries/*.rb` of the run's cookbooks), for a template's
+    /// `helpers(Module)`; None when no library defines it.
+    fn library_module(&self, _name: &str) -> Result<Option<crate::ruby::LibraryModule>> {
+        Ok(None)
+    }
+    fn search_documents(&self, index: &str) -> Result<Vec<crate::search::Document>> {
+        Err(Error::input(
+            "NotImplementedError",
+            format!("search(:{index}) is not available here"),
+        ))
+    }
 }
 
 /// Loads recipes from the cookbook's files: YAML and JSON (Chef's data format) and Ruby.
@@ -299,6 +323,12 @@ impl RecipeHost for DriverHost<'_, '_> {
         self.state.declare(&decl, block_guards)
     }
 
+    fn declare_code(&mut self, decl: ResourceDecl, code: DeclCode) -> Result<()> {
+        let resource = crate::resource::build::build_code(&decl, code, self.state.sources)?;
+        self.state.collection.push(resource);
+        Ok(())
+    }
+
     fn include_recipe(&mut self, name: &str, location: &SourceLocation) -> Result<()> {
         self.state.include(name, self.cookbook, location)
     }
@@ -309,6 +339,20 @@ impl RecipeHost for DriverHost<'_, '_> {
 
     fn data_bag_item(&self, bag: &str, id: &str) -> Result<serde_json::Value> {
         self.state.repo.data_bags.item(bag, id)
+    }
+
+    fn search_documents(&self, index: &str) -> Result<Vec<crate::search::Document>> {
+        crate::search::local::documents(self.state.repo, index)
+    }
+
+    fn library_module(&self, name: &str) -> Result<Option<crate::ruby::LibraryModule>> {
+        let roots = self
+            .state
+            .repo
+            .cookbooks()
+            .filter(|c| self.state.in_order.contains(c.name()))
+            .map(|c| c.root.as_path());
+        crate::ruby::find_library_module(roots, name)
     }
 }
 

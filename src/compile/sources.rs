@@ -4,6 +4,7 @@ use crate::error::{Error, Result, SourceLocation};
 use crate::repo::specificity::{self, HostFacts};
 use crate::repo::Repository;
 use crate::resource::build::{Segment, Sources};
+use crate::ruby::erb::TemplateFinder;
 use crate::template::TemplateEngine;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -17,13 +18,18 @@ pub struct RepoSources<'a> {
     repo: &'a Repository,
     host: HostFacts,
     compiled: RefCell<HashMap<PathBuf, Arc<dyn TemplateEngine>>>,
+    partials: Arc<TemplateFinder>,
 }
 
 impl<'a> RepoSources<'a> {
     /// Sources for a host with these facts.
     pub fn new(repo: &'a Repository, host: HostFacts) -> Self {
+        let cookbooks = repo
+            .cookbooks()
+            .map(|cb| (cb.name().to_string(), cb.root.clone()));
         Self {
             repo,
+            partials: Arc::new(TemplateFinder::new(cookbooks, host.clone())),
             host,
             compiled: RefCell::new(HashMap::new()),
         }
@@ -78,6 +84,47 @@ impl Sources for RepoSources<'_> {
             .borrow_mut()
             .insert(path.to_path_buf(), engine.clone());
         Ok(engine)
+    }
+
+    fn finder(&self) -> Option<Arc<TemplateFinder>> {
+        Some(self.partials.clone())
+    }
+
+    fn owned(&self) -> Option<Arc<dyn Sources + Send + Sync>> {
+        Some(Arc::new(ConvergeSources(self.partials.clone())))
+    }
+}
+
+/// The same lookups, owned, for resources built again at converge time (`lazy` properties).
+#[derive(Debug)]
+pub struct ConvergeSources(pub Arc<TemplateFinder>);
+
+impl Sources for ConvergeSources {
+    fn cookbook_file(
+        &self,
+        cookbook: &str,
+        segment: Segment,
+        source: &str,
+        location: &SourceLocation,
+    ) -> Result<PathBuf> {
+        let dir = match segment {
+            Segment::Templates => "templates",
+            Segment::Files => "files",
+        };
+        self.0.find_in(cookbook, dir, source).map_err(|message| {
+            Error::compile_as("Chef::Exceptions::FileNotFound", location.clone(), message)
+        })
+    }
+
+    fn template(&self, path: &Path, location: &SourceLocation) -> Result<Arc<dyn TemplateEngine>> {
+        if path.extension().is_some_and(|e| e == "hbs") {
+            return compile_template(path, location);
+        }
+        Ok(self.0.load(path)?)
+    }
+
+    fn finder(&self) -> Option<Arc<TemplateFinder>> {
+        Some(self.0.clone())
     }
 }
 

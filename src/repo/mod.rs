@@ -26,6 +26,8 @@ pub struct Repository {
     pub environment_path: PathBuf,
     /// Where recipes' `data_bag` calls read (the repository's files unless replaced).
     pub data_bags: std::sync::Arc<dyn data_bag::DataBagSource>,
+    /// Where saved nodes are (`nodes/<name>.json`), which `search(:node, ...)` reads.
+    pub node_path: PathBuf,
 }
 
 impl Repository {
@@ -61,6 +63,7 @@ impl Repository {
             role_path: config.role_path.clone(),
             environment_path: config.environment_path.clone(),
             data_bags: std::sync::Arc::new(data_bag::DataBags::new(&config.data_bag_path)),
+            node_path: config.node_path.clone(),
         })
     }
 

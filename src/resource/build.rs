@@ -30,6 +30,17 @@ pub trait Sources {
     /// Compiles the template file at `path` with the engine its extension names
     /// (`.erb` → ERB, `.hbs` → Handlebars).
     fn template(&self, path: &Path, location: &SourceLocation) -> Result<Arc<dyn TemplateEngine>>;
+
+    /// Where templates' partials (`render "x.erb"`) are found; None when there are none.
+    fn finder(&self) -> Option<Arc<crate::ruby::erb::TemplateFinder>> {
+        None
+    }
+
+    /// These lookups as an owned value kept for converge time, where resources with `lazy`
+    /// properties are built again; None when they cannot be kept.
+    fn owned(&self) -> Option<Arc<dyn Sources + Send + Sync>> {
+        None
+    }
 }
 
 use super::properties::{type_name, value_command, value_string_map, value_u32, Properties};
@@ -38,7 +49,7 @@ use super::{
     template, user, Action, Common, Guard, GuardKind, GuardOptions, IgnoreFailure, Notification,
     Resource, ResourceId, Subscription, Timing,
 };
-use crate::compile::decl::{PropValue, ResourceDecl};
+use crate::compile::decl::{DeclCode, PropValue, ResourceDecl};
 use crate::error::Error;
 use serde_json::Value;
 
@@ -218,6 +229,16 @@ pub fn build_guarded(
     block_guards: Vec<Guard>,
     sources: &dyn Sources,
 ) -> Result<Box<dyn Resource>> {
+    build_with(decl, block_guards, Vec::new(), sources)
+}
+
+/// [`build_guarded`] with the helpers of a `template` block.
+pub(crate) fn build_with(
+    decl: &ResourceDecl,
+    block_guards: Vec<Guard>,
+    helpers: Vec<crate::ruby::erb::TemplateHelper>,
+    sources: &dyn Sources,
+) -> Result<Box<dyn Resource>> {
     let Some(info) = TYPES.iter().find(|t| t.name == decl.kind) else {
         return Err(Error::compile_as(
             "Chef::Exceptions::NoSuchResourceType",
@@ -232,7 +253,21 @@ pub fn build_guarded(
     check_known_properties(decl, info.properties)?;
     let mut common = parse_common(decl, info.default_action, info.actions)?;
     common.guards.extend(block_guards);
+    common.template_helpers = helpers;
     (info.make)(decl, common, sources)
+}
+
+/// [`build`] for a declaration written as code: its block guards, template helpers and `lazy`
+/// properties (a resource with lazy properties is built again when it is checked).
+pub fn build_code(
+    decl: &ResourceDecl,
+    code: DeclCode,
+    sources: &dyn Sources,
+) -> Result<Box<dyn Resource>> {
+    if code.lazy.is_empty() {
+        return build_with(decl, code.guards, code.helpers, sources);
+    }
+    super::lazy::LazyResource::build(decl, code, sources)
 }
 
 fn check_known_properties(decl: &ResourceDecl, own: &[&str]) -> Result<()> {

@@ -74,6 +74,8 @@ pub struct Common {
     /// The cookbook and recipe that declared it, for the `Recipe: cb::r` header.
     pub cookbook: String,
     pub recipe: String,
+    /// Methods a `template` block adds to its template (`helper(:name) { ... }`).
+    pub template_helpers: Vec<crate::ruby::erb::TemplateHelper>,
 }
 
 impl Common {
@@ -91,6 +93,7 @@ impl Common {
             location,
             cookbook: String::new(),
             recipe: String::new(),
+            template_helpers: Vec::new(),
         }
     }
 

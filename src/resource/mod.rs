@@ -21,6 +21,7 @@ pub mod execute;
 pub mod file;
 pub mod group;
 pub mod guard;
+pub mod lazy;
 pub mod link;
 pub mod log;
 pub mod package;

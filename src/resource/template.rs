@@ -12,7 +12,8 @@ use super::properties::Properties;
 use super::{Action, Common, Context, Plan, Resource, ResourceId};
 use crate::compile::decl::ResourceDecl;
 use crate::error::{Error, Result};
-use crate::template::TemplateEngine;
+use crate::ruby::erb::TemplateFinder;
+use crate::template::{RenderScope, TemplateEngine};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,6 +35,9 @@ pub struct TemplateResource {
     /// Compiled at build time for cookbook sources; `None` for `local` ones.
     engine: Option<Arc<dyn TemplateEngine>>,
     variables: Map<String, Value>,
+    /// The cookbook partials are looked up in (`cookbook`, or the recipe's).
+    cookbook: String,
+    partials: Option<Arc<TemplateFinder>>,
 }
 
 /// Builds a `template`, resolving and compiling its source.
@@ -47,6 +51,10 @@ pub fn build(
     let default_source = format!("{}.erb", basename(&file.path));
     let source = props.string("source")?.unwrap_or(default_source);
     let location = props.location("source");
+    let cookbook = props
+        .string("cookbook")?
+        .unwrap_or_else(|| decl.cookbook.clone());
+    let partials = sources.finder();
     let (source_path, engine) = if props.bool("local")?.unwrap_or(false) {
         let path = PathBuf::from(&source);
         if !path.is_absolute() {
@@ -57,11 +65,11 @@ pub fn build(
         }
         (path, None)
     } else {
-        let cookbook = props
-            .string("cookbook")?
-            .unwrap_or_else(|| decl.cookbook.clone());
         let path = sources.cookbook_file(&cookbook, Segment::Templates, &source, &location)?;
         let engine = sources.template(&path, &location)?;
+        if let Some(partials) = &partials {
+            engine.check_partials(partials, &cookbook)?;
+        }
         (path, Some(engine))
     };
     Ok(Box::new(TemplateResource {
@@ -71,6 +79,8 @@ pub fn build(
         source_path,
         engine,
         variables: props.object("variables")?.unwrap_or_default(),
+        cookbook,
+        partials,
     }))
 }
 
@@ -88,8 +98,16 @@ impl TemplateResource {
     }
 
     fn render(&self, cx: &Context) -> Result<Option<Vec<u8>>> {
+        let scope = RenderScope {
+            variables: &self.variables,
+            node: &cx.node,
+            cookbook: &self.cookbook,
+            partials: self.partials.as_deref(),
+            root: &cx.root,
+            helpers: &self.common.template_helpers,
+        };
         let text = match &self.engine {
-            Some(engine) => engine.render(&self.variables, &cx.node)?,
+            Some(engine) => engine.render_in(&scope)?,
             None => {
                 let host = cx.host_path(&self.source_path);
                 let source = std::fs::read_to_string(&host).map_err(|e| {
@@ -98,8 +116,7 @@ impl TemplateResource {
                         format!("template source {} cannot be read: {e}", host.display()),
                     )
                 })?;
-                crate::template::compile_source(&self.source_path, &source)?
-                    .render(&self.variables, &cx.node)?
+                crate::template::compile_source(&self.source_path, &source)?.render_in(&scope)?
             }
         };
         Ok(Some(text.into_bytes()))

@@ -98,6 +98,10 @@ pub enum Expr {
     Return(Option<Box<Node>>),
     /// `__FILE__`.
     SourceFile,
+    /// `def name(params) body end`, its body kept as a block with a scope of its own.
+    Def(Arc<str>, Arc<Block>),
+    /// `module Name ... end` (full name `A::B` as written) with its body's local count.
+    Module(Arc<str>, Option<Box<Node>>, u32),
     /// ERB: literal template text.
     Text(Arc<str>),
     /// ERB: `<%= value %>` (or `<%== value %>` when `escape`).

@@ -6,6 +6,9 @@
 //! a line holding only a `<% %>` or `<%# %>` tag (plus spaces/tabs) produces no output line;
 //! `-%>` after an expression tag eats the following newline; `<%%` is a literal `<%`.
 //!
+//! `render "other.erb"` renders a partial (`partials`); `helper(:name) { ... }` adds a method
+//! (`helpers`).
+//!
 //! Errors point into the template itself: every piece of Ruby copied from a tag remembers where
 //! it came from, so a syntax error in `<% if x %>` reports that tag's line and column.
 
@@ -15,8 +18,9 @@ use super::interp::{CallInfo, Fault, Host, Interp, Reply};
 use super::lower::{parse_program, LineIndex, Program, SpanMap};
 use super::value::Value;
 use crate::error::{Error, Result, SourceLocation};
-use crate::template::TemplateEngine;
+use crate::template::{RenderScope, TemplateEngine};
 use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -24,6 +28,8 @@ use std::sync::Arc;
 pub struct ErbTemplate {
     path: PathBuf,
     program: Program,
+    /// The partials `render` names with literal strings, checked before converge.
+    literal_partials: Vec<PartialRef>,
 }
 
 impl std::fmt::Debug for ErbTemplate {
@@ -51,9 +57,11 @@ impl ErbTemplate {
         };
         let program = parse_program(&converted.code, &spans, Some(&converted.texts))
             .map_err(|f| fault_to_error(path, f))?;
+        let literal_partials = partials::literal_partials(&program);
         Ok(ErbTemplate {
             path: path.to_path_buf(),
             program,
+            literal_partials,
         })
     }
 
@@ -61,17 +69,28 @@ impl ErbTemplate {
     pub fn ruby_source(source: &str) -> Option<String> {
         convert(source).ok().map(|c| c.code)
     }
-}
 
-impl TemplateEngine for ErbTemplate {
-    fn render(&self, variables: &Map<String, Json>, node: &Json) -> Result<String> {
-        let mut host = TemplateHost { node };
+    /// The template file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs the template with these instance variables; faults are left for the caller to place.
+    fn run<'a>(
+        &self,
+        env: Env<'a>,
+        ivars: HashMap<Arc<str>, Value<'a>>,
+    ) -> std::result::Result<String, Fault> {
+        let base = env.stack_base.unwrap_or_else(super::interp::stack_position);
+        let mut host = TemplateHost {
+            env: Env {
+                stack_base: Some(base),
+                ..env
+            },
+        };
         let mut interp = Interp::new(&self.path, &mut host);
-        for (name, value) in variables {
-            interp
-                .ivars
-                .insert(Arc::from(format!("@{name}")), Value::from_json(value));
-        }
+        interp.nested_in(base);
+        interp.ivars = ivars;
         interp
             .ivars
             .entry(Arc::from("@node"))
@@ -79,8 +98,49 @@ impl TemplateEngine for ErbTemplate {
         let result = interp.run(&self.program);
         let out = std::mem::take(&mut interp.out);
         drop(interp);
-        result.map_err(|f| template_error(&self.path, f))?;
-        Ok(out)
+        result.map(|_| out)
+    }
+}
+
+/// Instance variables from a template's `variables`.
+fn ivars_of(variables: &Map<String, Json>) -> HashMap<Arc<str>, Value<'_>> {
+    variables
+        .iter()
+        .map(|(name, value)| (Arc::from(format!("@{name}")), Value::from_json(value)))
+        .collect()
+}
+
+impl TemplateEngine for ErbTemplate {
+    fn render(&self, variables: &Map<String, Json>, node: &Json) -> Result<String> {
+        let env = Env {
+            node,
+            cookbook: "",
+            partials: None,
+            root: Path::new("/"),
+            helpers: &[],
+            depth: 0,
+            stack_base: None,
+        };
+        self.run(env, ivars_of(variables))
+            .map_err(|f| template_error(&self.path, f))
+    }
+
+    fn render_in(&self, scope: &RenderScope<'_>) -> Result<String> {
+        let env = Env {
+            node: scope.node,
+            cookbook: scope.cookbook,
+            partials: scope.partials,
+            root: scope.root,
+            helpers: scope.helpers,
+            depth: 0,
+            stack_base: None,
+        };
+        self.run(env, ivars_of(scope.variables))
+            .map_err(|f| template_error(&self.path, f))
+    }
+
+    fn check_partials(&self, partials: &TemplateFinder, cookbook: &str) -> Result<()> {
+        partials.check(self, cookbook)
     }
 }
 
@@ -93,9 +153,24 @@ fn template_error(path: &Path, fault: Fault) -> Error {
     )
 }
 
+/// What a template sees besides its `@vars`: the node, where partials come from, helpers.
+#[derive(Clone, Copy)]
+struct Env<'a> {
+    node: &'a Json,
+    cookbook: &'a str,
+    partials: Option<&'a TemplateFinder>,
+    root: &'a Path,
+    helpers: &'a [TemplateHelper],
+    /// How many partials deep this template is rendered.
+    depth: usize,
+    /// Where the outermost template's evaluation started on the stack; partials and helpers
+    /// share its budget.
+    stack_base: Option<usize>,
+}
+
 /// The template's context: `node` is the merged node.
 struct TemplateHost<'a> {
-    node: &'a Json,
+    env: Env<'a>,
 }
 
 /// Node methods that read an attribute of the same name (`node.name`, `node.platform`).
@@ -112,11 +187,12 @@ const NODE_READERS: [&str; 8] = [
 
 impl<'a> TemplateHost<'a> {
     fn attribute(&self, key: &str) -> Value<'a> {
-        self.node.get(key).map_or(Value::Nil, Value::from_json)
+        self.env.node.get(key).map_or(Value::Nil, Value::from_json)
     }
 
     fn is_one_of(&self, key: &str, args: &[Value<'a>]) -> Value<'a> {
         let current = self
+            .env
             .node
             .get(key)
             .and_then(Json::as_str)
@@ -136,8 +212,11 @@ impl<'a> Host<'a> for TemplateHost<'a> {
         args: &[Value<'a>],
         _info: CallInfo,
     ) -> std::result::Result<Reply<'a>, Fault> {
+        let node = self.env.node;
         Ok(match (receiver, name, args) {
             (None, "node", []) => Reply::Value(Value::Node),
+            (None, _, _) if self.env.helpers.iter().any(|h| h.name == name) => Reply::WithIvars,
+            (None, "render", _) => Reply::WithIvars,
             (_, "platform?", _) => Reply::Value(self.is_one_of("platform", args)),
             (_, "platform_family?", _) => Reply::Value(self.is_one_of("platform_family", args)),
             (Some(Value::Node), "[]=", _) => {
@@ -152,18 +231,28 @@ impl<'a> Host<'a> for TemplateHost<'a> {
                 Reply::Value(self.attribute(reader))
             }
             (Some(Value::Node), "attribute?", [Value::Str(k) | Value::Sym(k)]) => {
-                Reply::Value(Value::Bool(self.node.get(k.as_ref()).is_some()))
+                Reply::Value(Value::Bool(node.get(k.as_ref()).is_some()))
             }
             (Some(Value::Node), "to_s" | "inspect", []) => Reply::Value(Value::str(format!(
                 "node[{}]",
-                self.node
-                    .get("name")
-                    .and_then(Json::as_str)
-                    .unwrap_or_default()
+                node.get("name").and_then(Json::as_str).unwrap_or_default()
             ))),
-            (Some(Value::Node), _, _) => Reply::Delegate(Value::from_json(self.node)),
+            (Some(Value::Node), _, _) => Reply::Delegate(Value::from_json(node)),
             _ => Reply::NotFound,
         })
+    }
+
+    fn call_with_ivars(
+        &mut self,
+        name: &str,
+        args: &[Value<'a>],
+        ivars: &HashMap<Arc<str>, Value<'a>>,
+        _info: CallInfo,
+    ) -> std::result::Result<Value<'a>, Fault> {
+        if let Some(helper) = self.env.helpers.iter().find(|h| h.name == name) {
+            return helpers::call(helper, self.env, args, ivars);
+        }
+        partials::render(self.env, args, ivars)
     }
 }
 
@@ -394,5 +483,14 @@ fn convert(source: &str) -> std::result::Result<Converted, (usize, String)> {
     Ok(out)
 }
 
+mod helpers;
+mod partials;
+
+pub use helpers::TemplateHelper;
+use partials::PartialRef;
+pub use partials::TemplateFinder;
+
+#[cfg(test)]
+mod partial_tests;
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,9 @@ use super::interp::{CallInfo, Fault, Host, Interp, Reply};
 use super::recipe::refusal;
 use super::value::{AttrRef, Value};
 use super::{AttributeWrite, NodeAccess, WriteLevel};
+use crate::error::{Error, SourceLocation};
 use crate::resource::guard::GuardBlock;
+use crate::resource::lazy::LazyCompute;
 use crate::resource::Context;
 use serde_json::Value as Json;
 use std::path::Path;
@@ -55,7 +57,7 @@ pub(crate) fn check_guard_call(call: &Call) -> Result<(), Fault> {
     let message = match refusal(name) {
         Some(why) => format!("`{name}` {why}"),
         None => format!(
-            "`{name}` is not available in a guard block, which runs at converge time: it may read `node`, call the platform helpers, and use File, Dir, ENV and plain Ruby"
+            "`{name}` is not available in a block run at converge time (a guard or a `lazy` value): it may read `node`, call the platform helpers, and use File, Dir, ENV and plain Ruby"
         ),
     };
     Err(Fault::new("NotImplementedError", message))
@@ -68,6 +70,41 @@ pub(crate) fn block_guard(file: Arc<Path>, text: String, block: CapturedBlock) -
         text,
         Arc::new(move |cx: &Context| eval_guard_block(&file, &block, &cx.node)),
     )
+}
+
+/// A `lazy { ... }` property value: the captured block, evaluated against the node of the run
+/// each time the resource is checked; `location` is the block's place, for errors.
+pub(crate) fn lazy_value(
+    file: Arc<Path>,
+    location: SourceLocation,
+    block: CapturedBlock,
+) -> Arc<LazyCompute> {
+    let block = Arc::new(block);
+    Arc::new(move |cx: &Context| eval_lazy_block(&file, &location, &block, &cx.node))
+}
+
+/// Runs a captured `lazy` block; its value as property JSON.
+fn eval_lazy_block(
+    file: &Path,
+    location: &SourceLocation,
+    block: &CapturedBlock,
+    node: &Json,
+) -> crate::Result<Json> {
+    let mut access = ConvergeNode { attributes: node };
+    let mut host = GuardHost {
+        node: AttributeHost::new(&mut access, false),
+    };
+    let mut interp = Interp::new(file, &mut host);
+    let value = interp
+        .run_captured(block)
+        .map_err(|fault| fault_to_error(file, fault))?;
+    value.to_json().map_err(|why| {
+        Error::compile_as(
+            "TypeError",
+            location.clone(),
+            format!("the value of a `lazy` block cannot be a property value: {why}"),
+        )
+    })
 }
 
 /// Runs a captured guard block with `node` (the merged attributes) as `node`.

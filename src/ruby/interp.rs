@@ -117,6 +117,12 @@ pub(crate) enum Reply<'a> {
     /// Hand the call's block, with a copy of the variables it sees, to [`Host::take_block`]
     /// (a block guard, evaluated later).
     TakeBlock,
+    /// Call [`Host::call_with_ivars`] with the caller's instance variables (a template's
+    /// partials and helpers see the template's `@vars`).
+    WithIvars,
+    /// Run the call's block with each item of this collection (`search(:node, q) { |n| }`);
+    /// without a block, the collection is the call's value.
+    Iterate(Value<'a>),
 }
 
 /// Facts about a call a host may want.
@@ -153,6 +159,48 @@ pub(crate) trait Host<'a> {
     fn take_block(&mut self, _block: CapturedBlock, _info: CallInfo) -> Result<Value<'a>, Fault> {
         Ok(Value::Nil)
     }
+
+    /// A constant the evaluator does not know (a library module); None leaves it undefined.
+    fn constant(&mut self, _name: &str) -> Result<Option<Value<'a>>, Fault> {
+        Ok(None)
+    }
+
+    /// `module Name ... end` is entered; most files may not define modules.
+    fn open_module(&mut self, name: &str) -> Result<(), Fault> {
+        Err(Fault::new(
+            "NotImplementedError",
+            format!(
+                "unsupported Ruby: module definition (`module {name}`); modules are read only from a cookbook's libraries/, as template helpers"
+            ),
+        ))
+    }
+
+    /// The module opened last is done.
+    fn close_module(&mut self) {}
+
+    /// `def name ... end` evaluated here; most files may not define methods.
+    fn define(&mut self, name: &str, _body: Arc<Block>) -> Result<(), Fault> {
+        Err(Fault::new(
+            "NotImplementedError",
+            format!(
+                "unsupported Ruby: method definition (`def {name}`); methods may only be defined for templates, in a template's `helpers do ... end` or a library module given to `helpers`"
+            ),
+        ))
+    }
+
+    /// The call a [`Reply::WithIvars`] asked for, with the caller's instance variables.
+    fn call_with_ivars(
+        &mut self,
+        name: &str,
+        _args: &[Value<'a>],
+        _ivars: &HashMap<Arc<str>, Value<'a>>,
+        _info: CallInfo,
+    ) -> Result<Value<'a>, Fault> {
+        Err(Fault::new(
+            "NoMethodError",
+            format!("undefined method `{name}`"),
+        ))
+    }
 }
 
 /// An evaluator of one file or template.
@@ -160,6 +208,9 @@ pub(crate) struct Interp<'a, 'h> {
     pub file: &'h Path,
     frames: Vec<Vec<Value<'a>>>,
     stack_base: usize,
+    /// The stack position of the evaluation this one runs inside (a partial or helper of a
+    /// template), so nested evaluators share one stack budget.
+    outer_base: Option<usize>,
     pub ivars: HashMap<Arc<str>, Value<'a>>,
     host: &'h mut dyn Host<'a>,
     /// ERB output.
@@ -173,15 +224,24 @@ impl<'a, 'h> Interp<'a, 'h> {
             file,
             frames: Vec::new(),
             stack_base: stack_position(),
+            outer_base: None,
             ivars: HashMap::new(),
             host,
             out: String::new(),
         }
     }
 
+    /// Makes this evaluator count its stack from `base`, the start of the evaluation it runs
+    /// inside, so that evaluators nested through the host (partials, helpers calling helpers)
+    /// cannot recurse past the budget.
+    pub(crate) fn nested_in(&mut self, base: usize) {
+        self.outer_base = Some(base);
+        self.stack_base = base;
+    }
+
     /// Runs a program; `return` at top level ends it early.
     pub(crate) fn run(&mut self, program: &Program) -> Result<Value<'a>, Fault> {
-        self.stack_base = stack_position();
+        self.stack_base = self.outer_base.unwrap_or_else(stack_position);
         self.frames.push(vec![Value::Nil; program.locals as usize]);
         let result = self.eval(&program.body);
         self.frames.pop();
@@ -285,7 +345,13 @@ impl<'a, 'h> Interp<'a, 'h> {
                 self.assign_targets(targets, value.clone(), span)?;
                 value
             }
-            Expr::Const(name) => super::modules::constant(name).map_err(at)?,
+            Expr::Const(name) => match super::modules::constant(name) {
+                Ok(value) => value,
+                Err(fault) => match self.host.constant(name).map_err(at)? {
+                    Some(value) => value,
+                    None => return Err(at(fault)),
+                },
+            },
             Expr::Call(call) => self.eval_call(call, span)?,
             Expr::IndexOpSet {
                 receiver,
@@ -356,6 +422,21 @@ impl<'a, 'h> Interp<'a, 'h> {
             Expr::Break(value) => return Err(Flow::Break(self.eval_optional(value.as_deref())?)),
             Expr::Return(value) => return Err(Flow::Return(self.eval_optional(value.as_deref())?)),
             Expr::SourceFile => Value::str(self.file.to_string_lossy()),
+            Expr::Module(name, body, locals) => {
+                self.host.open_module(name).map_err(|f| f.at(node.span))?;
+                self.frames.push(vec![Value::Nil; *locals as usize]);
+                let result = self.eval_optional(body.as_deref());
+                self.frames.pop();
+                self.host.close_module();
+                result?;
+                Value::Nil
+            }
+            Expr::Def(name, block) => {
+                self.host
+                    .define(name, block.clone())
+                    .map_err(|f| f.at(node.span))?;
+                Value::Sym(name.clone())
+            }
             Expr::Text(text) => {
                 self.out.push_str(text);
                 Value::Nil
@@ -727,6 +808,18 @@ impl<'a, 'h> Interp<'a, 'h> {
             Reply::Value(v) => Ok(v),
             Reply::Delegate(v) => self.call_method(v, &call.name, args, block, span),
             Reply::RunBlock => self.run_host_block(block, info),
+            Reply::WithIvars => {
+                Ok(self
+                    .host
+                    .call_with_ivars(&call.name, &args, &self.ivars, info)?)
+            }
+            Reply::Iterate(items) => match block {
+                Some(_) => {
+                    self.call_method(items, "each", Vec::new(), block, span)?;
+                    Ok(Value::Nil)
+                }
+                None => Ok(items),
+            },
             Reply::TakeBlock => {
                 let Some(BlockArg::Code(block)) = block else {
                     return Err(Fault::argument(format!(
@@ -784,18 +877,32 @@ impl<'a, 'h> Interp<'a, 'h> {
     /// Runs a captured block in this evaluator (whose own frames are replaced): its value, with
     /// `next`, `break` and `return` all ending the block.
     pub(crate) fn run_captured(&mut self, captured: &'a CapturedBlock) -> Result<Value<'a>, Fault> {
-        self.stack_base = stack_position();
+        self.run_captured_with(captured, Vec::new(), None)
+    }
+
+    /// [`Interp::run_captured`] with block arguments and, when given, these instance variables
+    /// instead of the captured ones (a template helper sees the template's `@vars`).
+    pub(crate) fn run_captured_with(
+        &mut self,
+        captured: &'a CapturedBlock,
+        args: Vec<Value<'a>>,
+        ivars: Option<HashMap<Arc<str>, Value<'a>>>,
+    ) -> Result<Value<'a>, Fault> {
+        self.stack_base = self.outer_base.unwrap_or_else(stack_position);
         self.frames = captured
             .frames
             .iter()
             .map(|frame| frame.iter().map(FrozenValue::thaw).collect())
             .collect();
-        self.ivars = captured
-            .ivars
-            .iter()
-            .map(|(k, v)| (k.clone(), v.thaw()))
-            .collect();
-        let result = self.yield_block(&BlockArg::Code(captured.block.clone()), Vec::new());
+        self.ivars = match ivars {
+            Some(ivars) => ivars,
+            None => captured
+                .ivars
+                .iter()
+                .map(|(k, v)| (k.clone(), v.thaw()))
+                .collect(),
+        };
+        let result = self.yield_block(&BlockArg::Code(captured.block.clone()), args);
         self.frames.clear();
         match result {
             Ok(v) | Err(Flow::Break(v) | Flow::Next(v) | Flow::Return(v)) => Ok(v),
@@ -822,9 +929,11 @@ impl<'a, 'h> Interp<'a, 'h> {
             match self.host.call(Some(&receiver), name, &args, info)? {
                 Reply::Value(v) => return Ok(v),
                 Reply::Delegate(v) => receiver = v,
-                Reply::NotFound | Reply::RunBlock | Reply::TakeBlock => {
-                    return Err(Fault::no_method(name, &receiver).into())
-                }
+                Reply::NotFound
+                | Reply::RunBlock
+                | Reply::TakeBlock
+                | Reply::WithIvars
+                | Reply::Iterate(_) => return Err(Fault::no_method(name, &receiver).into()),
             }
         }
         if let Value::Json(json) = receiver {
@@ -838,6 +947,15 @@ impl<'a, 'h> Interp<'a, 'h> {
         }
         if let Some(v) = self.object_method(&receiver, name, &args, block, span)? {
             return Ok(v);
+        }
+        // Attribute-like hashes (from JSON: node attributes, search results) answer a method
+        // named like one of their keys, as Chef's attribute objects and nodes do (`n.name`).
+        if let Value::Hash(h) = &receiver {
+            if h.indifferent && args.is_empty() && block.is_none() {
+                if let Some(v) = h.map.borrow().get(&HashKey::Str(Arc::from(name))) {
+                    return Ok(v.clone());
+                }
+            }
         }
         Err(Fault::no_method(name, &receiver).into())
     }

@@ -432,6 +432,8 @@ impl<'s> Lowerer<'s> {
             | pm::Node::NextNode { .. }
             | pm::Node::BreakNode { .. }
             | pm::Node::ReturnNode { .. } => self.lower_control(node),
+            pm::Node::DefNode { .. } => self.lower_def(node),
+            pm::Node::ModuleNode { .. } => self.lower_module(node),
             _ => Err(self.unsupported(node)),
         }
     }
@@ -921,6 +923,100 @@ impl<'s> Lowerer<'s> {
             locals: count,
             body,
         })))
+    }
+
+    /// `def name(a, b) ... end`: a method body in a scope of its own (it sees no outer locals);
+    /// whether a definition may run is up to the file's host.
+    fn lower_def(&mut self, node: &pm::Node<'_>) -> Lowered {
+        let span = self.span(node);
+        let Some(def) = node.as_def_node() else {
+            return Err(self.unsupported(node));
+        };
+        if def.receiver().is_some() {
+            return Err(Fault::new(
+                "NotImplementedError",
+                "unsupported Ruby: `def self.name` (a singleton method)",
+            )
+            .at(span));
+        }
+        let locals: Vec<Vec<u8>> = def.locals().iter().map(|c| c.as_slice().to_vec()).collect();
+        let count = u32::try_from(locals.len()).unwrap_or(u32::MAX);
+        let outer = std::mem::replace(&mut self.scopes, vec![locals]);
+        let result = self.def_body(&def, span);
+        self.scopes = outer;
+        let (params, body) = result?;
+        Ok(Node {
+            span,
+            expr: Expr::Def(
+                text(def.name().as_slice()),
+                Arc::new(Block {
+                    params,
+                    locals: count,
+                    body,
+                }),
+            ),
+        })
+    }
+
+    /// `module A::B ... end`: its body in a scope of its own; whether a module may be defined
+    /// is up to the file's host (only libraries define them).
+    fn lower_module(&mut self, node: &pm::Node<'_>) -> Lowered {
+        let span = self.span(node);
+        let Some(module) = node.as_module_node() else {
+            return Err(self.unsupported(node));
+        };
+        let name = text(module.constant_path().location().as_slice());
+        let locals: Vec<Vec<u8>> = module
+            .locals()
+            .iter()
+            .map(|c| c.as_slice().to_vec())
+            .collect();
+        let count = u32::try_from(locals.len()).unwrap_or(u32::MAX);
+        let outer = std::mem::replace(&mut self.scopes, vec![locals]);
+        let body = match module.body() {
+            Some(b) => self.lower(&b).map(|n| Some(Box::new(n))),
+            None => Ok(None),
+        };
+        self.scopes = outer;
+        Ok(Node {
+            span,
+            expr: Expr::Module(name, body?, count),
+        })
+    }
+
+    fn def_body(
+        &mut self,
+        def: &pm::DefNode<'_>,
+        span: Span,
+    ) -> Result<(Vec<Param>, Option<Node>), Fault> {
+        let params = match def.parameters() {
+            None => Vec::new(),
+            Some(params) => {
+                let unsupported_kind = params.optionals().iter().next().is_some()
+                    || params.rest().is_some()
+                    || params.posts().iter().next().is_some()
+                    || params.keywords().iter().next().is_some()
+                    || params.keyword_rest().is_some()
+                    || params.block().is_some();
+                if unsupported_kind {
+                    return Err(Fault::new(
+                        "NotImplementedError",
+                        "unsupported Ruby: method parameters other than plain names",
+                    )
+                    .at(span));
+                }
+                params
+                    .requireds()
+                    .iter()
+                    .map(|p| self.param(&p))
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+        };
+        let body = match def.body() {
+            Some(b) => Some(self.lower(&b)?),
+            None => None,
+        };
+        Ok((params, body))
     }
 
     fn block_body(

@@ -18,7 +18,9 @@
 //! `begin`/`rescue`/`ensure`, `x rescue y`, blocks with `next`/`break`, `&:sym`, top-level `return`,
 //! and the everyday methods of String, Symbol, Integer, Float, Array, Hash, Range, Enumerable,
 //! `File`, `IO`, `ENV`, `JSON` and `Regexp`. Loops other than iterators (`while`, `until`, `for`),
-//! method/class definitions, lambdas, global variables and backticks are refused.
+//! class definitions, lambdas, global variables and backticks are refused. Method definitions
+//! (`def`) run only as template helpers (`helpers do ... end` in a `template` block) and module
+//! definitions only in cookbook libraries read for `helpers(Module)` (`library`).
 
 mod ast;
 mod attribute_file;
@@ -29,6 +31,7 @@ pub mod erb;
 mod frozen;
 mod guard_block;
 mod interp;
+mod library;
 mod lower;
 mod modules;
 mod recipe;
@@ -38,6 +41,7 @@ mod value;
 
 pub use attribute_file::eval_attribute_file;
 pub use dsl_calls::{eval_dsl_calls, DslCall};
+pub use library::{find_library_module, library_modules, LibraryModule};
 pub use recipe::eval_recipe;
 
 pub(crate) use interp::Fault;

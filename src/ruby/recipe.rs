@@ -10,18 +10,24 @@
 //! Each declaration and `include_recipe` goes to the compiler as soon as it is evaluated, so
 //! included recipes run in place. Node reads and precedence-level writes (`node.default[...]`)
 //! go through the same [`AttributeHost`] as attribute files. Constructs skillet cannot run
-//! (`ruby_block`, `lazy`, `search`, commands at compile time) are refused with their reason.
-//! Block guards are in `guard_block`.
+//! (`ruby_block`, commands at compile time) are refused with their reason. `search` reads the
+//! repository's documents through the host and matches them with `crate::search`.
+//! Block guards and `lazy { ... }` values are in `guard_block`: a lazy value stands in the
+//! properties as a marker until the resource block ends, then goes to the compiler as code.
+//! `helper(:name) { ... }` in a `template` block becomes a method of the template.
 
+use super::ast::Block;
 use super::attribute_file::AttributeHost;
+use super::erb::TemplateHelper;
 use super::frozen::CapturedBlock;
-use super::guard_block::{block_guard, check_guard_call};
+use super::guard_block::{block_guard, check_guard_call, lazy_value};
 use super::interp::{CallInfo, Fault, Host, Interp, Reply, HOST_FAILURE};
 use super::value::{AttrRef, Mutability, Value};
 use super::{fault_to_error, parse_file, NodeAccess};
-use crate::compile::decl::{PropValue, ResourceDecl};
+use crate::compile::decl::{DeclCode, PropValue, ResourceDecl};
 use crate::compile::RecipeHost;
 use crate::error::{Error, SourceLocation};
+use crate::resource::lazy::LazyValue;
 use crate::resource::{Guard, GuardCommand, GuardKind, GuardOptions};
 use indexmap::IndexMap;
 use serde_json::{json, Value as Json};
@@ -45,7 +51,9 @@ pub fn eval_recipe(
         cookbook,
         recipe,
         open: Vec::new(),
-        pending_guard: None,
+        pending: None,
+        defining_helpers: false,
+        lazies: Vec::new(),
         failure: None,
         line_starts: None,
     };
@@ -67,11 +75,8 @@ pub(crate) fn refusal(name: &str) -> Option<&'static str> {
         "ruby_block" | "whyrun_safe_ruby_block" => {
             "runs arbitrary Ruby at converge time, which skillet does not execute"
         }
-        "lazy" => {
-            "(a property computed at converge time) is not supported yet; compute the value in the recipe, or move the logic into a template"
-        }
-        "search" | "partial_search" => {
-            "(a Chef server query) is not supported yet; read local data with `data_bag_item`"
+        "partial_search" => {
+            "(the partial_search cookbook's helper) is not supported; use `search` with `filter_result:`"
         }
         "shell_out" | "shell_out!" | "shell_out_compacted" | "shell_out_compacted!" | "system"
         | "exec" | "spawn" => {
@@ -98,6 +103,67 @@ struct OpenResource {
     location: SourceLocation,
     properties: IndexMap<String, PropValue>,
     block_guards: Vec<Guard>,
+    helpers: Vec<TemplateHelper>,
+}
+
+/// What a block handed over with [`Reply::TakeBlock`] is for.
+enum Pending {
+    Guard(GuardKind),
+    Lazy,
+    Helper(String),
+}
+
+/// Stands for the value of a `lazy { ... }` block until the resource's properties are read:
+/// a string no recipe writes (it holds NUL characters) with the block's index.
+fn lazy_marker(index: usize) -> String {
+    format!("\0skillet-lazy:{index}\0")
+}
+
+/// The index of the lazy block `text` stands for, if it is a marker.
+fn lazy_index(text: &str) -> Option<usize> {
+    text.strip_prefix("\0skillet-lazy:")?
+        .strip_suffix('\0')?
+        .parse()
+        .ok()
+}
+
+/// Finds the lazy markers in a property value, replacing each with null: `(keys below the
+/// property, block index)`. Err when a marker was used inside another value (`"#{lazy {...}}"`,
+/// an Array element), where it cannot be computed later.
+fn take_lazy_markers(
+    value: &mut Json,
+    path: &mut Vec<String>,
+    found: &mut Vec<(Vec<String>, usize)>,
+) -> Result<(), ()> {
+    match value {
+        Json::String(text) => {
+            if let Some(index) = lazy_index(text) {
+                found.push((path.clone(), index));
+                *value = Json::Null;
+            } else if text.contains("\0skillet-lazy:") {
+                return Err(());
+            }
+        }
+        Json::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                path.push(key.clone());
+                let result = take_lazy_markers(item, path, found);
+                path.pop();
+                result?;
+            }
+        }
+        Json::Array(items) => {
+            let mut inner = Vec::new();
+            for item in items.iter_mut() {
+                take_lazy_markers(item, path, &mut inner)?;
+            }
+            if !inner.is_empty() {
+                return Err(());
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The methods a recipe calls without a receiver, and the state of its resource blocks.
@@ -109,8 +175,12 @@ struct RecipeDsl<'h> {
     recipe: &'h str,
     /// Resource blocks being evaluated, innermost last.
     open: Vec<OpenResource>,
-    /// The guard kind whose block was asked for.
-    pending_guard: Option<GuardKind>,
+    /// What the block asked for is for.
+    pending: Option<Pending>,
+    /// A template's `helpers do ... end` block is being evaluated: its `def`s are helpers.
+    defining_helpers: bool,
+    /// `lazy { ... }` blocks taken so far, with their places; markers hold their index.
+    lazies: Vec<(CapturedBlock, SourceLocation)>,
     /// An error from the compiler (a bad property, an included recipe's error), reported as is.
     failure: Option<Error>,
     /// Byte offsets of the source's lines, computed when a guard block first needs them.
@@ -188,8 +258,16 @@ impl RecipeDsl<'_> {
             "include_recipe" => self.include_recipes(args, info)?,
             "data_bag" => self.data_bag(args)?,
             "data_bag_item" => self.data_bag_item(args)?,
+            "search" => return self.search(args, info),
             "resources" => Value::str(resource_reference(args)?),
             "cookbook_name" => Value::str(self.cookbook),
+            "lazy" => {
+                if !info.has_block || !args.is_empty() {
+                    return Err(Fault::argument("`lazy` takes a block: `lazy { ... }`"));
+                }
+                self.pending = Some(Pending::Lazy);
+                return Ok(Reply::TakeBlock);
+            }
             "recipe_name" => Value::str(self.recipe),
             _ if declares_resource(name, args, info) => return self.declare(name, args, info),
             _ => return Ok(Reply::NotFound),
@@ -250,6 +328,52 @@ impl RecipeDsl<'_> {
         }
     }
 
+    /// `search(:node, 'role:web', rows: 10, start: 0, filter_result: {...})`, or the old
+    /// positional form `search(index, query, sort, start, rows)`; with a block, each result
+    /// is yielded.
+    fn search<'a>(&mut self, args: &[Value<'a>], info: CallInfo) -> Result<Reply<'a>, Fault> {
+        let Some((index, rest)) = args.split_first() else {
+            return Err(Fault::argument(
+                "`search` takes an index and a query: search(:node, 'role:web')",
+            ));
+        };
+        let index = word(index).ok_or_else(|| {
+            Fault::type_error(format!(
+                "`search` takes an index (:node, :role, :environment or a data bag name), got {}",
+                kind_of(index)
+            ))
+        })?;
+        let (query, rest) = match rest.split_first() {
+            None => ("*:*".to_string(), &[][..]),
+            Some((Value::Nil, rest)) => ("*:*".to_string(), rest),
+            Some((Value::Str(q), rest)) => (q.to_string(), rest),
+            Some((other, _)) => {
+                return Err(Fault::type_error(format!(
+                    "`search` takes its query as a String, got {}",
+                    kind_of(other)
+                )))
+            }
+        };
+        let page = search_page(args.len(), rest)?;
+        let parsed = crate::search::parse(&query)
+            .map_err(|e| Fault::argument(format!("invalid search query: '{query}': {e}")))?;
+        let documents = match self.host.search_documents(&index) {
+            Ok(d) => d,
+            Err(Error::Input { class, message }) => {
+                let at = self.location(info);
+                return Err(self.fail(Error::compile_as(class, at, message)));
+            }
+            Err(e) => return Err(self.fail(e)),
+        };
+        let rows = crate::search::search(documents, &parsed, &page);
+        let items = Value::array(
+            rows.iter()
+                .map(|r| Value::from_owned_json(r, Mutability::Mutable))
+                .collect(),
+        );
+        Ok(Reply::Iterate(items))
+    }
+
     /// `type 'name'` or `type 'name' do ... end`.
     fn declare<'a>(
         &mut self,
@@ -294,6 +418,7 @@ impl RecipeDsl<'_> {
             location,
             properties,
             block_guards: Vec::new(),
+            helpers: Vec::new(),
         };
         if info.has_block {
             self.open.push(resource);
@@ -305,17 +430,119 @@ impl RecipeDsl<'_> {
 
     /// Hands a fully evaluated declaration to the compiler.
     fn finish(&mut self, resource: OpenResource) -> Result<(), Fault> {
+        let mut properties = resource.properties;
+        let mut lazy = Vec::new();
+        for (name, prop) in properties.iter_mut() {
+            let mut found = Vec::new();
+            if take_lazy_markers(&mut prop.value, &mut Vec::new(), &mut found).is_err() {
+                return Err(self.fail(Error::compile_as(
+                    "ArgumentError",
+                    prop.location.clone(),
+                    format!("`{name}`: a `lazy` value can be a property's value or a value in a Hash given to one, not part of another value (it is computed only when the resource runs)"),
+                )));
+            }
+            for (path, index) in found {
+                let Some((block, location)) = self.lazies.get(index).cloned() else {
+                    continue;
+                };
+                lazy.push(LazyValue {
+                    property: name.clone(),
+                    path,
+                    compute: lazy_value(self.file.clone(), location.clone(), block),
+                    location,
+                });
+            }
+        }
         let decl = ResourceDecl {
             kind: resource.kind,
             name: resource.name,
-            properties: resource.properties,
+            properties,
             location: resource.location,
             cookbook: self.cookbook.to_string(),
             recipe: self.recipe.to_string(),
         };
-        self.host
-            .declare(decl, resource.block_guards)
-            .map_err(|e| self.fail(e))
+        let code = DeclCode {
+            guards: resource.block_guards,
+            helpers: resource.helpers,
+            lazy,
+        };
+        self.host.declare_code(decl, code).map_err(|e| self.fail(e))
+    }
+
+    /// `helpers(MyHelpers)`: every method of the library module becomes a template helper.
+    fn helper_module(&mut self, module: &Value<'_>) -> Result<(), Fault> {
+        let Value::Module(name) = module else {
+            return Err(Fault::type_error(format!(
+                "`helpers` takes a module defined in the cookbook's libraries/, got {}",
+                module.inspect()
+            )));
+        };
+        let found = match self.host.library_module(name) {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                return Err(Fault::new(
+                    "NameError",
+                    format!("`{name}` is not a module of the cookbooks' libraries/"),
+                ))
+            }
+            Err(e) => return Err(self.fail(e)),
+        };
+        let helpers: Vec<TemplateHelper> = found
+            .methods
+            .iter()
+            .map(|(method, body)| {
+                TemplateHelper::new(method.clone(), found.file.clone(), method_block(body))
+            })
+            .collect();
+        if let Some(open) = self.open.last_mut() {
+            open.helpers.extend(helpers);
+        }
+        Ok(())
+    }
+
+    /// `helper(:name) { |args| ... }` in a `template` block; `helpers` with a module or `def`s
+    /// is refused.
+    fn helper<'a>(
+        &mut self,
+        name: &str,
+        args: &[Value<'a>],
+        info: CallInfo,
+    ) -> Result<Reply<'a>, Fault> {
+        if name == "helpers" {
+            return match (args, info.has_block) {
+                ([], true) => {
+                    self.defining_helpers = true;
+                    Ok(Reply::RunBlock)
+                }
+                (modules, false) if !modules.is_empty() => {
+                    for module in modules {
+                        self.helper_module(module)?;
+                    }
+                    Ok(Reply::Value(Value::Nil))
+                }
+                _ => Err(Fault::argument(
+                    "`helpers` takes library modules (`helpers(MyHelpers)`) or a block of `def`s (`helpers do ... end`)",
+                )),
+            };
+        }
+        let [method] = args else {
+            return Err(Fault::argument(
+                "`helper` takes the method's name and a block: `helper(:name) { |args| ... }`",
+            ));
+        };
+        let Some(method) = word(method) else {
+            return Err(Fault::type_error(format!(
+                "`helper` takes the method's name (a Symbol), got {}",
+                kind_of(method)
+            )));
+        };
+        if !info.has_block {
+            return Err(Fault::argument(format!(
+                "`helper(:{method})` needs a block with the method's body"
+            )));
+        }
+        self.pending = Some(Pending::Helper(method));
+        Ok(Reply::TakeBlock)
     }
 
     /// A call inside a resource block.
@@ -330,6 +557,9 @@ impl RecipeDsl<'_> {
             "subscribes" => self.subscribes(args, info)?,
             "only_if" => return self.guard(GuardKind::OnlyIf, args, info),
             "not_if" => return self.guard(GuardKind::NotIf, args, info),
+            "helper" | "helpers" if self.open.last().is_some_and(|r| r.kind == "template") => {
+                return self.helper(name, args, info)
+            }
             "name" if args.is_empty() => {
                 let name = self.open.last().map(|r| r.name.clone()).unwrap_or_default();
                 return Ok(Reply::Value(Value::str(name)));
@@ -352,6 +582,8 @@ impl RecipeDsl<'_> {
                         | "resources"
                         | "cookbook_name"
                         | "recipe_name"
+                        | "lazy"
+                        | "search"
                 ) {
                     return self.recipe_call(name, args, info);
                 }
@@ -480,7 +712,7 @@ impl RecipeDsl<'_> {
                     "`{name}` takes a command or a block, not both"
                 )));
             }
-            self.pending_guard = Some(kind);
+            self.pending = Some(Pending::Guard(kind));
             return Ok(Reply::TakeBlock);
         }
         let (command, options) = match args {
@@ -537,6 +769,49 @@ impl RecipeDsl<'_> {
     }
 }
 
+/// A helper may call the template's other helpers, so only refused names are checked when
+/// the recipe compiles; anything else unknown fails when the template is rendered.
+fn check_refused_calls(body: &super::ast::Node) -> Result<(), Fault> {
+    super::scan::each_call(body, &mut |call, span| match refusal(&call.name) {
+        Some(why) if call.receiver.is_none() => {
+            Err(Fault::new("NotImplementedError", format!("`{}` {why}", call.name)).at(span))
+        }
+        _ => Ok(()),
+    })
+}
+
+/// A method body as a block run on its own (a method sees no outer variables).
+fn method_block(body: &Arc<Block>) -> CapturedBlock {
+    CapturedBlock {
+        block: body.clone(),
+        frames: Vec::new(),
+        ivars: Vec::new(),
+    }
+}
+
+/// A library module's name as the evaluator's module values hold it (one copy per name).
+fn interned(name: &str) -> &'static str {
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = names.iter().find(|n| **n == name) {
+        return found;
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.push(leaked);
+    leaked
+}
+
+/// Refuses, when the recipe compiles, what a block run at converge time (a guard, a `lazy`
+/// value) could not call.
+fn check_converge_block(block: &CapturedBlock) -> Result<(), Fault> {
+    match &block.block.body {
+        Some(body) => super::scan::each_call(body, &mut |call, span| {
+            check_guard_call(call).map_err(|f| f.at(span))
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Whether a call without a receiver declares a resource: a plain lowercase name with a
 /// resource name or a block (`apt_update do ... end`), or alone when it is a known resource type
 /// (`apt_update`; other bare words stay undefined names, as typos usually are).
@@ -572,6 +847,83 @@ fn resource_name(kind: &str, name: &Value<'_>) -> Result<String, Fault> {
             )))
         }
     })
+}
+
+/// The page a search asks for: `rows:`, `start:`, `sort:` (results are always in name
+/// order) and `filter_result:`, or the positional `sort, start, rows`.
+fn search_page(given: usize, rest: &[Value<'_>]) -> Result<crate::search::Page, Fault> {
+    let mut page = crate::search::Page::default();
+    let count = |v: &Value<'_>, what: &str| match v {
+        Value::Int(i) => usize::try_from(*i)
+            .map_err(|_| Fault::argument(format!("`search` {what} must not be negative, got {i}"))),
+        Value::Nil => Ok(0),
+        other => Err(Fault::type_error(format!(
+            "`search` {what} must be an Integer, got {}",
+            other.inspect()
+        ))),
+    };
+    match rest {
+        [] => {}
+        [options] if matches!(options.clone().materialize(), Value::Hash(_)) => {
+            let Value::Hash(options) = options.clone().materialize() else {
+                return Err(Fault::type_error("`search` options must be a Hash"));
+            };
+            for (key, value) in options.map.borrow().iter() {
+                match key.to_value().to_s().as_str() {
+                    "rows" if !value.is_nil() => page.rows = Some(count(value, "rows")?),
+                    "rows" | "sort" => {}
+                    "start" => page.start = count(value, "start")?,
+                    "filter_result" => page.filter = Some(filter_result(value)?),
+                    other => {
+                        return Err(Fault::argument(format!(
+                            "`search` has no option `{other}`; it takes rows:, start:, sort: and filter_result:"
+                        )))
+                    }
+                }
+            }
+        }
+        [_sort, positional @ ..] if positional.len() <= 2 => {
+            if let Some(start) = positional.first() {
+                page.start = count(start, "start")?;
+            }
+            if let Some(rows) = positional.get(1).filter(|r| !r.is_nil()) {
+                page.rows = Some(count(rows, "rows")?);
+            }
+        }
+        _ => {
+            return Err(Fault::argument(format!(
+                "wrong number of arguments (given {given}, expected 1..5) for `search`"
+            )))
+        }
+    }
+    Ok(page)
+}
+
+/// `filter_result: { 'ip' => ['ipaddress'], name: ['name'] }` as (key, path) pairs.
+fn filter_result(value: &Value<'_>) -> Result<Vec<(String, Vec<String>)>, Fault> {
+    let bad = || {
+        Fault::type_error(
+            "`filter_result` maps each result key to a path of attribute names: { 'ip' => ['ipaddress'] }",
+        )
+    };
+    let Value::Hash(map) = value.clone().materialize() else {
+        return Err(bad());
+    };
+    let map = map.map.borrow();
+    map.iter()
+        .map(|(key, path)| {
+            let path = match path.clone().materialize() {
+                Value::Array(items) => items
+                    .items
+                    .borrow()
+                    .iter()
+                    .map(|p| word(p).ok_or_else(bad))
+                    .collect::<Result<Vec<_>, _>>()?,
+                _ => return Err(bad()),
+            };
+            Ok((key.to_value().to_s(), path))
+        })
+        .collect()
 }
 
 /// The old `resources(service: 'nginx')` form of a notification target → `service[nginx]`.
@@ -668,6 +1020,9 @@ impl<'a> Host<'a> for RecipeDsl<'_> {
     }
 
     fn block_done(&mut self, completed: bool, _info: CallInfo) -> Result<Value<'a>, Fault> {
+        if std::mem::take(&mut self.defining_helpers) {
+            return Ok(Value::Nil);
+        }
         let Some(resource) = self.open.pop() else {
             return Ok(Value::Nil);
         };
@@ -677,15 +1032,54 @@ impl<'a> Host<'a> for RecipeDsl<'_> {
         Ok(Value::Nil)
     }
 
-    fn take_block(&mut self, block: CapturedBlock, info: CallInfo) -> Result<Value<'a>, Fault> {
-        let Some(kind) = self.pending_guard.take() else {
-            return Ok(Value::Nil);
-        };
-        if let Some(body) = &block.block.body {
-            super::scan::each_call(body, &mut |call, span| {
-                check_guard_call(call).map_err(|f| f.at(span))
-            })?;
+    fn constant(&mut self, name: &str) -> Result<Option<Value<'a>>, Fault> {
+        match self.host.library_module(name) {
+            Ok(Some(found)) => Ok(Some(Value::Module(interned(&found.name)))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(self.fail(e)),
         }
+    }
+
+    fn define(&mut self, name: &str, body: Arc<Block>) -> Result<(), Fault> {
+        if !self.defining_helpers {
+            return Err(Fault::new(
+                "NotImplementedError",
+                format!(
+                    "unsupported Ruby: method definition (`def {name}`); methods may only be defined in a template's `helpers do ... end` or a library module given to `helpers`"
+                ),
+            ));
+        }
+        if let Some(body) = &body.body {
+            check_refused_calls(body)?;
+        }
+        let helper = TemplateHelper::new(name.to_string(), self.file.clone(), method_block(&body));
+        if let Some(open) = self.open.last_mut() {
+            open.helpers.push(helper);
+        }
+        Ok(())
+    }
+
+    fn take_block(&mut self, block: CapturedBlock, info: CallInfo) -> Result<Value<'a>, Fault> {
+        let kind = match self.pending.take() {
+            None => return Ok(Value::Nil),
+            Some(Pending::Guard(kind)) => kind,
+            Some(Pending::Lazy) => {
+                check_converge_block(&block)?;
+                self.lazies.push((block, self.location(info)));
+                return Ok(Value::str(lazy_marker(self.lazies.len() - 1)));
+            }
+            Some(Pending::Helper(name)) => {
+                if let Some(body) = &block.block.body {
+                    check_refused_calls(body)?;
+                }
+                let helper = TemplateHelper::new(name, self.file.clone(), block);
+                if let Some(open) = self.open.last_mut() {
+                    open.helpers.push(helper);
+                }
+                return Ok(Value::Nil);
+            }
+        };
+        check_converge_block(&block)?;
         let guard = Guard {
             kind,
             command: GuardCommand::Block(block_guard(

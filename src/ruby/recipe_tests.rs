@@ -330,7 +330,7 @@ fn a_guard_block_that_would_call_what_converge_time_lacks_is_refused_at_compile_
     );
     assert!(e.starts_with(&format!("{FILE}:3:")), "{e}");
     assert!(
-        e.contains("`helper_of_mine` is not available in a guard block"),
+        e.contains("`helper_of_mine` is not available in a block run at converge time"),
         "{e}"
     );
     let host = run("x = 1\nexecute 'e' do\n  only_if { platform?('ubuntu') && node['a'].nil? && ::File.directory?('/') && x == Integer('1') }\nend\n");
@@ -411,10 +411,9 @@ fn constructs_skillet_does_not_run_are_refused_with_the_reason_and_place() {
             "`ruby_block` runs arbitrary Ruby",
         ),
         (
-            "file '/x' do\n  content lazy { 'x' }\nend\n",
-            "`lazy` (a property computed at converge time) is not supported yet",
+            "partial_search(:node, 'role:web')\n",
+            "use `search` with `filter_result:`",
         ),
-        ("search(:node, 'role:web')\n", "`search`"),
         (
             "x = shell_out('id')\n",
             "runs a command while the recipe compiles",

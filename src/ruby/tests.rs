@@ -214,7 +214,11 @@ fn unsupported_constructs_are_refused_with_their_position() {
     );
     assert_eq!(
         error("def helper\n  1\nend"),
-        "/t/test.rb:1:1: unsupported Ruby: method definition (`def`)"
+        "/t/test.rb:1:1: unsupported Ruby: method definition (`def helper`); methods may only be defined for templates, in a template's `helpers do ... end` or a library module given to `helpers`"
+    );
+    assert_eq!(
+        error("module Helpers\nend"),
+        "/t/test.rb:1:1: unsupported Ruby: module definition (`module Helpers`); modules are read only from a cookbook's libraries/, as template helpers"
     );
     assert_eq!(
         error("x = 1\n  $stdout"),
