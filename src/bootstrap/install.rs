@@ -109,17 +109,19 @@ if [ "$free" -lt "$need" ]; then
   exit {NO_SPACE}
 fi
 mkdir -p "$dir/bin" "$dir/repos" "$dir/nodes" "$etc"
-if [ -f "$stage/skillet" ]; then cp "$stage/skillet" "$dir/bin/$new"; else cp "$dir/bin/skillet" "$dir/bin/$new"; fi
-chmod 0755 "$dir/bin/$new"
+# Without an uploaded binary the installed one is this very build and stays.
+if [ -f "$stage/skillet" ]; then
+  cp "$stage/skillet" "$dir/bin/$new"; chmod 0755 "$dir/bin/$new"; sync "$dir/bin/$new"
+fi
 cp -R "$stage/repo" "$dir/repos/$new"
 cp "$stage/solo.json" "$etc/$new.solo"
 cp "$stage/first-boot.json" "$etc/$new.boot"
 if [ -f "$stage/cron" ]; then cp "$stage/cron" "/etc/cron.d/$new"; chmod 0644 "/etc/cron.d/$new"; fi
-find "$dir/repos/$new" "$dir/bin/$new" "$etc/$new.solo" "$etc/$new.boot" -exec sync {{}} +
+find "$dir/repos/$new" "$etc/$new.solo" "$etc/$new.boot" -exec sync {{}} +
 id=$(date +%Y%m%d%H%M%S).$$
 mv "$dir/repos/$new" "$dir/repos/$id"
 ln -s "repos/$id" "$dir/$new"
-mv -f "$dir/bin/$new" "$dir/bin/skillet"
+if [ -f "$dir/bin/$new" ]; then mv -f "$dir/bin/$new" "$dir/bin/skillet"; fi
 mv -fT "$dir/$new" "$dir/repo"
 mv -f "$etc/$new.solo" "$etc/solo.json"
 mv -f "$etc/$new.boot" "$etc/first-boot.json"

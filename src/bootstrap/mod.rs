@@ -330,9 +330,9 @@ fn check_space(
     send_binary: bool,
 ) -> Result<(), StepError> {
     let kib = |bytes: u64| bytes.div_ceil(1024);
-    let upload = kib(bundle.repo_bytes + if send_binary { binary.size } else { 0 }) + 64;
-    // The install copies the binary even when it is current (a new file renamed over it).
-    let install = kib(bundle.repo_bytes + binary.size) + 1024;
+    let sent = bundle.repo_bytes + if send_binary { binary.size } else { 0 };
+    let upload = kib(sent) + 64;
+    let install = kib(sent) + 1024;
     let dir = &plan.layout.install_dir;
     if facts.upload_free_kib < upload {
         return Err(failed(format!(
