@@ -242,13 +242,20 @@ fn steps(
     );
     let mut bundle_error = None;
     let upload = connection.run(install::upload_script(), &as_user, &mut |stdin| {
-        bundle
-            .write_tar(binary_path, &plan.layout, stdin)
-            .map_err(|e| {
+        let mut sink = SendTracker {
+            inner: stdin,
+            failed: false,
+        };
+        let written = bundle.write_tar(binary_path, &plan.layout, &mut sink);
+        match written {
+            // A failed send is the target's doing (it stopped reading): its message says why.
+            Err(e) if !sink.failed => {
                 let message = e.to_string();
                 bundle_error = Some(message.clone());
-                std::io::Error::other(message)
-            })
+                Err(std::io::Error::other(message))
+            }
+            _ => Ok(()),
+        }
     })?;
     if let Some(message) = bundle_error {
         return Err(failed(format!("packing the upload failed: {message}")));
@@ -358,6 +365,23 @@ fn privilege(plan: &Plan, uid: u32) -> Privilege {
     match &plan.sudo_password {
         Some(password) => Privilege::SudoWithPassword(password.clone()),
         None => Privilege::Sudo,
+    }
+}
+
+/// Remembers whether a write to the target failed, to tell a target that stopped reading
+/// from a local file that could not be read.
+struct SendTracker<'a> {
+    inner: &'a mut dyn std::io::Write,
+    failed: bool,
+}
+
+impl std::io::Write for SendTracker<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).inspect_err(|_| self.failed = true)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().inspect_err(|_| self.failed = true)
     }
 }
 
