@@ -274,6 +274,31 @@ fn a_bare_host_is_bootstrapped_over_ssh_and_failures_leave_it_untouched() {
     exec(&repo, "h0", "test -z \"$(ls -A /mnt/small)\"");
     nothing_installed(&repo, "h0");
 
+    // A binary that cannot run there (here a noexec mount) is never renamed into place.
+    exec(
+        &repo,
+        "h0",
+        "mkdir -p /mnt/noexec && mount -t tmpfs -o noexec,size=400m tmpfs /mnt/noexec",
+    );
+    let noexec = bootstrap(
+        &repo,
+        &client,
+        &[
+            &[target.as_str(), "--install-dir", "/mnt/noexec/skillet"],
+            &web[..],
+        ]
+        .concat(),
+        "",
+    );
+    fails_with(&noexec, "the uploaded skillet does not run there");
+    fails_with(&noexec, "nothing was installed");
+    exec(
+        &repo,
+        "h0",
+        "test -z \"$(ls -A /mnt/noexec/skillet/bin)\" && umount /mnt/noexec",
+    );
+    nothing_installed(&repo, "h0");
+
     // A target whose `uname -m` names another architecture cannot run this binary.
     let ours = std::env::consts::ARCH;
     let other = if ours == "aarch64" {

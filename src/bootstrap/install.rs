@@ -29,6 +29,8 @@ pub struct Probe {
 
 /// The exit status the install script uses for "not enough space".
 pub const NO_SPACE: i32 = 90;
+/// The exit status the install script uses for "the binary does not run on the target".
+pub const NOT_RUNNABLE: i32 = 91;
 
 /// `uname -s`, `uname -m`, `id -u`, the KiB free for the install directory (on its nearest
 /// existing ancestor) and in the temporary directory, one a line, then the installed
@@ -108,11 +110,17 @@ if [ "$free" -lt "$need" ]; then
   echo "not enough space for $dir: $need KiB needed, $free KiB free on the file system of $probe" >&2
   exit {NO_SPACE}
 fi
-mkdir -p "$dir/bin" "$dir/repos" "$dir/nodes" "$etc"
+mkdir -p "$dir/bin"
 # Without an uploaded binary the installed one is this very build and stays.
 if [ -f "$stage/skillet" ]; then
   cp "$stage/skillet" "$dir/bin/$new"; chmod 0755 "$dir/bin/$new"; sync "$dir/bin/$new"
+  # A binary the target cannot run (an older C library, a noexec mount) stops here.
+  if ! out=$("$dir/bin/$new" --version 2>&1); then
+    echo "the uploaded skillet does not run there: $out" >&2
+    exit {NOT_RUNNABLE}
+  fi
 fi
+mkdir -p "$dir/repos" "$dir/nodes" "$etc"
 cp -R "$stage/repo" "$dir/repos/$new"
 cp "$stage/solo.json" "$etc/$new.solo"
 cp "$stage/first-boot.json" "$etc/$new.boot"

@@ -299,7 +299,7 @@ fn install_and_run(
     if !plan.why_run {
         let script = install::install_script(stage, &plan.layout);
         let installed = connection.run(&script, root, &mut |_| Ok(()))?;
-        if installed.code == install::NO_SPACE {
+        if installed.code == install::NO_SPACE || installed.code == install::NOT_RUNNABLE {
             return Err(failed(format!(
                 "{target}: {}; nothing was installed",
                 last_line(&installed.stderr)
