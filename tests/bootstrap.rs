@@ -370,6 +370,33 @@ fn a_bare_host_is_bootstrapped_over_ssh_and_failures_leave_it_untouched() {
         .shows("skillet is current there; uploading 2 cookbook(s)");
 
     sudo_cases(&repo, &client);
+
+    // A run that fails on the target: its exit code is bootstrap's, as the host's own run says.
+    repo.write(
+        "cookbooks/broken/metadata.json",
+        r#"{"name": "broken", "version": "1.0.0"}"#,
+    )
+    .write(
+        "cookbooks/broken/recipes/default.yml",
+        "resources:\n  - type: execute\n    name: fails\n    command: /bin/false\n",
+    );
+    let broken = bootstrap(
+        &repo,
+        &client,
+        &[target.as_str(), "-r", "recipe[broken]"],
+        "",
+    );
+    let code = exec(
+        &repo,
+        "h0",
+        "/opt/skillet/bin/skillet solo -c /etc/skillet/solo.json > /dev/null 2>&1; echo $?",
+    );
+    assert_eq!(format!("{}\n", broken.code()), code, "{}", broken.all());
+    assert_ne!(broken.code(), 0);
+    broken.shows(&format!(
+        "FATAL: {target}: the run exited {}",
+        broken.code()
+    ));
 }
 
 /// A non-root login with `--sudo`: a wrong password is refused before anything is written,
