@@ -217,82 +217,8 @@ fn a_bare_host_is_bootstrapped_over_ssh_and_failures_leave_it_untouched() {
     let target = format!("root@{FIRST}");
     let web = ["-r", "role[web]", "-E", "production", "-N", "web-1"];
 
-    // Nothing listens on 2222.
-    let refused = bootstrap(
-        &repo,
-        &client,
-        &[&[target.as_str(), "-p", "2222"], &web[..]].concat(),
-        "",
-    );
-    fails_with(&refused, "connection refused");
-
-    // known_hosts holds another key for the address.
-    let impostor = repo.path().join("client/impostor");
-    keygen(&impostor);
-    client.trust(
-        FIRST,
-        &std::fs::read_to_string(impostor.with_extension("pub")).unwrap(),
-    );
-    let wrong_key = bootstrap(&repo, &client, &[&[target.as_str()], &web[..]].concat(), "");
-    fails_with(&wrong_key, "does not match the one in known_hosts");
-    nothing_installed(&repo, "h0");
-    std::fs::write(&client.known_hosts, "").unwrap();
-    client.trust(FIRST, &host_key);
-
-    // A key the host does not authorize.
-    let stranger = Client {
-        key: impostor,
-        known_hosts: client.known_hosts.clone(),
-    };
-    let denied = bootstrap(
-        &repo,
-        &stranger,
-        &[&[target.as_str()], &web[..]].concat(),
-        "",
-    );
-    fails_with(&denied, &format!("authentication to {target} failed"));
-    nothing_installed(&repo, "h0");
-
-    // A 1 MiB file system cannot hold the binary: refused before anything is copied.
-    exec(
-        &repo,
-        "h0",
-        "mkdir -p /mnt/small && mount -t tmpfs -o size=1m tmpfs /mnt/small",
-    );
-    let full = bootstrap(
-        &repo,
-        &client,
-        &[
-            &[target.as_str(), "--install-dir", "/mnt/small/skillet"],
-            &web[..],
-        ]
-        .concat(),
-        "",
-    );
-    fails_with(&full, "not enough space for /mnt/small/skillet");
-    fails_with(&full, "nothing was installed");
-    exec(&repo, "h0", "test -z \"$(ls -A /mnt/small)\"");
-    nothing_installed(&repo, "h0");
-
-    // A target whose `uname -m` names another architecture cannot run this binary.
-    let ours = std::env::consts::ARCH;
-    let other = if ours == "aarch64" {
-        "x86_64"
-    } else {
-        "aarch64"
-    };
-    exec(
-        &repo,
-        "h0",
-        &format!("printf '#!/bin/sh\\ncase \"$1\" in -m) echo {other};; *) exec /bin/uname \"$@\";; esac\\n' > /usr/local/bin/uname && chmod 755 /usr/local/bin/uname"),
-    );
-    let foreign = bootstrap(&repo, &client, &[&[target.as_str()], &web[..]].concat(), "");
-    fails_with(
-        &foreign,
-        &format!("{target} is {other} and this skillet is built for {ours}"),
-    );
-    exec(&repo, "h0", "rm /usr/local/bin/uname");
-    nothing_installed(&repo, "h0");
+    connection_failures(&repo, &client, &host_key, &target, &web);
+    refused_targets(&repo, &client, &target, &web);
 
     // Why-run on the bare host: says what it would do, installs and changes nothing.
     let why = bootstrap(
@@ -345,6 +271,124 @@ fn a_bare_host_is_bootstrapped_over_ssh_and_failures_leave_it_untouched() {
         .shows("skillet is current there; uploading 2 cookbook(s)");
 
     sudo_cases(&repo, &client);
+
+    failing_run(&repo, &client, &target);
+}
+
+/// A run that fails on the target: its exit code is bootstrap's, as the host's own run says.
+fn failing_run(repo: &Repo, client: &Client, target: &str) {
+    repo.write(
+        "cookbooks/broken/metadata.json",
+        r#"{"name": "broken", "version": "1.0.0"}"#,
+    )
+    .write(
+        "cookbooks/broken/recipes/default.yml",
+        "resources:\n  - type: execute\n    name: fails\n    command: /bin/false\n",
+    );
+    let broken = bootstrap(repo, client, &[target, "-r", "recipe[broken]"], "");
+    let code = exec(
+        repo,
+        "h0",
+        "/opt/skillet/bin/skillet solo -c /etc/skillet/solo.json > /dev/null 2>&1; echo $?",
+    );
+    assert_eq!(format!("{}\n", broken.code()), code, "{}", broken.all());
+    assert_ne!(broken.code(), 0);
+    broken.shows(&format!(
+        "FATAL: {target}: the run exited {}",
+        broken.code()
+    ));
+}
+
+/// A refused connection, a changed host key and an unauthorized key: each one sentence,
+/// nothing written on the host. Leaves `client` trusting the host's real key.
+fn connection_failures(repo: &Repo, client: &Client, host_key: &str, target: &str, web: &[&str]) {
+    // Nothing listens on 2222.
+    let refused = bootstrap(repo, client, &[&[target, "-p", "2222"], web].concat(), "");
+    fails_with(&refused, "connection refused");
+
+    // known_hosts holds another key for the address.
+    let impostor = repo.path().join("client/impostor");
+    keygen(&impostor);
+    client.trust(
+        FIRST,
+        &std::fs::read_to_string(impostor.with_extension("pub")).unwrap(),
+    );
+    let wrong_key = bootstrap(repo, client, &[&[target], web].concat(), "");
+    fails_with(&wrong_key, "does not match the one in known_hosts");
+    nothing_installed(repo, "h0");
+    std::fs::write(&client.known_hosts, "").unwrap();
+    client.trust(FIRST, host_key);
+
+    // A key the host does not authorize.
+    let stranger = Client {
+        key: impostor,
+        known_hosts: client.known_hosts.clone(),
+    };
+    let denied = bootstrap(repo, &stranger, &[&[target], web].concat(), "");
+    fails_with(&denied, &format!("authentication to {target} failed"));
+    nothing_installed(repo, "h0");
+}
+
+/// Targets that cannot take this binary (a full file system, a noexec mount, another
+/// architecture): refused with nothing renamed into place.
+fn refused_targets(repo: &Repo, client: &Client, target: &str, web: &[&str]) {
+    // A 1 MiB file system cannot hold the binary: refused before anything is copied.
+    exec(
+        repo,
+        "h0",
+        "mkdir -p /mnt/small && mount -t tmpfs -o size=1m tmpfs /mnt/small",
+    );
+    let full = bootstrap(
+        repo,
+        client,
+        &[&[target, "--install-dir", "/mnt/small/skillet"], web].concat(),
+        "",
+    );
+    fails_with(&full, "not enough space for /mnt/small/skillet");
+    fails_with(&full, "nothing was installed");
+    exec(repo, "h0", "test -z \"$(ls -A /mnt/small)\"");
+    nothing_installed(repo, "h0");
+
+    // A binary that cannot run there (here a noexec mount) is never renamed into place.
+    exec(
+        repo,
+        "h0",
+        "mkdir -p /mnt/noexec && mount -t tmpfs -o noexec,size=400m tmpfs /mnt/noexec",
+    );
+    let noexec = bootstrap(
+        repo,
+        client,
+        &[&[target, "--install-dir", "/mnt/noexec/skillet"], web].concat(),
+        "",
+    );
+    fails_with(&noexec, "the uploaded skillet does not run there");
+    fails_with(&noexec, "nothing was installed");
+    exec(
+        repo,
+        "h0",
+        "test -z \"$(ls -A /mnt/noexec/skillet/bin)\" && umount /mnt/noexec",
+    );
+    nothing_installed(repo, "h0");
+
+    // A target whose `uname -m` names another architecture cannot run this binary.
+    let ours = std::env::consts::ARCH;
+    let other = if ours == "aarch64" {
+        "x86_64"
+    } else {
+        "aarch64"
+    };
+    exec(
+        repo,
+        "h0",
+        &format!("printf '#!/bin/sh\\ncase \"$1\" in -m) echo {other};; *) exec /bin/uname \"$@\";; esac\\n' > /usr/local/bin/uname && chmod 755 /usr/local/bin/uname"),
+    );
+    let foreign = bootstrap(repo, client, &[&[target], web].concat(), "");
+    fails_with(
+        &foreign,
+        &format!("{target} is {other} and this skillet is built for {ours}"),
+    );
+    exec(repo, "h0", "rm /usr/local/bin/uname");
+    nothing_installed(repo, "h0");
 }
 
 /// A non-root login with `--sudo`: a wrong password is refused before anything is written,

@@ -461,6 +461,42 @@ mod tests {
     }
 
     #[test]
+    fn the_target_config_points_into_the_install_dir_and_the_why_run_one_beside_the_upload() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "solo.json", "{}");
+        write(dir.path(), "environments/prod.json", r#"{"name": "prod"}"#);
+        let config = dir.path().join("solo.json");
+        let bundle = Bundle::prepare(&BundleRequest {
+            solo_config: Some(&config),
+            environment: Some("prod"),
+            node_name: Some("web-1"),
+            daemonize_interval: Some(15),
+            ..Default::default()
+        })
+        .unwrap();
+        let layout = Layout {
+            install_dir: "/srv/sk".into(),
+        };
+        let solo = bundle.solo_json(&layout);
+        assert_eq!(solo["cookbook_path"], json!(["/srv/sk/repo/cookbooks"]));
+        assert_eq!(solo["node_path"], "/srv/sk/nodes");
+        assert_eq!(solo["json_attribs"], "/etc/skillet/first-boot.json");
+        assert_eq!(solo["node_name"], "web-1");
+        assert_eq!(solo["environment"], "prod");
+        let why = bundle.why_run_json(&layout);
+        assert_eq!(why["cookbook_path"], json!(["repo/cookbooks"]));
+        assert_eq!(why["file_cache_path"], "cache");
+        assert_eq!(why["node_path"], "/srv/sk/nodes");
+        let cron = bundle.cron_entry(&layout).unwrap();
+        assert!(
+            cron.contains("*/15 * * * * root /srv/sk/bin/skillet solo -c /etc/skillet/solo.json"),
+            "{cron}"
+        );
+        let archived: Vec<&str> = bundle.entries.iter().map(|(_, a)| a.as_str()).collect();
+        assert_eq!(archived, vec!["repo/environments/prod.json"]);
+    }
+
+    #[test]
     fn a_bad_json_attributes_file_is_reported_at_its_line_and_column() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "solo.json", "{}");

@@ -29,6 +29,8 @@ pub struct Probe {
 
 /// The exit status the install script uses for "not enough space".
 pub const NO_SPACE: i32 = 90;
+/// The exit status the install script uses for "the binary does not run on the target".
+pub const NOT_RUNNABLE: i32 = 91;
 
 /// `uname -s`, `uname -m`, `id -u`, the KiB free for the install directory (on its nearest
 /// existing ancestor) and in the temporary directory, one a line, then the installed
@@ -108,18 +110,26 @@ if [ "$free" -lt "$need" ]; then
   echo "not enough space for $dir: $need KiB needed, $free KiB free on the file system of $probe" >&2
   exit {NO_SPACE}
 fi
-mkdir -p "$dir/bin" "$dir/repos" "$dir/nodes" "$etc"
-if [ -f "$stage/skillet" ]; then cp "$stage/skillet" "$dir/bin/$new"; else cp "$dir/bin/skillet" "$dir/bin/$new"; fi
-chmod 0755 "$dir/bin/$new"
+mkdir -p "$dir/bin"
+# Without an uploaded binary the installed one is this very build and stays.
+if [ -f "$stage/skillet" ]; then
+  cp "$stage/skillet" "$dir/bin/$new"; chmod 0755 "$dir/bin/$new"; sync "$dir/bin/$new"
+  # A binary the target cannot run (an older C library, a noexec mount) stops here.
+  if ! out=$("$dir/bin/$new" --version 2>&1); then
+    echo "the uploaded skillet does not run there: $out" >&2
+    exit {NOT_RUNNABLE}
+  fi
+fi
+mkdir -p "$dir/repos" "$dir/nodes" "$etc"
 cp -R "$stage/repo" "$dir/repos/$new"
 cp "$stage/solo.json" "$etc/$new.solo"
 cp "$stage/first-boot.json" "$etc/$new.boot"
 if [ -f "$stage/cron" ]; then cp "$stage/cron" "/etc/cron.d/$new"; chmod 0644 "/etc/cron.d/$new"; fi
-find "$dir/repos/$new" "$dir/bin/$new" "$etc/$new.solo" "$etc/$new.boot" -exec sync {{}} +
+find "$dir/repos/$new" "$etc/$new.solo" "$etc/$new.boot" -exec sync {{}} +
 id=$(date +%Y%m%d%H%M%S).$$
 mv "$dir/repos/$new" "$dir/repos/$id"
 ln -s "repos/$id" "$dir/$new"
-mv -f "$dir/bin/$new" "$dir/bin/skillet"
+if [ -f "$dir/bin/$new" ]; then mv -f "$dir/bin/$new" "$dir/bin/skillet"; fi
 mv -fT "$dir/$new" "$dir/repo"
 mv -f "$etc/$new.solo" "$etc/solo.json"
 mv -f "$etc/$new.boot" "$etc/first-boot.json"

@@ -242,13 +242,20 @@ fn steps(
     );
     let mut bundle_error = None;
     let upload = connection.run(install::upload_script(), &as_user, &mut |stdin| {
-        bundle
-            .write_tar(binary_path, &plan.layout, stdin)
-            .map_err(|e| {
+        let mut sink = SendTracker {
+            inner: stdin,
+            failed: false,
+        };
+        let written = bundle.write_tar(binary_path, &plan.layout, &mut sink);
+        match written {
+            // A failed send is the target's doing (it stopped reading): its message says why.
+            Err(e) if !sink.failed => {
                 let message = e.to_string();
                 bundle_error = Some(message.clone());
-                std::io::Error::other(message)
-            })
+                Err(std::io::Error::other(message))
+            }
+            _ => Ok(()),
+        }
     })?;
     if let Some(message) = bundle_error {
         return Err(failed(format!("packing the upload failed: {message}")));
@@ -292,7 +299,7 @@ fn install_and_run(
     if !plan.why_run {
         let script = install::install_script(stage, &plan.layout);
         let installed = connection.run(&script, root, &mut |_| Ok(()))?;
-        if installed.code == install::NO_SPACE {
+        if installed.code == install::NO_SPACE || installed.code == install::NOT_RUNNABLE {
             return Err(failed(format!(
                 "{target}: {}; nothing was installed",
                 last_line(&installed.stderr)
@@ -330,9 +337,9 @@ fn check_space(
     send_binary: bool,
 ) -> Result<(), StepError> {
     let kib = |bytes: u64| bytes.div_ceil(1024);
-    let upload = kib(bundle.repo_bytes + if send_binary { binary.size } else { 0 }) + 64;
-    // The install copies the binary even when it is current (a new file renamed over it).
-    let install = kib(bundle.repo_bytes + binary.size) + 1024;
+    let sent = bundle.repo_bytes + if send_binary { binary.size } else { 0 };
+    let upload = kib(sent) + 64;
+    let install = kib(sent) + 1024;
     let dir = &plan.layout.install_dir;
     if facts.upload_free_kib < upload {
         return Err(failed(format!(
@@ -358,6 +365,23 @@ fn privilege(plan: &Plan, uid: u32) -> Privilege {
     match &plan.sudo_password {
         Some(password) => Privilege::SudoWithPassword(password.clone()),
         None => Privilege::Sudo,
+    }
+}
+
+/// Remembers whether a write to the target failed, to tell a target that stopped reading
+/// from a local file that could not be read.
+struct SendTracker<'a> {
+    inner: &'a mut dyn std::io::Write,
+    failed: bool,
+}
+
+impl std::io::Write for SendTracker<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).inspect_err(|_| self.failed = true)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().inspect_err(|_| self.failed = true)
     }
 }
 
