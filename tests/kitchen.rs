@@ -388,6 +388,7 @@ fn a_multi_host_suite_is_made_converged_verified_and_destroyed_together() {
         run_list: ['recipe[hello]']
       - name: lb1
       - name: web-1
+        run_list: ['recipe[peers]']
   - name: pair
     hosts:
       - name: good
@@ -398,6 +399,14 @@ fn a_multi_host_suite_is_made_converged_verified_and_destroyed_together() {
     );
     repo.cookbook("listen", "0.1.0")
         .recipe("listen", "default", LISTEN);
+    // web-1 converges last and finds the others' saved nodes, as on a Chef server.
+    repo.cookbook("peers", "0.1.0").write(
+        "cookbooks/peers/recipes/default.rb",
+        "peers = search(:node, 'recipe:listen AND NOT name:web-1')\n\
+         file '/etc/kitchen-peers' do\n  \
+           content peers.map { |n| \"#{n.name} #{n['ipaddress']}\" }.sort.join(',')\n\
+         end\n",
+    );
     // In the lab: every host answers at its address; KITCHEN_EXEC runs commands inside them.
     let lab = format!(
         "#!/bin/bash\nset -e\n{ASK}test \"$KITCHEN_HOSTS\" = 'db1 lb1 web-1'\n\
@@ -406,6 +415,7 @@ fn a_multi_host_suite_is_made_converged_verified_and_destroyed_together() {
          $KITCHEN_EXEC db1 grep -q 'hello from the host' /etc/{marker}\n\
          ! $KITCHEN_EXEC lb1 test -e /etc/{marker}\n\
          test \"$($KITCHEN_EXEC web-1 hostname)\" = web-1\n\
+         test \"$($KITCHEN_EXEC web-1 cat /etc/kitchen-peers)\" = \"db1 $KITCHEN_HOST_DB1,lb1 $KITCHEN_HOST_LB1\"\n\
          if $KITCHEN_EXEC nope true 2>/dev/null; then exit 1; fi\n\
          test \"$(cat /proc/sys/net/ipv6/conf/hb0/accept_dad)\" = 0\n\
          test -z \"$(ip -6 addr show tentative)\"\necho lab checks passed\n"

@@ -132,20 +132,24 @@ impl Kitchen {
         let hosts = self.create_hosts(instance)?;
         progress(&format!("Converging <{}>", instance.name));
         let mut state = self.states.load(&instance.name)?;
-        let result = self
-            .targets(instance, &hosts)
-            .iter()
-            .try_for_each(|(view, host)| {
-                let (converges, enforce) = plan(&view.provisioner);
-                provision::converge(
-                    &self.driver,
-                    host,
-                    view,
-                    &self.config.project_dir,
-                    converges,
-                    enforce,
-                )
-            });
+        let targets = self.targets(instance, &hosts);
+        let result = targets.iter().try_for_each(|(view, host)| {
+            let (converges, enforce) = plan(&view.provisioner);
+            let peers: Vec<&HostState> = targets
+                .iter()
+                .map(|(_, peer)| peer)
+                .filter(|peer| peer.hostname != host.hostname)
+                .collect();
+            provision::converge(
+                &self.driver,
+                host,
+                &peers,
+                view,
+                &self.config.project_dir,
+                converges,
+                enforce,
+            )
+        });
         self.record(&mut state, "converge", result)
     }
 

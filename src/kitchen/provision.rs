@@ -35,16 +35,20 @@ const NOT_COOKBOOK: &[&str] = &[
 ];
 
 /// Copies the repository into the host and converges it as configured; `converges` is how
-/// many runs (the idempotency gate applies from the second one when `enforce` is set).
+/// many runs (the idempotency gate applies from the second one when `enforce` is set). The
+/// nodes its `peers` (the other hosts of a multi-host suite) saved when they converged are in
+/// its node path, so `search(:node, ...)` finds them as it would on a Chef server.
 pub fn converge(
     driver: &NamespaceDriver,
     host: &HostState,
+    peers: &[&HostState],
     instance: &Instance,
     project_dir: &Path,
     converges: u32,
     enforce: bool,
 ) -> Result<()> {
     prepare_sandbox(host, instance, project_dir)?;
+    share_saved_nodes(host, peers)?;
     for run in 1..=converges {
         if converges > 1 {
             progress(&format!(
@@ -172,6 +176,22 @@ fn prepare_sandbox(host: &HostState, instance: &Instance, project_dir: &Path) ->
         &solo_json(instance, host, &cookbook_paths),
     )?;
     write_json(&sandbox.join("dna.json"), &dna_json(&instance.provisioner))
+}
+
+/// Copies each peer's saved node (`nodes/<hostname>.json` in its sandbox) into the host's node
+/// path; a peer that has not converged yet has none.
+fn share_saved_nodes(host: &HostState, peers: &[&HostState]) -> Result<()> {
+    let nodes = host_path(host, &format!("{SANDBOX}/nodes"));
+    for peer in peers {
+        let file = format!("{}.json", peer.hostname);
+        let saved = host_path(peer, &format!("{SANDBOX}/nodes/{file}"));
+        if !saved.is_file() {
+            continue;
+        }
+        std::fs::create_dir_all(&nodes).with_path(&nodes)?;
+        std::fs::copy(&saved, nodes.join(&file)).with_path(&saved)?;
+    }
+    Ok(())
 }
 
 /// solo.json; the node is named after the host (the instance, or a multi-host suite's host).

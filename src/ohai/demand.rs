@@ -28,8 +28,12 @@ const WHOLE_NODE: &[&str] = &["to_hash", "to_h", "to_json", "automatic", "automa
 /// Files larger than this are not sources (images, archives shipped in `files/`).
 const MAX_SOURCE_BYTES: u64 = 1 << 20;
 
+/// Groups every run gathers beyond Chef's minimal set: the saved node is what other nodes'
+/// `search` reads, and what they read from it is its addresses (`ipaddress`, `macaddress`).
+const READ_BY_PEERS: &[Group] = &[Group::Network];
+
 /// The groups the cookbooks rooted at `roots` read, plus Chef's minimal set (the node's name
-/// and file specificity need it).
+/// and file specificity need it) and what peers read from the saved node.
 pub fn groups_read_by<'a>(roots: impl IntoIterator<Item = &'a Path>) -> Vec<Group> {
     let mut words = HashSet::new();
     for root in roots {
@@ -51,7 +55,11 @@ fn groups_for_words(words: &HashSet<String>) -> Vec<Group> {
     Group::ALL
         .iter()
         .copied()
-        .filter(|g| MINIMAL.contains(g) || g.keys().iter().any(|k| words.contains(*k)))
+        .filter(|g| {
+            MINIMAL.contains(g)
+                || READ_BY_PEERS.contains(g)
+                || g.keys().iter().any(|k| words.contains(*k))
+        })
         .collect()
 }
 
@@ -103,11 +111,11 @@ mod tests {
     }
 
     #[test]
-    fn a_cookbook_reading_nothing_gets_the_minimal_set() {
+    fn a_cookbook_reading_nothing_gets_the_minimal_set_and_the_addresses_peers_search_for() {
         let cb = cookbook(&[("recipes/default.yml", "resources: []\n")]);
         let mut groups = groups_read_by([cb.path()]);
         groups.sort_by_key(|g| format!("{g:?}"));
-        let mut minimal = MINIMAL.to_vec();
+        let mut minimal = [MINIMAL, READ_BY_PEERS].concat();
         minimal.sort_by_key(|g| format!("{g:?}"));
         assert_eq!(groups, minimal);
     }
@@ -132,9 +140,9 @@ mod tests {
 
     #[test]
     fn parts_of_longer_words_do_not_count() {
-        let cb = cookbook(&[("recipes/default.yml", "# networking and memory_limit\n")]);
+        let cb = cookbook(&[("recipes/default.yml", "# kernelspace and memory_limit\n")]);
         let groups = groups_read_by([cb.path()]);
-        assert!(!groups.contains(&Group::Network));
+        assert!(!groups.contains(&Group::Kernel));
         assert!(!groups.contains(&Group::Memory));
     }
 
