@@ -20,11 +20,11 @@ struct Goiardi {
 
 impl Goiardi {
     fn start() -> Goiardi {
-        Goiardi::start_with(&[])
+        Goiardi::start_with(&[], "http")
     }
 
-    /// A server with extra flags.
-    fn start_with(flags: &[&str]) -> Goiardi {
+    /// A server with extra flags, answering on `scheme`.
+    fn start_with(flags: &[&str], scheme: &str) -> Goiardi {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -60,7 +60,7 @@ impl Goiardi {
         }
         Goiardi {
             child,
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             dir,
         }
     }
@@ -370,11 +370,50 @@ fn a_failed_converge_still_saves_the_node() {
 #[test]
 fn a_server_that_finds_the_clock_off_says_so() {
     // No clock skew is allowed at all: every request's whole-second timestamp is off.
-    let server = Goiardi::start_with(&["--time-slew=1ns"]);
+    let server = Goiardi::start_with(&["--time-slew=1ns"], "http");
     let repo = app_repo();
     let run = upload(&repo, &server, &["roles"]);
     assert_ne!(run.code(), 0);
     run.shows("http 401").shows("Clock skew").shows("NTP");
+}
+
+#[test]
+fn https_checks_the_certificate_unless_told_not_to() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let cert_flag = format!("--ssl-cert={}", cert.display());
+    let key_flag = format!("--ssl-key={}", key.display());
+    let server = Goiardi::start_with(&["--use-ssl", &cert_flag, &key_flag], "https");
+    let repo = app_repo();
+    let knife = |verify: &str| {
+        format!(
+            "chef_server_url \"{}\"\nnode_name \"admin\"\nclient_key \"{}\"\nssl_verify_mode :{verify}\n",
+            server.url,
+            server.key("admin").display()
+        )
+    };
+    // A self-signed certificate is refused by default ...
+    repo.write("knife.rb", &knife("verify_peer"));
+    let run = repo.run(&["upload", "roles"]);
+    assert_ne!(run.code(), 0);
+    run.shows("Cannot reach the Chef server")
+        .shows("certificate");
+    // ... and accepted with ssl_verify_mode :verify_none.
+    repo.write("knife.rb", &knife("verify_none"));
+    repo.run(&["upload", "roles"])
+        .ok()
+        .shows("Uploaded role app");
 }
 
 #[test]
