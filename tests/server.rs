@@ -290,6 +290,11 @@ fn bad_inputs_fail_clearly_and_leave_the_host_alone() {
         .shows("client_key");
     assert!(repo.read_host("etc/app.conf").is_none());
 
+    // chef-solo's legacy mode means nothing to a client.
+    let run = client(&repo, &config, &["--legacy-mode"]);
+    assert_eq!(run.code(), 43);
+    run.shows("--legacy-mode belongs to chef-solo");
+
     // The server gone: a clear message naming it.
     let url = server.url.clone();
     drop(server);
