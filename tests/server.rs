@@ -3,85 +3,11 @@
 
 mod common;
 
+use common::goiardi::Goiardi;
 use common::Repo;
 use serde_json::json;
-use skillet::server::api::Api;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// A goiardi server for one test; killed when dropped.
-struct Goiardi {
-    child: Child,
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Goiardi {
-    fn start() -> Goiardi {
-        Goiardi::start_with(&[])
-    }
-
-    /// A server with extra flags.
-    fn start_with(flags: &[&str]) -> Goiardi {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let root = dir.path();
-        std::fs::create_dir_all(root.join("lfs")).expect("mkdir lfs");
-        let child = Command::new("goiardi")
-            .args(["-I", "127.0.0.1", "-H", "127.0.0.1", "-A"])
-            .arg("-P")
-            .arg(port.to_string())
-            .arg(format!("--conf-root={}", root.display()))
-            .arg("-D")
-            .arg(root.join("data.bin"))
-            .arg("-i")
-            .arg(root.join("index.bin"))
-            .arg(format!(
-                "--local-filestore-dir={}",
-                root.join("lfs").display()
-            ))
-            .args(flags)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("goiardi runs (scripts/setup installs it)");
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() || !root.join("admin.pem").exists() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "goiardi did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Goiardi {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            dir,
-        }
-    }
-
-    fn key(&self, name: &str) -> PathBuf {
-        self.dir.path().join(format!("{name}.pem"))
-    }
-
-    /// The API as the admin user, to check what the server holds.
-    fn admin(&self) -> Api {
-        skillet::server::connect(&self.url, "admin", &self.key("admin"), &Default::default())
-            .expect("admin connection")
-    }
-}
-
-impl Drop for Goiardi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 /// A repository with a cookbook (a template fed by a role attribute and a data bag item, a
 /// cookbook_file), a role, an environment and a data bag.
@@ -290,6 +216,11 @@ fn bad_inputs_fail_clearly_and_leave_the_host_alone() {
         .shows("client_key");
     assert!(repo.read_host("etc/app.conf").is_none());
 
+    // chef-solo's legacy mode means nothing to a client.
+    let run = client(&repo, &config, &["--legacy-mode"]);
+    assert_eq!(run.code(), 43);
+    run.shows("--legacy-mode belongs to chef-solo");
+
     // The server gone: a clear message naming it.
     let url = server.url.clone();
     drop(server);
@@ -370,11 +301,50 @@ fn a_failed_converge_still_saves_the_node() {
 #[test]
 fn a_server_that_finds_the_clock_off_says_so() {
     // No clock skew is allowed at all: every request's whole-second timestamp is off.
-    let server = Goiardi::start_with(&["--time-slew=1ns"]);
+    let server = Goiardi::start_with(&["--time-slew=1ns"], "http");
     let repo = app_repo();
     let run = upload(&repo, &server, &["roles"]);
     assert_ne!(run.code(), 0);
     run.shows("http 401").shows("Clock skew").shows("NTP");
+}
+
+#[test]
+fn https_checks_the_certificate_unless_told_not_to() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let cert_flag = format!("--ssl-cert={}", cert.display());
+    let key_flag = format!("--ssl-key={}", key.display());
+    let server = Goiardi::start_with(&["--use-ssl", &cert_flag, &key_flag], "https");
+    let repo = app_repo();
+    let knife = |verify: &str| {
+        format!(
+            "chef_server_url \"{}\"\nnode_name \"admin\"\nclient_key \"{}\"\nssl_verify_mode :{verify}\n",
+            server.url,
+            server.key("admin").display()
+        )
+    };
+    // A self-signed certificate is refused by default ...
+    repo.write("knife.rb", &knife("verify_peer"));
+    let run = repo.run(&["upload", "roles"]);
+    assert_ne!(run.code(), 0);
+    run.shows("Cannot reach the Chef server")
+        .shows("certificate");
+    // ... and accepted with ssl_verify_mode :verify_none.
+    repo.write("knife.rb", &knife("verify_none"));
+    repo.run(&["upload", "roles"])
+        .ok()
+        .shows("Uploaded role app");
 }
 
 #[test]

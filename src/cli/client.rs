@@ -24,6 +24,12 @@ use std::time::{Duration, Instant};
 pub fn run(args: &ClientArgs) -> i32 {
     let started = Instant::now();
     super::signals::install();
+    if args.run.legacy_mode {
+        return early_failure(&Error::input(
+            "Chef::Exceptions::ConfigurationError",
+            "--legacy-mode belongs to chef-solo; a client always reads the Chef server",
+        ));
+    }
     let mut warnings = Vec::new();
     let config = match load_server_config(args.run.config.as_deref(), &mut warnings) {
         Ok(c) => c,

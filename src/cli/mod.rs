@@ -47,7 +47,7 @@ enum Command {
 /// chef-solo's flags.
 #[derive(Debug, Args, Clone)]
 pub struct SoloArgs {
-    /// The configuration file (solo.json or solo.rb).
+    /// The configuration file (solo.json or solo.rb; client.rb or client.json for `client`).
     #[arg(short = 'c', long = "config", value_name = "CONFIG")]
     pub config: Option<PathBuf>,
     /// Node attributes and run list from a JSON file.
@@ -103,7 +103,7 @@ pub struct SoloArgs {
     /// Gather only the minimal automatic attributes.
     #[arg(long = "minimal-ohai")]
     pub minimal_ohai: bool,
-    /// Read roles and environments straight from their paths and never save the node.
+    /// Read roles and environments straight from their paths and never save the node (solo).
     #[arg(long = "legacy-mode")]
     pub legacy_mode: bool,
     /// Accepted for compatibility with chef-solo; skillet needs no license.

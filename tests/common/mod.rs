@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod deb;
+pub mod goiardi;
 pub mod kitchen_hosts;
 pub mod ohai_paths;
 pub mod registry;
