@@ -190,6 +190,27 @@ fn search_finds_what_the_server_holds_and_filters_it() {
     );
     let roles = api.search("role", "name:app", 10, 0, None).unwrap();
     assert_eq!(roles.total, 1);
+
+    // A recipe's search in client mode asks the server: nodes by role and attribute, and a
+    // data bag by a field of its items.
+    let root = repo.root().display().to_string();
+    repo.cookbook("peers", "1.0.0").write(
+        "cookbooks/peers/recipes/default.rb",
+        &format!(
+            "apps = search(:node, 'role:app AND ip:10.0.0.*').map {{ |n| \"#{{n.name}}=#{{n['ip']}}\" }}\n\
+             blue = search(:settings, 'color:blue').map {{ |item| item['id'] }}\n\
+             file '{root}/peers' do\n  content \"#{{apps.sort.join(',')}} #{{blue.join(',')}}\\n\"\nend\n"
+        ),
+    );
+    repo.run(&["upload", "cookbooks", "data_bags"]).ok();
+    let config = client_config(&repo, &server, "lb1");
+    client(&repo, &config, &["-o", "recipe[peers]"])
+        .ok()
+        .updated(1, 1);
+    assert_eq!(
+        repo.read_host("peers").as_deref(),
+        Some("app1=10.0.0.1,app2=10.0.0.2 main\n")
+    );
 }
 
 #[test]

@@ -15,7 +15,7 @@ use crate::node::{Environment, Node, Role, RoleSource};
 use crate::platform::fs::{stage_and_rename, staging_path, Mode, Ownership};
 use crate::repo::{Config, Repository};
 use crate::report::{Events, RunEnd, RunStart};
-use crate::server::api::{Api, ServerDataBags};
+use crate::server::api::{Api, ServerDataBags, ServerSearch};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -148,6 +148,7 @@ fn sync_and_prepare(
     local.cookbook_path = vec![cache];
     let mut repo = Repository::open(&local)?;
     repo.data_bags = Arc::new(ServerDataBags(api.clone()));
+    repo.search = Some(Arc::new(ServerSearch::new(api.clone())));
     let prepared = finish(expanded, &local, &repo, &opts)?;
     Ok((api, prepared, repo))
 }

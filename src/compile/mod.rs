@@ -342,7 +342,10 @@ impl RecipeHost for DriverHost<'_, '_> {
     }
 
     fn search_documents(&self, index: &str) -> Result<Vec<crate::search::Document>> {
-        crate::search::local::documents(self.state.repo, index)
+        match &self.state.repo.search {
+            Some(source) => source.documents(index),
+            None => crate::search::local::documents(self.state.repo, index),
+        }
     }
 
     fn library_module(&self, name: &str) -> Result<Option<crate::ruby::LibraryModule>> {

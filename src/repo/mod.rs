@@ -28,6 +28,8 @@ pub struct Repository {
     pub data_bags: std::sync::Arc<dyn data_bag::DataBagSource>,
     /// Where saved nodes are (`nodes/<name>.json`), which `search(:node, ...)` reads.
     pub node_path: PathBuf,
+    /// Where `search` finds documents when not in this repository's files (a Chef server).
+    pub search: Option<std::sync::Arc<dyn crate::search::DocumentSource>>,
 }
 
 impl Repository {
@@ -64,6 +66,7 @@ impl Repository {
             environment_path: config.environment_path.clone(),
             data_bags: std::sync::Arc::new(data_bag::DataBags::new(&config.data_bag_path)),
             node_path: config.node_path.clone(),
+            search: None,
         })
     }
 

@@ -25,6 +25,13 @@ pub struct Document {
     pub indexed: Value,
 }
 
+/// Where a run's `search` finds the documents of an index when they are not the repository's
+/// own files: a Chef server, in client mode. The query is matched here, the same way for both.
+pub trait DocumentSource: Send + Sync + std::fmt::Debug {
+    /// Every document of `index` (`node`, `role`, `environment`, `client` or a data bag).
+    fn documents(&self, index: &str) -> crate::Result<Vec<Document>>;
+}
+
 /// What to return of the matching documents.
 #[derive(Debug, Clone, Default)]
 pub struct Page {

@@ -434,6 +434,83 @@ impl crate::repo::data_bag::DataBagSource for ServerDataBags {
     }
 }
 
+/// `search` in client mode: each index's documents as the server's search returns them for
+/// `*:*`, fetched once per index and run, then matched by the same query engine as solo's.
+#[derive(Debug)]
+pub struct ServerSearch {
+    api: std::sync::Arc<Api>,
+    fetched: std::sync::Mutex<std::collections::HashMap<String, Vec<crate::search::Document>>>,
+}
+
+/// How many rows one search request asks for.
+const SEARCH_PAGE: u64 = 1000;
+
+impl ServerSearch {
+    pub fn new(api: std::sync::Arc<Api>) -> ServerSearch {
+        ServerSearch {
+            api,
+            fetched: Default::default(),
+        }
+    }
+
+    fn fetch(&self, index: &str) -> Result<Vec<crate::search::Document>> {
+        let mut documents = Vec::new();
+        let mut start = 0;
+        loop {
+            let page = self.api.search(index, "*:*", SEARCH_PAGE, start, None)?;
+            let count = page.rows.len() as u64;
+            documents.extend(page.rows.into_iter().map(|row| search_document(index, row)));
+            start += count;
+            // A short page is the last (some servers count only the page in `total`).
+            if count < SEARCH_PAGE {
+                return Ok(documents);
+            }
+        }
+    }
+}
+
+impl crate::search::DocumentSource for ServerSearch {
+    fn documents(&self, index: &str) -> Result<Vec<crate::search::Document>> {
+        let cached = self
+            .fetched
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(index).cloned());
+        if let Some(documents) = cached {
+            return Ok(documents);
+        }
+        let documents = self.fetch(index)?;
+        if let Ok(mut cache) = self.fetched.lock() {
+            cache.insert(index.to_string(), documents.clone());
+        }
+        Ok(documents)
+    }
+}
+
+/// One row of a server search as a document: nodes are indexed by their merged attributes,
+/// data bag items are the item itself (servers wrap it in `raw_data`).
+fn search_document(index: &str, row: Value) -> crate::search::Document {
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
+    match index {
+        "node" => {
+            let name = text(&row, "name").unwrap_or_default();
+            crate::search::node_document(&name, &row)
+        }
+        "role" | "environment" | "client" => {
+            let name = text(&row, "name").unwrap_or_default();
+            crate::search::item_document(&name, row)
+        }
+        _ => {
+            let item = match row.get("raw_data") {
+                Some(raw) => raw.clone(),
+                None => row,
+            };
+            let id = text(&item, "id").unwrap_or_default();
+            crate::search::item_document(&id, item)
+        }
+    }
+}
+
 /// The keys of a `{name: url}` listing, sorted.
 fn keys(answer: &Value) -> Vec<String> {
     let mut names: Vec<String> = answer
