@@ -296,8 +296,16 @@ fn twenty_hosts_converge_against_one_server_at_once() {
             .unwrap_or_else(|| panic!("{name} saved"));
         assert_eq!(node["automatic"]["roles"], json!(["app"]), "{name}");
     }
-    let saved = api.search("node", "role:app", 100, 0, None).unwrap();
-    assert_eq!(saved.rows.len(), 20);
+    // goiardi indexes saved nodes in the background: every node is there, the index follows.
+    let mut found = 0;
+    for _ in 0..100 {
+        found = api.search("node", "role:app", 100, 0, None).unwrap().rows.len();
+        if found == 20 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(found, 20, "nodes found by search");
 }
 
 #[test]
