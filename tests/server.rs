@@ -166,8 +166,8 @@ fn search_finds_what_the_server_holds_and_filters_it() {
         .ok()
         .shows("Uploaded node app2");
     let api = server.admin();
-    let all = api.search("node", "*:*", 100, 0, None).unwrap();
-    assert_eq!(all.total, 3);
+    assert_eq!(indexed(&api, "node", "*:*", 3), 3);
+    assert_eq!(indexed(&api, "role", "*:*", 1), 1);
     let apps = api.search("node", "role:app", 100, 0, None).unwrap();
     let mut names: Vec<&str> = apps
         .rows
@@ -203,6 +203,7 @@ fn search_finds_what_the_server_holds_and_filters_it() {
         ),
     );
     repo.run(&["upload", "cookbooks", "data_bags"]).ok();
+    assert_eq!(indexed(&api, "settings", "color:blue", 1), 1);
     let config = client_config(&repo, &server, "lb1");
     client(&repo, &config, &["-o", "recipe[peers]"])
         .ok()
@@ -296,16 +297,21 @@ fn twenty_hosts_converge_against_one_server_at_once() {
             .unwrap_or_else(|| panic!("{name} saved"));
         assert_eq!(node["automatic"]["roles"], json!(["app"]), "{name}");
     }
-    // goiardi indexes saved nodes in the background: every node is there, the index follows.
+    assert_eq!(indexed(&api, "node", "role:app", 20), 20, "nodes found by search");
+}
+
+/// How many objects of `index` match `query`, waiting (up to 5 s) for `expected`: goiardi
+/// indexes what it saves in the background.
+fn indexed(api: &skillet::server::api::Api, index: &str, query: &str, expected: usize) -> usize {
     let mut found = 0;
     for _ in 0..100 {
-        found = api.search("node", "role:app", 100, 0, None).unwrap().rows.len();
-        if found == 20 {
+        found = api.search(index, query, 100, 0, None).unwrap().rows.len();
+        if found == expected {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert_eq!(found, 20, "nodes found by search");
+    found
 }
 
 #[test]
