@@ -176,8 +176,8 @@ pub fn run_script(stage: &str, layout: &Layout, why_run: bool, color: bool) -> S
 }
 
 /// Server mode's converge: `skillet client` with the first-boot JSON. A why-run uses the
-/// uploaded config and key; the installed client key when the node registered before, else
-/// one in the upload directory, so the host keeps nothing.
+/// uploaded config with the installed client key: registering would create the client on
+/// the server with a key the host must then keep, so a node not yet registered is refused.
 fn client_run_script(
     stage_q: &str,
     layout: &Layout,
@@ -188,8 +188,10 @@ fn client_run_script(
     let installed = shell_quote(&layout.binary());
     if why_run {
         format!(
-            "cd {stage_q} && b=./skillet && {{ [ -f \"$b\" ] || b={installed}; }} && \
-             k={CONFIG_DIR}/client.pem && {{ [ -f \"$k\" ] || k={stage_q}/client.pem; }} && \
+            "k={CONFIG_DIR}/client.pem; if [ ! -f \"$k\" ]; then \
+             echo \"this node is not registered with the Chef server yet ($k is missing), and \
+             a why-run registers nothing: bootstrap once without -W\" >&2; exit 1; fi; \
+             cd {stage_q} && b=./skillet && {{ [ -f \"$b\" ] || b={installed}; }} && \
              exec \"$b\" client -c why-run.rb -k \"$k\" -j first-boot.json -W {color} {report}"
         )
     } else {
