@@ -592,6 +592,11 @@ fn server_mode_registers_the_node_and_converges_it_from_the_chef_server() {
         "extra.json",
     ];
 
+    // A why-run cannot register the node (the key would stay behind): refused, nothing kept.
+    let unregistered = bootstrap(&repo, &client, &[&web3[..], &["-W"]].concat(), "");
+    fails_with(&unregistered, "not registered with the Chef server yet");
+    nothing_installed(&repo, "h0");
+
     let first = bootstrap(
         &repo,
         &client,
