@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::goiardi::{in_netns, Goiardi};
 use common::kitchen_hosts::{exec, Hosts};
 use common::{Repo, Run};
 use skillet::kitchen::lab::Lab;
@@ -517,4 +518,154 @@ fn a_hosts_file_is_bootstrapped_in_parallel_with_a_summary() {
         lines[1].contains("converged") && lines[1].contains("0/2"),
         "{table}"
     );
+}
+
+/// `skillet <args>` from the lab's network namespace, in the repo.
+fn in_lab(repo: &Repo, args: &[&str]) -> Run {
+    let lab = Lab::for_project(repo.path());
+    let output = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", lab.name))
+        .arg(env!("CARGO_BIN_EXE_skillet"))
+        .args(args)
+        .current_dir(repo.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Run { output }
+}
+
+#[test]
+fn server_mode_registers_the_node_and_converges_it_from_the_chef_server() {
+    let test = "server_mode_registers_the_node_and_converges_it_from_the_chef_server";
+    if !usable_or_skip(test) {
+        return;
+    }
+    if !Path::new("/usr/bin/goiardi").exists() {
+        eprintln!("skipping {test}: it needs goiardi (scripts/setup installs it)");
+        return;
+    }
+    let repo = project(1);
+    let client = Client::new(&repo);
+    let target = format!("root@{FIRST}");
+
+    let _hosts = Hosts { repo: &repo };
+    repo.run(&["kitchen", "create"]).ok();
+    // Refused before any connection: nothing is listening on the target yet.
+    let validator = repo.path().join("validation.pem");
+    let key = validator.display().to_string();
+    let no_name = bootstrap(&repo, &client, &[&target, "-S", "http://x", "-K", &key], "");
+    fails_with(&no_name, "-S needs the node's name: give -N NAME");
+    let no_key = bootstrap(
+        &repo,
+        &client,
+        &[&target, "-S", "http://x", "-N", "web3", "-K", &key],
+        "",
+    );
+    fails_with(&no_key, "the validator's key cannot be read");
+
+    let host_key = start_sshd(&repo, "h0", &client);
+    client.trust(FIRST, &host_key);
+    let lab = Lab::for_project(repo.path());
+    let netns = PathBuf::from(format!("/run/netns/{}", lab.name));
+    let server = Goiardi::start_in(&netns, &Lab::gateway(FIRST));
+    let admin = server.key("admin").display().to_string();
+    in_lab(
+        &repo,
+        &["upload", "-S", &server.url, "-u", "admin", "-k", &admin],
+    )
+    .ok();
+    std::fs::copy(server.key("chef-validator"), &validator).unwrap();
+    repo.write("extra.json", r#"{"skillet_test": {"bootstrapped": "yes"}}"#);
+    let web3 = [
+        target.as_str(),
+        "-S",
+        &server.url,
+        "-N",
+        "web3",
+        "-K",
+        &key,
+        "-r",
+        "role[web]",
+        "-E",
+        "production",
+        "-j",
+        "extra.json",
+    ];
+
+    // A why-run cannot register the node (the key would stay behind): refused, nothing kept.
+    let unregistered = bootstrap(&repo, &client, &[&web3[..], &["-W"]].concat(), "");
+    fails_with(&unregistered, "not registered with the Chef server yet");
+    nothing_installed(&repo, "h0");
+
+    let first = bootstrap(
+        &repo,
+        &client,
+        &[&web3[..], &["--daemonize-interval", "30"]].concat(),
+        "",
+    );
+    first
+        .ok()
+        .updated(2, 2)
+        .shows("and the client's config")
+        .shows("Welcome to the lab (production)");
+    assert_eq!(
+        exec(&repo, "h0", "cat /etc/skillet-bootstrap-test"),
+        "Welcome to the lab (production)\n"
+    );
+    let installed = exec(
+        &repo,
+        "h0",
+        "cat /etc/skillet/client.rb /etc/cron.d/skillet; stat -c '%a %n' /etc/skillet/*.pem; \
+         test ! -e /opt/skillet/repo; ls /tmp | grep -c skillet-bootstrap || true",
+    );
+    for line in [
+        &format!("chef_server_url '{}'", server.url),
+        "node_name 'web3'",
+        "validation_key '/etc/skillet/validation.pem'",
+        "client_key '/etc/skillet/client.pem'",
+        "environment 'production'",
+        "*/30 * * * * root /opt/skillet/bin/skillet client -c /etc/skillet/client.rb",
+        "600 /etc/skillet/client.pem",
+        "600 /etc/skillet/validation.pem",
+    ] {
+        assert!(installed.contains(line), "no `{line}` in:\n{installed}");
+    }
+    assert!(installed.ends_with("0\n"), "upload left: {installed}");
+    let node = in_netns(&netns, || server.admin().node("web3"))
+        .unwrap()
+        .expect("the node is saved on the server");
+    assert_eq!(node["run_list"], serde_json::json!(["role[web]"]), "{node}");
+    assert_eq!(node["chef_environment"], "production", "{node}");
+    assert_eq!(
+        node["normal"]["skillet_test"]["bootstrapped"], "yes",
+        "{node}"
+    );
+
+    // Again: the client key registered by the first run is used, and nothing changes.
+    let registered = exec(&repo, "h0", "sha256sum /etc/skillet/client.pem");
+    let again = bootstrap(&repo, &client, &web3, "");
+    again
+        .ok()
+        .updated(0, 2)
+        .shows("skillet is current there; uploading the client's config");
+    assert_eq!(
+        exec(&repo, "h0", "sha256sum /etc/skillet/client.pem"),
+        registered
+    );
+    let why = bootstrap(&repo, &client, &[&web3[..], &["-W"]].concat(), "");
+    why.ok().shows("0/2 resources would have been updated");
+
+    // A server the target cannot reach: the client's own error, and its exit code.
+    let gone = format!("http://{}:9", Lab::gateway(FIRST));
+    let unreachable = bootstrap(
+        &repo,
+        &client,
+        &[&target, "-S", &gone, "-N", "web3", "-K", &key],
+        "",
+    );
+    fails_with(&unreachable, "Check chef_server_url (-S)");
+    unreachable.shows(&format!(
+        "FATAL: {target}: the run exited {}",
+        unreachable.code()
+    ));
 }

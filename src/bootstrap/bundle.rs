@@ -7,6 +7,7 @@
 //! recipe may read any bag). Everything is read and checked here, before any connection, so a
 //! bad repo never half-installs a host.
 
+use super::server;
 use crate::error::{Error, Result};
 use crate::node::{expand, Node, RunList};
 use crate::repo::Repository;
@@ -20,6 +21,8 @@ pub struct Layout {
     /// `--install-dir` (default `/opt/skillet`): `bin/skillet`, `repo` (a link into `repos/`),
     /// the node, cache and backups.
     pub install_dir: String,
+    /// Server mode: the target runs `skillet client` with `client.rb`.
+    pub server: bool,
 }
 
 /// Where the target's config and first-boot JSON go.
@@ -33,9 +36,22 @@ impl Layout {
         format!("{}/bin/skillet", self.install_dir)
     }
 
-    /// The installed config.
+    /// The installed config: `solo.json`, or `client.rb` in server mode.
     pub fn config(&self) -> String {
-        format!("{CONFIG_DIR}/solo.json")
+        if self.server {
+            format!("{CONFIG_DIR}/client.rb")
+        } else {
+            format!("{CONFIG_DIR}/solo.json")
+        }
+    }
+
+    /// The command the installed config is run with: `solo`, or `client`.
+    pub fn command(&self) -> &'static str {
+        if self.server {
+            "client"
+        } else {
+            "solo"
+        }
     }
 
     /// The installed first-boot JSON.
@@ -59,6 +75,8 @@ pub struct BundleRequest<'a> {
     pub node_name: Option<&'a str>,
     /// `--daemonize-interval`, in minutes.
     pub daemonize_interval: Option<u32>,
+    /// Server mode (`-S`): no repo travels, only the client's config and the validator's key.
+    pub server: Option<server::ServerRequest<'a>>,
 }
 
 /// Everything that goes to every target, read and checked.
@@ -76,43 +94,40 @@ pub struct Bundle {
     pub roles: Vec<String>,
     /// Bytes of the repo files shipped (for the free-space check).
     pub repo_bytes: u64,
+    /// Server mode's `client.rb` and validator key.
+    server: Option<server::ClientFiles>,
 }
 
 impl Bundle {
-    /// Reads the local repo and computes what the run list needs.
+    /// Reads the local repo and computes what the run list needs; in server mode (`-S`)
+    /// reads only the first-boot JSON and the validator's key.
     pub fn prepare(request: &BundleRequest<'_>) -> Result<Bundle> {
+        if let Some(minutes) = request.daemonize_interval {
+            cron_schedule(minutes)?;
+        }
+        if let Some(server) = &request.server {
+            let (first_boot, _, environment) = first_boot(request, None)?;
+            let files = server::ClientFiles::prepare(server, request.node_name)?;
+            return Ok(Bundle {
+                repo_bytes: files.bytes(),
+                entries: Vec::new(),
+                first_boot: Value::Object(first_boot),
+                node_name: request.node_name.map(str::to_string),
+                environment,
+                cron_minutes: request.daemonize_interval,
+                cookbooks: Vec::new(),
+                roles: Vec::new(),
+                server: Some(files),
+            });
+        }
         let mut warnings = Vec::new();
         let config = crate::cli::load_solo_config(request.solo_config, &mut warnings)?;
         for warning in warnings {
             eprintln!("WARN: {warning}");
         }
         let repo = Repository::open(&config)?;
-        // The -j file is read as the target's run will read it, so its mistakes are
-        // reported here with their line and column.
-        let mut from_json = Node::new("bootstrap");
-        let mut first_boot = Map::new();
-        if let Some(path) = request.json_attributes {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-            from_json.consume_json_text(&text, path)?;
-            if let Value::Object(map) = crate::repo::yaml::from_json::<Value>(&text, path)? {
-                first_boot = map;
-            }
-        }
-        let run_list = match request.run_list {
-            Some(items) => RunList::parse_comma(items)?,
-            None => from_json.run_list.clone(),
-        };
-        first_boot.shift_remove("recipes");
-        first_boot.insert("run_list".into(), json!(run_list.to_strings()));
-        let environment = request
-            .environment
-            .map(str::to_string)
-            .or_else(|| {
-                first_boot
-                    .contains_key("chef_environment")
-                    .then(|| from_json.chef_environment.clone())
-            })
-            .or_else(|| config.environment.clone());
+        let (first_boot, run_list, environment) =
+            first_boot(request, config.environment.as_deref())?;
         let env_name = environment.as_deref().unwrap_or("_default");
         // Loading the environment checks it exists and parses before anything travels.
         repo.environment(env_name)?;
@@ -149,9 +164,6 @@ impl Bundle {
         if config.data_bag_path.is_dir() {
             entries.push((config.data_bag_path.clone(), "repo/data_bags".into()));
         }
-        if let Some(minutes) = request.daemonize_interval {
-            cron_schedule(minutes)?;
-        }
         let repo_bytes = entries.iter().map(|(path, _)| bytes_below(path, 0)).sum();
         Ok(Bundle {
             repo_bytes,
@@ -162,7 +174,13 @@ impl Bundle {
             cron_minutes: request.daemonize_interval,
             cookbooks,
             roles: expansion.roles,
+            server: None,
         })
+    }
+
+    /// Whether this bundle bootstraps a client of a Chef server (`-S`).
+    pub fn is_server_mode(&self) -> bool {
+        self.server.is_some()
     }
 
     /// The target's `solo.json`: the installed repo, the node and cache under the install
@@ -212,9 +230,10 @@ impl Bundle {
         Some(format!(
             "# Written by skillet bootstrap: converge every {} minutes.\n\
              PATH=/usr/sbin:/usr/bin:/sbin:/bin\n\
-             {schedule} root {} solo -c {} --no-color -L /var/log/skillet.log\n",
+             {schedule} root {} {} -c {} --no-color -L /var/log/skillet.log\n",
             self.cron_minutes?,
             layout.binary(),
+            layout.command(),
             layout.config()
         ))
     }
@@ -244,11 +263,29 @@ impl Bundle {
                     .map_err(io(local))?;
             }
         }
-        let mut documents = vec![
-            ("solo.json", pretty(&self.solo_json(layout))),
-            ("why-run.json", pretty(&self.why_run_json(layout))),
-            ("first-boot.json", pretty(&self.first_boot)),
-        ];
+        let mut documents = match &self.server {
+            Some(files) => {
+                let key = files.validation_key();
+                let mut header = tar::Header::new_gnu();
+                header.set_size(key.len() as u64);
+                header.set_mode(0o600);
+                header.set_cksum();
+                tar.append_data(&mut header, server::VALIDATION_KEY, key)
+                    .map_err(io(Path::new(server::VALIDATION_KEY)))?;
+                vec![
+                    (
+                        "client.rb",
+                        files.client_rb(layout, self.environment.as_deref()),
+                    ),
+                    ("why-run.rb", files.why_run_rb(self.environment.as_deref())),
+                ]
+            }
+            None => vec![
+                ("solo.json", pretty(&self.solo_json(layout))),
+                ("why-run.json", pretty(&self.why_run_json(layout))),
+            ],
+        };
+        documents.push(("first-boot.json", pretty(&self.first_boot)));
         if let Some(cron) = self.cron_entry(layout) {
             documents.push(("cron", cron));
         }
@@ -263,6 +300,41 @@ impl Bundle {
         tar.finish().map_err(io(Path::new("tar stream")))?;
         Ok(())
     }
+}
+
+/// The first-boot JSON (the `-j` file with the run list from `-r`, else its own), the run
+/// list, and the environment (`-E`, else the `-j` file's, else `configured`). The `-j` file
+/// is read as the target's run will read it, so its mistakes are reported here with their
+/// line and column.
+fn first_boot(
+    request: &BundleRequest<'_>,
+    configured: Option<&str>,
+) -> Result<(Map<String, Value>, RunList, Option<String>)> {
+    let mut from_json = Node::new("bootstrap");
+    let mut first_boot = Map::new();
+    if let Some(path) = request.json_attributes {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        from_json.consume_json_text(&text, path)?;
+        if let Value::Object(map) = crate::repo::yaml::from_json::<Value>(&text, path)? {
+            first_boot = map;
+        }
+    }
+    let run_list = match request.run_list {
+        Some(items) => RunList::parse_comma(items)?,
+        None => from_json.run_list.clone(),
+    };
+    first_boot.shift_remove("recipes");
+    first_boot.insert("run_list".into(), json!(run_list.to_strings()));
+    let environment = request
+        .environment
+        .map(str::to_string)
+        .or_else(|| {
+            first_boot
+                .contains_key("chef_environment")
+                .then(|| from_json.chef_environment.clone())
+        })
+        .or_else(|| configured.map(str::to_string));
+    Ok((first_boot, run_list, environment))
 }
 
 /// Directories never shipped: version control and kitchen state.
@@ -443,6 +515,7 @@ mod tests {
         let binary = d.join("solo.json");
         let layout = Layout {
             install_dir: "/opt/skillet".into(),
+            server: false,
         };
         bundle
             .write_tar(Some(&binary), &layout, &mut stream)
@@ -476,6 +549,7 @@ mod tests {
         .unwrap();
         let layout = Layout {
             install_dir: "/srv/sk".into(),
+            server: false,
         };
         let solo = bundle.solo_json(&layout);
         assert_eq!(solo["cookbook_path"], json!(["/srv/sk/repo/cookbooks"]));

@@ -100,7 +100,7 @@ pub fn install_script(stage: &str, layout: &Layout) -> String {
         r#"set -eu
 stage={stage}; dir={dir}; etc={CONFIG_DIR}; cron={CRON_FILE}
 new=".skillet-new.$$"
-cleanup() {{ rm -rf "$dir/bin/$new" "$dir/repos/$new" "$dir/$new" "$etc/$new.solo" "$etc/$new.boot" "/etc/cron.d/$new"; }}
+cleanup() {{ rm -rf "$dir/bin/$new" "$dir/repos/$new" "$dir/$new" "$etc/$new".* "/etc/cron.d/$new"; }}
 trap cleanup EXIT
 need=$(( $(du -sk "$stage" | cut -f1) + 1024 ))
 probe="$dir"
@@ -120,22 +120,33 @@ if [ -f "$stage/skillet" ]; then
     exit {NOT_RUNNABLE}
   fi
 fi
-mkdir -p "$dir/repos" "$dir/nodes" "$etc"
-cp -R "$stage/repo" "$dir/repos/$new"
-cp "$stage/solo.json" "$etc/$new.solo"
-cp "$stage/first-boot.json" "$etc/$new.boot"
+mkdir -p "$dir/nodes" "$etc"
+# Solo mode ships a repo and solo.json; server mode client.rb and the validator's key (0600).
+files=""
+for f in solo.json client.rb validation.pem first-boot.json; do
+  [ -f "$stage/$f" ] || continue
+  (umask 077; cp "$stage/$f" "$etc/$new.$f")
+  [ "$f" = validation.pem ] || chmod 0644 "$etc/$new.$f"
+  files="$files $f"
+done
 if [ -f "$stage/cron" ]; then cp "$stage/cron" "/etc/cron.d/$new"; chmod 0644 "/etc/cron.d/$new"; fi
-find "$dir/repos/$new" "$etc/$new.solo" "$etc/$new.boot" -exec sync {{}} +
-id=$(date +%Y%m%d%H%M%S).$$
-mv "$dir/repos/$new" "$dir/repos/$id"
-ln -s "repos/$id" "$dir/$new"
+for f in $files; do sync "$etc/$new.$f"; done
+if [ -d "$stage/repo" ]; then
+  mkdir -p "$dir/repos"
+  cp -R "$stage/repo" "$dir/repos/$new"
+  find "$dir/repos/$new" -exec sync {{}} +
+  id=$(date +%Y%m%d%H%M%S).$$
+  mv "$dir/repos/$new" "$dir/repos/$id"
+  ln -s "repos/$id" "$dir/$new"
+fi
 if [ -f "$dir/bin/$new" ]; then mv -f "$dir/bin/$new" "$dir/bin/skillet"; fi
-mv -fT "$dir/$new" "$dir/repo"
-mv -f "$etc/$new.solo" "$etc/solo.json"
-mv -f "$etc/$new.boot" "$etc/first-boot.json"
+if [ -d "$stage/repo" ]; then mv -fT "$dir/$new" "$dir/repo"; fi
+for f in $files; do mv -f "$etc/$new.$f" "$etc/$f"; done
 if [ -f "/etc/cron.d/$new" ]; then mv -f "/etc/cron.d/$new" "$cron"; fi
 sync "$dir/bin" "$dir" "$etc"
-for old in "$dir"/repos/*; do [ "$old" = "$dir/repos/$id" ] || rm -rf "$old"; done
+if [ -d "$stage/repo" ]; then
+  for old in "$dir"/repos/*; do [ "$old" = "$dir/repos/$id" ] || rm -rf "$old"; done
+fi
 "#
     )
 }
@@ -145,6 +156,9 @@ pub fn run_script(stage: &str, layout: &Layout, why_run: bool, color: bool) -> S
     let stage_q = shell_quote(stage);
     let color = if color { "--color" } else { "--no-color" };
     let report = format!("--report-file {stage_q}/report.json");
+    if layout.server {
+        return client_run_script(&stage_q, layout, why_run, color, &report);
+    }
     if why_run {
         // Without an uploaded binary, the installed one is the same build.
         let installed = shell_quote(&layout.binary());
@@ -157,6 +171,34 @@ pub fn run_script(stage: &str, layout: &Layout, why_run: bool, color: bool) -> S
             "exec {} solo -c {} {color} {report}",
             shell_quote(&layout.binary()),
             shell_quote(&layout.config())
+        )
+    }
+}
+
+/// Server mode's converge: `skillet client` with the first-boot JSON. A why-run uses the
+/// uploaded config with the installed client key: registering would create the client on
+/// the server with a key the host must then keep, so a node not yet registered is refused.
+fn client_run_script(
+    stage_q: &str,
+    layout: &Layout,
+    why_run: bool,
+    color: &str,
+    report: &str,
+) -> String {
+    let installed = shell_quote(&layout.binary());
+    if why_run {
+        format!(
+            "k={CONFIG_DIR}/client.pem; if [ ! -f \"$k\" ]; then \
+             echo \"this node is not registered with the Chef server yet ($k is missing), and \
+             a why-run registers nothing: bootstrap once without -W\" >&2; exit 1; fi; \
+             cd {stage_q} && b=./skillet && {{ [ -f \"$b\" ] || b={installed}; }} && \
+             exec \"$b\" client -c why-run.rb -k \"$k\" -j first-boot.json -W {color} {report}"
+        )
+    } else {
+        format!(
+            "exec {installed} client -c {} -j {} {color} {report}",
+            shell_quote(&layout.config()),
+            shell_quote(&layout.first_boot())
         )
     }
 }
@@ -203,11 +245,30 @@ mod tests {
     fn the_install_script_is_valid_sh() {
         let layout = Layout {
             install_dir: "/opt/it's here".into(),
+            server: false,
         };
         for script in [
             install_script("/tmp/skillet-bootstrap.x", &layout),
             probe_script(&layout, 12),
             run_script("/tmp/x", &layout, true, false),
+            run_script(
+                "/tmp/x",
+                &Layout {
+                    server: true,
+                    ..layout.clone()
+                },
+                true,
+                false,
+            ),
+            run_script(
+                "/tmp/x",
+                &Layout {
+                    server: true,
+                    ..layout.clone()
+                },
+                false,
+                true,
+            ),
             collect_script("/tmp/x"),
             upload_script().to_string(),
         ] {

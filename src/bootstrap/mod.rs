@@ -1,15 +1,17 @@
-//! `skillet bootstrap` in solo mode: take a bare host over ssh to a converged one.
+//! `skillet bootstrap`: take a bare host over ssh to a converged one.
 //!
 //! One target goes through fixed steps: open the ssh master ([`transport`]), probe the kernel,
 //! architecture and login uid (and sudo, before anything is written), upload one tar stream
-//! (the running binary and the repo subset from [`bundle`]) to a private directory, install it
-//! with the scripts of [`install`], run `skillet solo` there with its output streamed back,
-//! then read the run's JSON report and remove the upload. [`fleet`] runs many targets on
-//! threads and prints the summary. Server mode (a Chef server, validation keys) is not here.
+//! (the running binary and the repo subset from [`bundle`], or in server mode the client's
+//! config and the validator's key from [`server`]) to a private directory, install it with
+//! the scripts of [`install`], run `skillet solo` (or `skillet client`) there with its output
+//! streamed back, then read the run's JSON report and remove the upload. [`fleet`] runs many
+//! targets on threads and prints the summary.
 
 pub mod bundle;
 pub mod fleet;
 pub mod install;
+pub mod server;
 pub mod transport;
 
 use bundle::{Bundle, Layout};
@@ -228,16 +230,20 @@ fn steps(
     let send_binary = !binary.is(facts.installed_digest.as_deref());
     let binary_path = send_binary.then_some(binary.path.as_path());
     check_space(target, plan, &facts, bundle, binary, send_binary)?;
-    let cookbooks = bundle.cookbooks.len();
+    let cargo = if bundle.is_server_mode() {
+        "the client's config".to_string()
+    } else {
+        format!("{} cookbook(s)", bundle.cookbooks.len())
+    };
     progress(
         target,
         &if send_binary {
             format!(
-                "uploading skillet ({:.1} MB) and {cookbooks} cookbook(s)",
+                "uploading skillet ({:.1} MB) and {cargo}",
                 binary.size as f64 / 1e6
             )
         } else {
-            format!("skillet is current there; uploading {cookbooks} cookbook(s)")
+            format!("skillet is current there; uploading {cargo}")
         },
     );
     let mut bundle_error = None;

@@ -1,5 +1,6 @@
 //! `skillet bootstrap`: install this binary and a chef-repo subset on hosts over ssh and
-//! converge them (solo mode).
+//! converge them (solo mode), or, with `-S`, only the binary and a client's config and keys,
+//! and converge them from a Chef server (server mode).
 //!
 //! Everything local is read and checked first (the repo, the run list, `-j`, the hosts
 //! file); only then are targets contacted. One target streams its run's output as is and
@@ -7,6 +8,7 @@
 //! time with prefixed output and end with a summary table or JSON.
 
 use crate::bootstrap::bundle::{Bundle, BundleRequest, Layout};
+use crate::bootstrap::server::ServerRequest;
 use crate::bootstrap::transport::{check_identity_file, SshOptions};
 use crate::bootstrap::{fleet, Binary, Outcome, Plan};
 use crate::converge::exit_code;
@@ -46,6 +48,18 @@ pub struct BootstrapArgs {
     /// Show what would change; install and change nothing.
     #[arg(short = 'W', long = "why-run")]
     pub why_run: bool,
+    /// Server mode: the Chef server the node registers with and converges from.
+    #[arg(short = 'S', long = "server-url", value_name = "URL")]
+    pub server_url: Option<String>,
+    /// Server mode: the validator's key, sent to register the node.
+    #[arg(short = 'K', long = "validation-key", value_name = "FILE")]
+    pub validation_key: Option<PathBuf>,
+    /// Server mode: the validator's client name (default chef-validator).
+    #[arg(long = "validation-client-name", value_name = "NAME")]
+    pub validation_client_name: Option<String>,
+    /// Server mode: the node's `ssl_verify_mode`, `peer` or `none`.
+    #[arg(long = "node-ssl-verify-mode", value_enum, value_name = "MODE")]
+    pub node_ssl_verify_mode: Option<VerifyMode>,
     /// The local chef-repo's config (default ./solo.json, then ./solo.rb).
     #[arg(long = "solo-config", value_name = "FILE")]
     pub solo_config: Option<PathBuf>,
@@ -80,6 +94,13 @@ pub struct BootstrapArgs {
     /// The summary after several targets: a table, or JSON on standard output.
     #[arg(long = "format", value_enum, default_value = "table")]
     pub format: SummaryFormat,
+}
+
+/// `--node-ssl-verify-mode`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+pub enum VerifyMode {
+    Peer,
+    None,
 }
 
 /// How the summary of several targets is printed.
@@ -126,6 +147,36 @@ fn prepare(args: &BootstrapArgs) -> crate::Result<Prepared> {
     if !args.install_dir.starts_with('/') {
         return Err(usage("--install-dir must be an absolute path"));
     }
+    let server = match (&args.server_url, &args.validation_key) {
+        (Some(_), _) if args.node_name.is_none() => {
+            return Err(usage(
+                "-S needs the node's name: give -N NAME (the client registers under it)",
+            ))
+        }
+        (Some(url), Some(key)) => Some(ServerRequest {
+            url,
+            validation_key: key,
+            validation_client_name: args.validation_client_name.as_deref(),
+            ssl_verify_none: args.node_ssl_verify_mode.map(|m| m == VerifyMode::None),
+        }),
+        (Some(_), None) => {
+            return Err(usage(
+                "-S needs the validator's key to register the node: give -K validation.pem",
+            ))
+        }
+        (None, _)
+            if args.validation_key.is_some()
+                || args.validation_client_name.is_some()
+                || args.node_ssl_verify_mode.is_some() =>
+        {
+            return Err(usage(
+                "-K, --validation-client-name and --node-ssl-verify-mode belong to server mode: \
+                 give -S URL",
+            ))
+        }
+        (None, _) => None,
+    };
+    let server_mode = server.is_some();
     let bundle = Bundle::prepare(&BundleRequest {
         solo_config: args.solo_config.as_deref(),
         run_list: args.run_list.as_deref(),
@@ -133,6 +184,7 @@ fn prepare(args: &BootstrapArgs) -> crate::Result<Prepared> {
         json_attributes: args.json_attributes.as_deref(),
         node_name: args.node_name.as_deref(),
         daemonize_interval: args.daemonize_interval,
+        server,
     })?;
     let binary = std::env::current_exe().map_err(|e| crate::Error::io("current_exe", e))?;
     let binary = Binary::at(&binary)?;
@@ -156,6 +208,7 @@ fn prepare(args: &BootstrapArgs) -> crate::Result<Prepared> {
         sudo_password,
         layout: Layout {
             install_dir: args.install_dir.trim_end_matches('/').to_string(),
+            server: server_mode,
         },
         why_run: args.why_run,
         color: single && !json && std::io::stdout().is_terminal(),

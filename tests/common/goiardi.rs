@@ -1,9 +1,10 @@
 //! goiardi, a Chef server API, started on a free loopback port with a private data directory
-//! (for tests/server.rs and benches/client_noop.rs).
+//! (for tests/server.rs and benches/client_noop.rs), or on an address inside a network
+//! namespace (a kitchen lab's gateway, for tests/bootstrap.rs).
 
 use skillet::server::api::Api;
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,15 +25,40 @@ impl Goiardi {
 
     /// A server with extra flags, answering on `scheme`.
     pub fn start_with(flags: &[&str], scheme: &str) -> Goiardi {
+        Goiardi::start_on(None, "127.0.0.1", flags, scheme)
+    }
+
+    /// A server on `address` inside the network namespace at `netns` (`/run/netns/NAME`).
+    #[allow(dead_code)]
+    pub fn start_in(netns: &Path, address: &str) -> Goiardi {
+        Goiardi::start_on(Some(netns), address, &[], "http")
+    }
+
+    fn start_on(netns: Option<&Path>, address: &str, flags: &[&str], scheme: &str) -> Goiardi {
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let free_port = || {
+            TcpListener::bind((address, 0))
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port()
+        };
+        let port = match netns {
+            Some(ns) => in_netns(ns, free_port),
+            None => free_port(),
+        };
         let root = dir.path();
         std::fs::create_dir_all(root.join("lfs")).expect("mkdir lfs");
-        let child = Command::new("goiardi")
-            .args(["-I", "127.0.0.1", "-H", "127.0.0.1", "-A"])
+        // nsenter execs goiardi, so the child is goiardi itself and dropping kills it.
+        let mut command = match netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={}", ns.display())).arg("goiardi");
+                c
+            }
+            None => Command::new("goiardi"),
+        };
+        let child = command
+            .args(["-I", address, "-H", address, "-A"])
             .arg("-P")
             .arg(port.to_string())
             .arg(format!("--conf-root={}", root.display()))
@@ -50,7 +76,13 @@ impl Goiardi {
             .spawn()
             .expect("goiardi runs (scripts/setup installs it)");
         let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() || !root.join("admin.pem").exists() {
+        let answers = || TcpStream::connect((address, port)).is_ok();
+        while !root.join("admin.pem").exists()
+            || !match netns {
+                Some(ns) => in_netns(ns, answers),
+                None => answers(),
+            }
+        {
             assert!(
                 started.elapsed() < Duration::from_secs(10),
                 "goiardi did not start"
@@ -59,7 +91,7 @@ impl Goiardi {
         }
         Goiardi {
             child,
-            url: format!("{scheme}://127.0.0.1:{port}"),
+            url: format!("{scheme}://{address}:{port}"),
             dir,
         }
     }
@@ -74,6 +106,21 @@ impl Goiardi {
         skillet::server::connect(&self.url, "admin", &self.key("admin"), &Default::default())
             .expect("admin connection")
     }
+}
+
+/// Runs `f` on a thread that has joined the network namespace at `netns` (a thread's
+/// namespace is its own, so the test process stays where it is).
+pub fn in_netns<T: Send>(netns: &Path, f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let ns = std::fs::File::open(netns).expect("the network namespace exists");
+                nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns(net)");
+                f()
+            })
+            .join()
+            .expect("the thread in the namespace finished")
+    })
 }
 
 impl Drop for Goiardi {
