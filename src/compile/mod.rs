@@ -23,9 +23,11 @@ use crate::repo::cookbook::{Cookbook, RecipeFile};
 use crate::repo::version::{Constraint, Version};
 use crate::repo::Repository;
 use crate::resource::{Guard, ResourceCollection};
+use crate::ruby::definition::{load_definitions, Definition};
 use crate::ruby::{AttributeWrite, NodeAccess, WriteLevel};
 use decl::ResourceDecl;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// Reads a recipe into its steps.
 pub trait RecipeLoader {
@@ -54,6 +56,10 @@ pub trait RecipeHost: NodeAccess {
     fn data_bag(&self, bag: &str) -> Result<Vec<String>>;
     /// One data bag item (`data_bag_item("users", "bob")`).
     fn data_bag_item(&self, bag: &str, id: &str) -> Result<serde_json::Value>;
+    /// The definition (`definitions/*.rb`) a recipe calls by `name`, if there is one.
+    fn definition(&self, _name: &str) -> Option<Arc<Definition>> {
+        None
+    }
 }
 
 /// Loads recipes from the cookbook's files: YAML and JSON (Chef's data format) and Ruby.
@@ -143,6 +149,7 @@ pub fn compile_in_order(
         }
     }
 
+    let definitions = load_cookbook_definitions(repo, &order)?;
     let mut state = RecipeState {
         repo,
         node,
@@ -154,6 +161,7 @@ pub fn compile_in_order(
         collection: ResourceCollection::new(),
         warnings: Vec::new(),
         included: Vec::new(),
+        definitions,
     };
     for entry in &expansion.recipes {
         state.load_recipe(entry.cookbook(), entry.recipe(), None)?;
@@ -183,6 +191,8 @@ struct RecipeState<'a> {
     warnings: Vec<String>,
     /// Recipes pulled in by `include_recipe`, for `automatic['recipes']`.
     included: Vec<String>,
+    /// Definitions by name; a later cookbook's wins, as in Chef.
+    definitions: HashMap<String, Arc<Definition>>,
 }
 
 impl<'a> RecipeState<'a> {
@@ -310,6 +320,27 @@ impl RecipeHost for DriverHost<'_, '_> {
     fn data_bag_item(&self, bag: &str, id: &str) -> Result<serde_json::Value> {
         self.state.repo.data_bags.item(bag, id)
     }
+
+    fn definition(&self, name: &str) -> Option<Arc<Definition>> {
+        self.state.definitions.get(name).cloned()
+    }
+}
+
+/// Every `definitions/*.rb` of the run's cookbooks, in cookbook order then file order.
+fn load_cookbook_definitions(
+    repo: &Repository,
+    order: &[String],
+) -> Result<HashMap<String, Arc<Definition>>> {
+    let mut definitions = HashMap::new();
+    for cookbook in order.iter().filter_map(|name| repo.cookbook(name)) {
+        for path in cookbook.ruby_files("definitions")? {
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            for definition in load_definitions(&path, &text)? {
+                definitions.insert(definition.name.clone(), Arc::new(definition));
+            }
+        }
+    }
+    Ok(definitions)
 }
 
 /// `"cb"` → (cb, default), `"cb::r"` → (cb, r), `"::r"` → (current, r).

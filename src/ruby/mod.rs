@@ -24,6 +24,7 @@ mod ast;
 mod attribute_file;
 mod builtins;
 mod collections;
+pub mod definition;
 mod dsl_calls;
 pub mod erb;
 mod frozen;

@@ -14,6 +14,7 @@
 //! Block guards are in `guard_block`.
 
 use super::attribute_file::AttributeHost;
+use super::definition::Definition;
 use super::frozen::CapturedBlock;
 use super::guard_block::{block_guard, check_guard_call};
 use super::interp::{CallInfo, Fault, Host, Interp, Reply, HOST_FAILURE};
@@ -41,13 +42,14 @@ pub fn eval_recipe(
     let mut dsl = RecipeDsl {
         host,
         file: Arc::from(path),
-        source,
+        source: Arc::from(source),
         cookbook,
         recipe,
         open: Vec::new(),
         pending_guard: None,
         failure: None,
         line_starts: None,
+        params: None,
     };
     let mut interp = Interp::new(path, &mut dsl);
     let result = interp.run(&program);
@@ -77,7 +79,7 @@ pub(crate) fn refusal(name: &str) -> Option<&'static str> {
         | "exec" | "spawn" => {
             "runs a command while the recipe compiles, which skillet does not do; use an `execute` resource or a guard"
         }
-        "define" => "(a definition) is not supported yet",
+        "define" => "belongs in a cookbook's definitions/ directory, not in a recipe",
         "declare_resource" | "edit_resource" | "edit_resource!" | "find_resource"
         | "find_resource!" | "delete_resource" | "delete_resource!" | "with_run_context"
         | "resources_by_type" => "(changing the resource collection from code) is not supported yet",
@@ -98,13 +100,16 @@ struct OpenResource {
     location: SourceLocation,
     properties: IndexMap<String, PropValue>,
     block_guards: Vec<Guard>,
+    /// Set when the call is to a definition, whose body runs when the block is done.
+    definition: Option<Arc<Definition>>,
 }
 
 /// The methods a recipe calls without a receiver, and the state of its resource blocks.
 struct RecipeDsl<'h> {
     host: &'h mut dyn RecipeHost,
     file: Arc<Path>,
-    source: &'h str,
+    /// The text of `file` (a definition's file while its body runs).
+    source: Arc<str>,
     cookbook: &'h str,
     recipe: &'h str,
     /// Resource blocks being evaluated, innermost last.
@@ -115,6 +120,8 @@ struct RecipeDsl<'h> {
     failure: Option<Error>,
     /// Byte offsets of the source's lines, computed when a guard block first needs them.
     line_starts: Option<Vec<usize>>,
+    /// `params` of the definition whose body is running.
+    params: Option<Json>,
 }
 
 /// Ruby's name of a value's type, for messages.
@@ -191,6 +198,10 @@ impl RecipeDsl<'_> {
             "resources" => Value::str(resource_reference(args)?),
             "cookbook_name" => Value::str(self.cookbook),
             "recipe_name" => Value::str(self.recipe),
+            "params" if self.params.is_some() => self.params.as_ref().map_or(Value::Nil, |p| {
+                Value::from_owned_json(p, Mutability::Mutable)
+            }),
+            _ if self.host.definition(name).is_some() => return self.declare(name, args, info),
             _ if declares_resource(name, args, info) => return self.declare(name, args, info),
             _ => return Ok(Reply::NotFound),
         }))
@@ -274,6 +285,7 @@ impl RecipeDsl<'_> {
             location: self.location(info),
             properties: IndexMap::new(),
             block_guards: Vec::new(),
+            definition: self.host.definition(kind),
         };
         if info.has_block {
             self.open.push(resource);
@@ -283,8 +295,11 @@ impl RecipeDsl<'_> {
         Ok(Reply::Value(Value::Nil))
     }
 
-    /// Hands a fully evaluated declaration to the compiler.
+    /// Hands a fully evaluated declaration to the compiler (or runs a definition's body).
     fn finish(&mut self, resource: OpenResource) -> Result<(), Fault> {
+        if let Some(definition) = resource.definition.clone() {
+            return self.expand_definition(&definition, resource);
+        }
         let decl = ResourceDecl {
             kind: resource.kind,
             name: resource.name,
@@ -296,6 +311,38 @@ impl RecipeDsl<'_> {
         self.host
             .declare(decl, resource.block_guards)
             .map_err(|e| self.fail(e))
+    }
+
+    /// Runs a definition's body in place, as Chef does: its resources are declared now, with
+    /// `params` = the defaults, then what the caller's block set, and `:name`.
+    fn expand_definition(
+        &mut self,
+        definition: &Definition,
+        call: OpenResource,
+    ) -> Result<(), Fault> {
+        let mut params = definition.defaults.clone();
+        for (key, prop) in call.properties {
+            params.insert(key, prop.value);
+        }
+        params.insert("name".to_string(), Json::String(call.name));
+        let saved = (
+            std::mem::replace(&mut self.file, definition.file.clone()),
+            std::mem::replace(&mut self.source, definition.source.clone()),
+            self.line_starts.take(),
+            self.params.replace(Json::Object(params)),
+        );
+        let mut interp = Interp::new(&definition.file, &mut *self);
+        let result = interp.run_captured(&definition.body);
+        drop(interp);
+        (self.file, self.source, self.line_starts, self.params) = saved;
+        match result {
+            Ok(_) => Ok(()),
+            Err(_) if self.failure.is_some() => Err(Fault::new(HOST_FAILURE, "definition failed")),
+            Err(fault) => {
+                let error = fault_to_error(&definition.file, fault);
+                Err(self.fail(error))
+            }
+        }
     }
 
     /// A call inside a resource block.
@@ -332,7 +379,8 @@ impl RecipeDsl<'_> {
                         | "resources"
                         | "cookbook_name"
                         | "recipe_name"
-                ) {
+                ) || (name == "params" && self.params.is_some())
+                {
                     return self.recipe_call(name, args, info);
                 }
                 return self.property(name, args, info);
@@ -498,7 +546,7 @@ impl RecipeDsl<'_> {
 
     /// The first line of the guard block's source, for messages.
     fn block_text(&mut self, info: CallInfo) -> String {
-        let source = self.source;
+        let source = &*self.source;
         let starts = self.line_starts.get_or_insert_with(|| {
             std::iter::once(0)
                 .chain(source.match_indices('\n').map(|(i, _)| i + 1))

@@ -24,6 +24,8 @@ struct Recorder {
     bags: DataBags,
     /// `declare` fails for this resource name (as the real builder does on a bad property).
     refuse: Option<String>,
+    /// Definitions recipes may call.
+    definitions: Vec<Arc<crate::ruby::definition::Definition>>,
 }
 
 impl Recorder {
@@ -33,6 +35,7 @@ impl Recorder {
             steps: Vec::new(),
             bags: DataBags::new(Path::new("/nonexistent")),
             refuse: None,
+            definitions: Vec::new(),
         }
     }
 
@@ -130,6 +133,10 @@ impl RecipeHost for Recorder {
 
     fn data_bag_item(&self, bag: &str, id: &str) -> Result<Json> {
         self.bags.item(bag, id)
+    }
+
+    fn definition(&self, name: &str) -> Option<Arc<crate::ruby::definition::Definition>> {
+        self.definitions.iter().find(|d| d.name == name).cloned()
     }
 }
 
@@ -540,4 +547,61 @@ fn words_refused_at_top_level_are_properties_inside_a_block() {
 fn helpers_name_the_cookbook_and_recipe() {
     let host = run("log \"#{cookbook_name}::#{recipe_name}\"\n");
     assert_eq!(host.decls()[0].name, "cb::default");
+}
+
+const DEFINITIONS: &str = "/cb/definitions/site.rb";
+
+fn with_definitions(definitions: &str) -> Recorder {
+    let mut host = Recorder::new(json!({"app": {"root": "/srv"}}));
+    host.definitions =
+        crate::ruby::definition::load_definitions(Path::new(DEFINITIONS), definitions)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+    host
+}
+
+const SITE: &str = "define :site, port: 80, docroot: nil do\n  dir = params[:docroot] || \"#{node['app']['root']}/#{params[:name]}\"\n  directory dir\n  port = params[:port]\n  file \"#{dir}/port\" do\n    content params['port'].to_s\n    not_if { port == 0 }\n  end\nend\n";
+
+#[test]
+fn a_definition_expands_in_place_with_params() {
+    let mut host = with_definitions(SITE);
+    run_with(
+        &mut host,
+        "directory '/before'\nsite 'blog' do\n  port 8080\nend\nsite 'wiki'\ndirectory '/after'\n",
+    )
+    .unwrap();
+    let names: Vec<&str> = host.decls().iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "/before",
+            "/srv/blog",
+            "/srv/blog/port",
+            "/srv/wiki",
+            "/srv/wiki/port",
+            "/after"
+        ]
+    );
+    assert_eq!(prop(host.decl("/srv/blog/port"), "content"), "8080");
+    assert_eq!(prop(host.decl("/srv/wiki/port"), "content"), "80");
+    // Resources keep the calling recipe, and the line of the definition that declares them.
+    let port = host.decl("/srv/blog/port");
+    assert_eq!(
+        (port.cookbook.as_str(), port.recipe.as_str()),
+        ("cb", "default")
+    );
+    assert_eq!(port.location.to_string(), format!("{DEFINITIONS}:5:3"));
+    assert_eq!(host.guards("/srv/blog/port").len(), 1);
+}
+
+#[test]
+fn an_error_in_a_definition_body_names_the_definition_file() {
+    let mut host = with_definitions(
+        "define :broken do\n  file params[:name] do\n    mode(1, 2, nil.upcase)\n  end\nend\n",
+    );
+    let err = run_with(&mut host, "broken 'x'\n").unwrap_err().to_string();
+    assert!(err.starts_with(&format!("{DEFINITIONS}:3:")), "{err}");
+    assert!(error("define :x do\nend\n").contains("definitions/ directory"));
 }
