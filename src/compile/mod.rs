@@ -8,6 +8,7 @@
 //! as it is evaluated, so an included recipe runs at its place and sees the node as the
 //! including recipe left it, as in Chef.
 
+mod custom;
 pub mod decl;
 mod node_access;
 pub mod order;
@@ -22,7 +23,9 @@ use crate::node::{Environment, Expansion, Level, Node};
 use crate::repo::cookbook::{Cookbook, RecipeFile};
 use crate::repo::version::{Constraint, Version};
 use crate::repo::Repository;
+use crate::resource::custom::CustomResource;
 use crate::resource::{Guard, ResourceCollection};
+use crate::ruby::custom_resource::ResourceType;
 use crate::ruby::definition::{load_definitions, Definition};
 use crate::ruby::{AttributeWrite, NodeAccess, WriteLevel};
 use decl::ResourceDecl;
@@ -149,6 +152,8 @@ pub fn compile_in_order(
         }
     }
 
+    // Chef's order: attribute files, then resource types, then definitions, then recipes.
+    let resource_types = custom::load_resource_types(repo, &order)?;
     let definitions = load_cookbook_definitions(repo, &order)?;
     let mut state = RecipeState {
         repo,
@@ -162,6 +167,7 @@ pub fn compile_in_order(
         warnings: Vec::new(),
         included: Vec::new(),
         definitions,
+        resource_types,
     };
     for entry in &expansion.recipes {
         state.load_recipe(entry.cookbook(), entry.recipe(), None)?;
@@ -170,8 +176,10 @@ pub fn compile_in_order(
         add_automatic_recipes(state.node, &state.included);
     }
     check_notification_targets(&state.collection)?;
+    let mut collection = std::mem::take(&mut state.collection);
+    custom::compile_actions(&mut state, &mut collection, 0)?;
     Ok(Compiled {
-        collection: state.collection,
+        collection,
         cookbook_order: order,
         attribute_files,
         recipes: state.recipes,
@@ -193,6 +201,8 @@ struct RecipeState<'a> {
     included: Vec<String>,
     /// Definitions by name; a later cookbook's wins, as in Chef.
     definitions: HashMap<String, Arc<Definition>>,
+    /// Custom resource and LWRP types by name.
+    resource_types: HashMap<String, Arc<ResourceType>>,
 }
 
 impl<'a> RecipeState<'a> {
@@ -266,6 +276,11 @@ impl<'a> RecipeState<'a> {
     }
 
     fn declare(&mut self, decl: &ResourceDecl, block_guards: Vec<Guard>) -> Result<()> {
+        if let Some(rtype) = self.resource_types.get(&decl.kind) {
+            let resource = CustomResource::build(decl, block_guards, rtype.clone())?;
+            self.collection.push(Box::new(resource));
+            return Ok(());
+        }
         let resource = crate::resource::build::build_guarded(decl, block_guards, self.sources)?;
         self.collection.push(resource);
         Ok(())
@@ -385,6 +400,7 @@ fn add_automatic_recipes(node: &mut Node, included: &[String]) {
 /// run stops before the host is touched, at the line of the notification). `subscribes` to a
 /// missing resource is ignored, as in Chef.
 fn check_notification_targets(collection: &ResourceCollection) -> Result<()> {
+    custom::check_custom_actions(collection)?;
     for resource in collection.iter() {
         for n in &resource.common().notifies {
             if collection.find(&n.target).is_none() {

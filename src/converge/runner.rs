@@ -487,6 +487,9 @@ impl<'a> Runner<'a, '_> {
         if let Some(reason) = self.deciding_guard(resource)? {
             return Ok(Outcome::Skipped(reason));
         }
+        if let Some(nested) = resource.nested(action) {
+            return self.converge_nested(nested);
+        }
         let plan = resource.check(action, self.cx)?;
         if plan.is_empty() {
             return Ok(Outcome::UpToDate);
@@ -500,6 +503,38 @@ impl<'a> Runner<'a, '_> {
         } else {
             Ok(Outcome::UpToDate)
         }
+    }
+
+    /// A custom resource's action: its own collection converges as a run of its own (its
+    /// notifications stay inside it and its delayed ones run at its end, as in Chef's
+    /// sub-run-context); the resource is updated when one of its resources was.
+    fn converge_nested(&mut self, nested: &ResourceCollection) -> Result<Outcome> {
+        let mut sub = Runner {
+            collection: nested,
+            cx: &mut *self.cx,
+            events: &mut *self.events,
+            table: HashMap::new(),
+            delayed: Vec::new(),
+            records: Vec::new(),
+            depth: self.depth,
+        };
+        let mut failures = Vec::new();
+        if let Err(error) = sub.walk() {
+            failures.push(error);
+        }
+        sub.run_delayed(&mut failures);
+        let records = std::mem::take(&mut sub.records);
+        drop(sub);
+        let updated = records
+            .iter()
+            .any(|r| matches!(r.status, ActionStatus::Updated { .. }));
+        self.records.extend(records);
+        combine(failures)?;
+        Ok(if updated {
+            Outcome::Updated(Vec::new())
+        } else {
+            Outcome::UpToDate
+        })
     }
 
     /// The reason to skip, from the first guard that says no: every `only_if` in

@@ -33,6 +33,9 @@ pub(crate) fn stack_exhausted(base: usize) -> bool {
 /// evaluation; like refusals, `rescue` never catches it.
 pub(crate) const HOST_FAILURE: &str = "Skillet::HostFailure";
 
+/// The object `new_resource` answers in a custom resource's action; its methods are the host's.
+pub(crate) const NEW_RESOURCE: &str = "Chef::Resource";
+
 /// A Ruby error being raised: its class, message and where (once known).
 #[derive(Debug, Clone)]
 pub(crate) struct Fault {
@@ -813,7 +816,10 @@ impl<'a, 'h> Interp<'a, 'h> {
         span: Span,
     ) -> Eval<'a> {
         let mut receiver = receiver;
-        if matches!(receiver, Value::Node | Value::Attr(_)) {
+        if matches!(
+            receiver,
+            Value::Node | Value::Attr(_) | Value::Module(NEW_RESOURCE)
+        ) {
             let info = CallInfo {
                 span,
                 has_block: block.is_some(),

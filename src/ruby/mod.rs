@@ -24,6 +24,7 @@ mod ast;
 mod attribute_file;
 mod builtins;
 mod collections;
+pub mod custom_resource;
 pub mod definition;
 mod dsl_calls;
 pub mod erb;
@@ -39,7 +40,7 @@ mod value;
 
 pub use attribute_file::eval_attribute_file;
 pub use dsl_calls::{eval_dsl_calls, DslCall};
-pub use recipe::eval_recipe;
+pub use recipe::{eval_custom_action, eval_recipe, NewResource};
 
 pub(crate) use interp::Fault;
 

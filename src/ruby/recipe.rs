@@ -14,10 +14,11 @@
 //! Block guards are in `guard_block`.
 
 use super::attribute_file::AttributeHost;
+use super::custom_resource::ResourceType;
 use super::definition::Definition;
 use super::frozen::CapturedBlock;
 use super::guard_block::{block_guard, check_guard_call};
-use super::interp::{CallInfo, Fault, Host, Interp, Reply, HOST_FAILURE};
+use super::interp::{CallInfo, Fault, Host, Interp, Reply, HOST_FAILURE, NEW_RESOURCE};
 use super::value::{AttrRef, Mutability, Value};
 use super::{fault_to_error, parse_file, NodeAccess};
 use crate::compile::decl::{PropValue, ResourceDecl};
@@ -50,6 +51,7 @@ pub fn eval_recipe(
         failure: None,
         line_starts: None,
         params: None,
+        new_resource: None,
     };
     let mut interp = Interp::new(path, &mut dsl);
     let result = interp.run(&program);
@@ -60,6 +62,57 @@ pub fn eval_recipe(
             .failure
             .take()
             .unwrap_or_else(|| fault_to_error(path, fault))),
+    }
+}
+
+/// The resource whose action is being compiled, as `new_resource` shows it.
+#[derive(Debug)]
+pub struct NewResource {
+    /// The declared type (`mycb_site`).
+    pub kind: String,
+    pub name: String,
+    /// Every property of its type, with its value.
+    pub properties: IndexMap<String, Json>,
+}
+
+/// Evaluates the body of `action` of a cookbook's resource type for one declared resource,
+/// handing the resources it declares to `host`. Errors name the resource (or provider) file.
+pub fn eval_custom_action(
+    resource_type: &ResourceType,
+    action: &str,
+    resource: NewResource,
+    host: &mut dyn RecipeHost,
+) -> crate::Result<()> {
+    let Some(body) = resource_type.actions.get(action) else {
+        return Ok(());
+    };
+    let recipe = resource_type
+        .file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut dsl = RecipeDsl {
+        host,
+        file: body.file.clone(),
+        source: body.source.clone(),
+        cookbook: &resource_type.cookbook,
+        recipe: &recipe,
+        open: Vec::new(),
+        pending_guard: None,
+        failure: None,
+        line_starts: None,
+        params: None,
+        new_resource: Some(resource),
+    };
+    let mut interp = Interp::new(&body.file, &mut dsl);
+    let result = interp.run_captured(&body.body);
+    drop(interp);
+    match result {
+        Ok(_) => Ok(()),
+        Err(fault) => Err(dsl
+            .failure
+            .take()
+            .unwrap_or_else(|| fault_to_error(&body.file, fault))),
     }
 }
 
@@ -122,6 +175,8 @@ struct RecipeDsl<'h> {
     line_starts: Option<Vec<usize>>,
     /// `params` of the definition whose body is running.
     params: Option<Json>,
+    /// The resource whose action body is running (`new_resource`).
+    new_resource: Option<NewResource>,
 }
 
 /// Ruby's name of a value's type, for messages.
@@ -177,6 +232,25 @@ impl RecipeDsl<'_> {
     ) -> Result<Reply<'a>, Fault> {
         if let Some(why) = refusal(name) {
             return Err(Fault::new("NotImplementedError", format!("`{name}` {why}")));
+        }
+        if let Some(resource) = &self.new_resource {
+            if name == "new_resource" {
+                return Ok(Reply::Value(Value::Module(NEW_RESOURCE)));
+            }
+            if args.is_empty() && !info.has_block {
+                if let Some(value) = resource.properties.get(name) {
+                    return Ok(Reply::Value(Value::from_owned_json(
+                        value,
+                        Mutability::Mutable,
+                    )));
+                }
+            }
+            if name == "include_recipe" {
+                return Err(Fault::new(
+                    "NotImplementedError",
+                    "`include_recipe` inside a resource's action is not supported; include the recipe from a recipe",
+                ));
+            }
         }
         match self.node().self_call(name, args)? {
             Reply::NotFound => {}
@@ -345,6 +419,41 @@ impl RecipeDsl<'_> {
         }
     }
 
+    /// `new_resource.port`, `new_resource.name`.
+    fn new_resource_call<'a>(
+        &mut self,
+        name: &str,
+        args: &[Value<'a>],
+    ) -> Result<Reply<'a>, Fault> {
+        let Some(resource) = &self.new_resource else {
+            return Err(Fault::new(
+                "NoMethodError",
+                "`new_resource` is only available in a resource's action",
+            ));
+        };
+        if !args.is_empty() {
+            return Err(Fault::new(
+                "NotImplementedError",
+                format!("setting `new_resource.{name}` in an action is not supported; use a local variable"),
+            ));
+        }
+        let value = match name {
+            "name" => Value::str(&resource.name),
+            "resource_name" | "declared_type" => Value::Sym(Arc::from(resource.kind.as_str())),
+            "to_s" => Value::str(format!("{}[{}]", resource.kind, resource.name)),
+            _ => match resource.properties.get(name) {
+                Some(value) => Value::from_owned_json(value, Mutability::Mutable),
+                None => {
+                    return Err(Fault::new(
+                        "NoMethodError",
+                        format!("undefined method `{name}' for {}[{}]: the resource type has no such property", resource.kind, resource.name),
+                    ))
+                }
+            },
+        };
+        Ok(Reply::Value(value))
+    }
+
     /// A call inside a resource block.
     fn resource_call<'a>(
         &mut self,
@@ -380,6 +489,7 @@ impl RecipeDsl<'_> {
                         | "cookbook_name"
                         | "recipe_name"
                 ) || (name == "params" && self.params.is_some())
+                    || (name == "new_resource" && self.new_resource.is_some())
                 {
                     return self.recipe_call(name, args, info);
                 }
@@ -409,7 +519,14 @@ impl RecipeDsl<'_> {
                 .open
                 .last()
                 .and_then(|r| r.properties.get(name))
-                .map(|p| p.value.clone());
+                .map(|p| p.value.clone())
+                .or_else(|| {
+                    // A property of the resource whose action this is, read bare inside a
+                    // sub-resource's block (Chef forwards it to the action's provider).
+                    self.new_resource
+                        .as_ref()
+                        .and_then(|r| r.properties.get(name).cloned())
+                });
             return Ok(Reply::Value(match current {
                 Some(json) => Value::from_owned_json(&json, Mutability::Mutable),
                 None => Value::Nil,
@@ -678,6 +795,9 @@ impl<'a> Host<'a> for RecipeDsl<'_> {
         args: &[Value<'a>],
         info: CallInfo,
     ) -> Result<Reply<'a>, Fault> {
+        if let Some(Value::Module(NEW_RESOURCE)) = receiver {
+            return self.new_resource_call(name, args);
+        }
         if receiver.is_some() {
             return self.node().call(receiver, name, args, info);
         }

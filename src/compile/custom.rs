@@ -1,0 +1,202 @@
+//! Cookbooks' own resource types: loading `resources/` and `providers/`, and compiling the
+//! actions of each declared resource into the collections it owns.
+//!
+//! Chef runs a custom resource's action body at converge time, in a run context of its own.
+//! skillet evaluates the body after the whole run is compiled (so it sees the node as Chef's
+//! converge would), once for each action the resource can run: the actions of its `action`
+//! list, those that notifications to it name, and those of its own `subscribes`. The resources
+//! the body declares form that action's collection; their notifications stay inside it.
+
+use super::{check_notification_targets, DriverHost, RecipeState};
+use crate::error::{Error, Result, SourceLocation};
+use crate::repo::Repository;
+use crate::resource::{Action, Resource, ResourceCollection};
+use crate::ruby::custom_resource::{load_provider_file, load_resource_file, ResourceType};
+use crate::ruby::{eval_custom_action, NewResource};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Custom resources that declare each other can nest; one that declares itself would not end.
+const MAX_NESTING: usize = 20;
+
+/// The resource types of the run's cookbooks, by type name: every `resources/*.rb`, in cookbook
+/// order, with the actions of the `providers/*.rb` of the same name (LWRPs). A later cookbook's
+/// type of the same name wins, as in Chef.
+pub(super) fn load_resource_types(
+    repo: &Repository,
+    order: &[String],
+) -> Result<HashMap<String, Arc<ResourceType>>> {
+    let mut types = HashMap::new();
+    for cookbook in order.iter().filter_map(|name| repo.cookbook(name)) {
+        let mut loaded: Vec<(String, ResourceType)> = Vec::new();
+        for path in cookbook.ruby_files("resources")? {
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            let stem = file_stem(&path);
+            loaded.push((stem, load_resource_file(&path, &text, cookbook.name())?));
+        }
+        for path in cookbook.ruby_files("providers")? {
+            let stem = file_stem(&path);
+            let Some((_, rtype)) = loaded.iter_mut().find(|(s, _)| *s == stem) else {
+                return Err(Error::compile(
+                    SourceLocation::new(&path, 0, 0),
+                    format!(
+                        "provider {stem} has no resource: expected resources/{stem}.rb beside it"
+                    ),
+                ));
+            };
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            load_provider_file(&path, &text, rtype)?;
+        }
+        for (_, rtype) in loaded {
+            types.insert(rtype.name.clone(), Arc::new(rtype));
+        }
+    }
+    Ok(types)
+}
+
+fn file_stem(path: &std::path::Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Compiles the actions every custom resource of `collection` may run, nested ones included.
+pub(super) fn compile_actions(
+    state: &mut RecipeState<'_>,
+    collection: &mut ResourceCollection,
+    depth: usize,
+) -> Result<()> {
+    for index in 0..collection.len() {
+        for (action, location) in actions_to_compile(collection, index) {
+            let Some(custom) = collection.get_mut(index).and_then(|r| r.custom_mut()) else {
+                break;
+            };
+            if action == Action::Nothing || custom.has_nested(action) {
+                continue;
+            }
+            if !custom.defines(action) {
+                let defined: Vec<&str> = custom
+                    .resource_type
+                    .actions
+                    .keys()
+                    .map(String::as_str)
+                    .collect();
+                return Err(Error::compile(
+                    location,
+                    format!(
+                        "action :{action} is not defined by resource type {} (it defines: {})",
+                        custom.resource_type.name,
+                        if defined.is_empty() {
+                            "no actions".to_string()
+                        } else {
+                            defined.join(", ")
+                        }
+                    ),
+                ));
+            }
+            if depth >= MAX_NESTING {
+                return Err(Error::compile(
+                    location,
+                    format!(
+                        "resources of type {} nest more than {MAX_NESTING} deep (does an action declare its own type?)",
+                        custom.resource_type.name
+                    ),
+                ));
+            }
+            let rtype = custom.resource_type.clone();
+            let resource = NewResource {
+                kind: custom.id().kind.clone(),
+                name: custom.id().name.clone(),
+                properties: custom.properties.clone(),
+            };
+            let mut nested = compile_one(state, &rtype, action, resource)?;
+            compile_actions(state, &mut nested, depth + 1)?;
+            check_notification_targets(&nested)?;
+            if let Some(custom) = collection.get_mut(index).and_then(|r| r.custom_mut()) {
+                custom.set_nested(action, nested);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Evaluates one action body into a collection of its own.
+fn compile_one(
+    state: &mut RecipeState<'_>,
+    rtype: &ResourceType,
+    action: Action,
+    resource: NewResource,
+) -> Result<ResourceCollection> {
+    let outer = std::mem::take(&mut state.collection);
+    let result = {
+        let mut host = DriverHost {
+            state: &mut *state,
+            cookbook: &rtype.cookbook,
+        };
+        eval_custom_action(rtype, action.as_str(), resource, &mut host)
+    };
+    let nested = std::mem::replace(&mut state.collection, outer);
+    result.map(|()| nested)
+}
+
+/// The actions the resource at `index` may run, each with the place that asks for it: its
+/// `action` list, then notifications to it in compile order, then its own `subscribes`.
+fn actions_to_compile(
+    collection: &ResourceCollection,
+    index: usize,
+) -> Vec<(Action, SourceLocation)> {
+    let Some(resource) = collection.get(index) else {
+        return Vec::new();
+    };
+    if resource.custom().is_none() {
+        return Vec::new();
+    }
+    let common = resource.common();
+    let mut wanted: Vec<(Action, SourceLocation)> = common
+        .actions
+        .iter()
+        .map(|a| (*a, common.location.clone()))
+        .collect();
+    for other in collection.iter() {
+        for n in &other.common().notifies {
+            if collection.find(&n.target) == Some(index) {
+                wanted.push((n.action, n.location.clone()));
+            }
+        }
+    }
+    for s in &common.subscribes {
+        if collection.find(&s.source).is_some() {
+            wanted.push((s.action, s.location.clone()));
+        }
+    }
+    wanted
+}
+
+/// A notification with an action only a custom resource can have must target one.
+pub(super) fn check_custom_actions(collection: &ResourceCollection) -> Result<()> {
+    for resource in collection.iter() {
+        let common = resource.common();
+        for n in &common.notifies {
+            let Some(found) = collection.find(&n.target).and_then(|i| collection.get(i)) else {
+                continue;
+            };
+            if n.action.is_custom() && found.custom().is_none() {
+                return Err(Error::compile(
+                    n.location.clone(),
+                    format!("{} has no action :{}", n.target, n.action),
+                ));
+            }
+        }
+        if resource.custom().is_none() {
+            for s in &common.subscribes {
+                if s.action.is_custom() {
+                    return Err(Error::compile(
+                        s.location.clone(),
+                        format!("{} has no action :{}", resource.id(), s.action),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
