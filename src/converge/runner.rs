@@ -945,4 +945,62 @@ mod tests {
         let by = summary.records.last().unwrap().notified_by.clone().unwrap();
         assert_eq!((by.resource, by.timing), (id("f"), Timing::Delayed));
     }
+
+    #[test]
+    fn a_nested_collection_runs_with_its_own_delayed_queue_and_updates_its_parent() {
+        let journal = Journal::new();
+        let inner = vec![
+            stub("conf", &[Action::Create], &journal)
+                .updates_on(Action::Create)
+                .notifies(Action::Restart, id("svc"), Timing::Delayed),
+            stub("svc", &[Action::Nothing], &journal).updates_on(Action::Restart),
+        ];
+        let parent = stub("site", &[Action::Create], &journal)
+            .with_nested(Action::Create, inner)
+            .notifies(Action::Run, id("after"), Timing::Immediately);
+        let after = stub("after", &[Action::Nothing], &journal).updates_on(Action::Run);
+        let last = stub("last", &[Action::Create], &journal);
+        let (summary, result) = run(vec![parent, after, last], false);
+        result.unwrap();
+        // The nested delayed restart runs at the end of the parent's action, before the
+        // parent's own immediate notification; the parent counts as updated.
+        assert_eq!(
+            statuses(&summary),
+            [
+                "conf:create updated",
+                "svc:nothing skipped(action :nothing)",
+                "svc:restart updated",
+                "site:create updated",
+                "after:run updated",
+                "after:nothing skipped(action :nothing)",
+                "last:create up_to_date",
+            ]
+        );
+        assert_eq!((summary.updated, summary.total), (4, 7));
+    }
+
+    #[test]
+    fn a_nested_collection_with_nothing_to_do_leaves_its_parent_up_to_date() {
+        let journal = Journal::new();
+        let parent = stub("site", &[Action::Create], &journal)
+            .with_nested(
+                Action::Create,
+                vec![stub("conf", &[Action::Create], &journal)],
+            )
+            .notifies(Action::Run, id("after"), Timing::Immediately)
+            .guard(GuardKind::OnlyIf, "true");
+        let after = stub("after", &[Action::Nothing], &journal).updates_on(Action::Run);
+        let (summary, result) = run(vec![parent, after], false);
+        result.unwrap();
+        assert_eq!(
+            statuses(&summary),
+            [
+                "conf:create up_to_date",
+                "site:create up_to_date",
+                "after:nothing skipped(action :nothing)",
+            ]
+        );
+        // The parent's own check is never asked: its action is its collection.
+        assert_eq!(journal.entries(), ["conf:create"]);
+    }
 }

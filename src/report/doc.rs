@@ -819,4 +819,59 @@ Infra Phase failed. 0 resources updated in 01 seconds
         )), "{text}");
         assert!(text.ends_with("Infra Phase failed. 0 resources updated in 01 seconds\n"));
     }
+
+    #[test]
+    fn nested_resources_print_one_level_deeper_without_a_recipe_header() {
+        let journal = Journal::new();
+        let out = SharedBuffer::new();
+        let mut doc = DocFormatter::new(Box::new(out.clone()));
+        start(&mut doc, false);
+        let nested_in = |recipe: &str| {
+            vec![
+                Scripted::new("directory", "/srv/a", &[Action::Create], &journal)
+                    .with_common(|c| c.recipe = recipe.into()),
+                Scripted::new("file", "/srv/a/x", &[Action::Create], &journal).updates(
+                    Action::Create,
+                    vec![Change::new("create new file /srv/a/x")],
+                ),
+            ]
+        };
+        let resources = vec![
+            Scripted::new("web_site", "a", &[Action::Create], &journal)
+                .with_nested(Action::Create, nested_in("site")),
+            Scripted::new("web_site", "b", &[Action::Create], &journal).with_nested(
+                Action::Create,
+                vec![Scripted::new(
+                    "directory",
+                    "/srv/b",
+                    &[Action::Create],
+                    &journal,
+                )],
+            ),
+            Scripted::new("log", "done", &[Action::Write], &journal),
+        ];
+        converge_into(&mut doc, resources, false, Duration::from_secs(1));
+        let text = out.contents();
+        let body = &text[text.find("Converging").unwrap()..];
+        assert_eq!(
+            body,
+            "\
+Converging 3 resources
+Recipe: cb::default
+  * web_site[a] action create
+    * directory[/srv/a] action create (up to date)
+    * file[/srv/a/x] action create
+      - create new file /srv/a/x
+  
+  * web_site[b] action create
+    * directory[/srv/b] action create (up to date)
+     (up to date)
+  * log[done] action write (up to date)
+
+Running handlers:
+Running handlers complete
+Infra Phase complete, 2/6 resources updated in 01 seconds
+"
+        );
+    }
 }
