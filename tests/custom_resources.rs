@@ -45,6 +45,7 @@ action :create do
 
   file "#{root}/greeting" do
     content "#{new_resource.greeting} (#{flavour})\n"
+    notifies :run, 'execute[site changed]', :delayed
   end
 end
 
@@ -103,6 +104,11 @@ end
 web_counter "#{root}/count" do
   line 'one'
 end
+
+execute 'site changed' do
+  command "echo changed >> #{root}/changes"
+  action :nothing
+end
 "##;
 
 /// Writes `text` with `{root}` (not Ruby's `#{root}`) replaced by the repo's managed root.
@@ -141,8 +147,10 @@ fn a_cookbook_with_a_definition_a_custom_resource_and_an_lwrp_converges_then_res
         "    * execute[note port {r}/sites/blog] action run\n      - execute echo changed >> {r}/sites/blog/port.log\n    * execute[note port {r}/sites/blog] action nothing (skipped due to action :nothing)\n"
     );
     assert!(out.contains(&notified), "{out}");
+    // A sub-resource's delayed notification to a resource around the custom resource runs
+    // at the end of the custom resource's action, as in Chef's child run context.
     assert!(
-        out.contains(&format!("\n  \n  * file[{r}/trigger] action create\n")),
+        out.contains(&format!("    * execute[site changed] action run\n      - execute echo changed >> {r}/changes\n  \n  * file[{r}/trigger] action create\n")),
         "{out}"
     );
     assert!(
@@ -158,10 +166,11 @@ fn a_cookbook_with_a_definition_a_custom_resource_and_an_lwrp_converges_then_res
         "{out}"
     );
     assert_eq!(out.matches("Recipe: ").count(), 1, "{out}");
-    // Top-level: directory, site, trigger, counter (4 resources); every action execution
-    // counts, nested ones too: 1 + (1 + 5) + 1 + (1 + 1) + (1 + 1) = 12, all but the
-    // execute's :nothing updated.
-    first.shows("Converging 4 resources").updated(11, 12);
+    // Top-level: directory, site, trigger, counter, execute (5 resources); every action
+    // execution counts, nested ones too: 1 + (1 + 6) + 1 + (1 + 1) + 1 + (1 + 1) = 14, all
+    // but the two executes' :nothing updated.
+    first.shows("Converging 5 resources").updated(12, 14);
+    assert_eq!(repo.read_host("changes").as_deref(), Some("changed\n"));
     assert_eq!(repo.read_host("sites/blog/port").as_deref(), Some("8080\n"));
     assert_eq!(
         repo.read_host("sites/blog/greeting").as_deref(),
@@ -178,7 +187,7 @@ fn a_cookbook_with_a_definition_a_custom_resource_and_an_lwrp_converges_then_res
     assert_eq!(repo.read_host("count").as_deref(), Some("one\n"));
 
     let second = repo.solo(&["-o", "recipe[web]"]);
-    second.ok().updated(0, 9);
+    second.ok().updated(0, 10);
     let out = second.stdout();
     let rested = format!(
         "  * web_site[{r}/sites/blog] action create\n    * directory[{r}/sites/blog] action create (up to date)\n"
@@ -285,6 +294,22 @@ fn an_action_the_type_does_not_define_is_refused_where_it_is_asked_for() {
         RECIPE,
         "5:3",
         "action :explode is not defined by resource type web_site (it defines: create, reload, remove)",
+    );
+}
+
+#[test]
+fn a_sub_resource_notifying_a_missing_resource_is_refused_at_its_line() {
+    let repo = web_repo();
+    repo.write(
+        "cookbooks/web/resources/site.rb",
+        "property :root, String, name_property: true\n\naction :create do\n  file \"#{root}/x\" do\n    notifies :restart, 'service[nowhere]'\n  end\nend\n",
+    );
+    put(&repo, RECIPE, "web_site '{root}/x'\n");
+    assert_refused(
+        &repo,
+        "cookbooks/web/resources/site.rb",
+        "5:5",
+        "but service[nowhere] cannot be found in the resource collection",
     );
 }
 

@@ -7,7 +7,7 @@
 //! list, those that notifications to it name, and those of its own `subscribes`. The resources
 //! the body declares form that action's collection; their notifications stay inside it.
 
-use super::{check_notification_targets, DriverHost, RecipeState};
+use super::{DriverHost, RecipeState};
 use crate::error::{Error, Result, SourceLocation};
 use crate::repo::Repository;
 use crate::resource::{Action, Resource, ResourceCollection};
@@ -64,8 +64,9 @@ fn file_stem(path: &std::path::Path) -> String {
 pub(super) fn compile_actions(
     state: &mut RecipeState<'_>,
     collection: &mut ResourceCollection,
-    depth: usize,
+    ancestors: &[&ResourceCollection],
 ) -> Result<()> {
+    let depth = ancestors.len();
     for index in 0..collection.len() {
         for (action, location) in actions_to_compile(collection, index) {
             let Some(custom) = collection.get_mut(index).and_then(|r| r.custom_mut()) else {
@@ -110,8 +111,9 @@ pub(super) fn compile_actions(
                 properties: custom.properties.clone(),
             };
             let mut nested = compile_one(state, &rtype, action, resource)?;
-            compile_actions(state, &mut nested, depth + 1)?;
-            check_notification_targets(&nested)?;
+            let mut around: Vec<&ResourceCollection> = vec![&*collection];
+            around.extend(ancestors.iter().copied());
+            compile_actions(state, &mut nested, &around)?;
             if let Some(custom) = collection.get_mut(index).and_then(|r| r.custom_mut()) {
                 custom.set_nested(action, nested);
             }
@@ -170,6 +172,73 @@ fn actions_to_compile(
         }
     }
     wanted
+}
+
+/// Checks the notification targets of every compiled action, once all of them are compiled.
+pub(super) fn check_compiled_actions(
+    collection: &ResourceCollection,
+    ancestors: &[&ResourceCollection],
+) -> Result<()> {
+    let mut around: Vec<&ResourceCollection> = vec![collection];
+    around.extend(ancestors.iter().copied());
+    for resource in collection.iter() {
+        let Some(custom) = resource.custom() else {
+            continue;
+        };
+        for nested in custom.nested_collections() {
+            check_nested_targets(nested, &around)?;
+            check_compiled_actions(nested, &around)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every `notifies` of an action's resources must name one of them or a resource around the
+/// custom resource (Chef looks its targets up in the enclosing run contexts). A custom
+/// resource found around it must already have that action compiled: the actions it runs are
+/// decided before its sub-resources are known.
+fn check_nested_targets(nested: &ResourceCollection, around: &[&ResourceCollection]) -> Result<()> {
+    check_custom_actions(nested)?;
+    for resource in nested.iter() {
+        for n in &resource.common().notifies {
+            if nested.find(&n.target).is_some() {
+                continue;
+            }
+            let found = around
+                .iter()
+                .find_map(|c| c.find(&n.target).and_then(|i| c.get(i)));
+            let Some(target) = found else {
+                return Err(Error::compile_as(
+                    "Chef::Exceptions::ResourceNotFound",
+                    n.location.clone(),
+                    format!(
+                        "resource {} is configured to notify resource {} with action {}, but {} cannot be found in the resource collection (the action's resources or the resources around it). {} is defined in {}",
+                        resource.id(),
+                        n.target,
+                        n.action,
+                        n.target,
+                        resource.id(),
+                        resource.common().location
+                    ),
+                ));
+            };
+            if let Some(custom) = target.custom() {
+                if n.action != Action::Nothing && !custom.has_nested(n.action) {
+                    return Err(Error::compile_as(
+                        "NotImplementedError",
+                        n.location.clone(),
+                        format!(
+                            "{} notifies action :{} of {}, which is declared outside this action and runs no such action otherwise; skillet compiles a custom resource's actions before the resources of other actions are known",
+                            resource.id(),
+                            n.action,
+                            n.target
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A notification with an action only a custom resource can have must target one.

@@ -107,6 +107,11 @@ impl CustomResource {
         self.nested.iter().any(|(a, _)| *a == action)
     }
 
+    /// The compiled collections of its actions.
+    pub fn nested_collections(&self) -> impl Iterator<Item = &ResourceCollection> {
+        self.nested.iter().map(|(_, collection)| collection)
+    }
+
     /// Keeps the compiled collection of `action`.
     pub fn set_nested(&mut self, action: Action, collection: ResourceCollection) {
         self.nested.push((action, collection));
