@@ -41,6 +41,7 @@ action :create do
   execute "note port #{root}" do
     command "echo changed >> #{new_resource.root}/port.log"
     action :nothing
+    not_if { ::File.exist?("#{new_resource.root}/quiet") }
   end
 
   file "#{root}/greeting" do

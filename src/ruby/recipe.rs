@@ -17,7 +17,7 @@ use super::attribute_file::AttributeHost;
 use super::custom_resource::ResourceType;
 use super::definition::Definition;
 use super::frozen::CapturedBlock;
-use super::guard_block::{block_guard, check_guard_call};
+use super::guard_block::{block_guard, check_guard_call, GuardScope};
 use super::interp::{CallInfo, Fault, Host, Interp, Reply, HOST_FAILURE, NEW_RESOURCE};
 use super::value::{AttrRef, Mutability, Value};
 use super::{fault_to_error, parse_file, NodeAccess};
@@ -102,7 +102,7 @@ pub fn eval_custom_action(
         failure: None,
         line_starts: None,
         params: None,
-        new_resource: Some(resource),
+        new_resource: Some(Arc::new(resource)),
     };
     let mut interp = Interp::new(&body.file, &mut dsl);
     let result = interp.run_captured(&body.body);
@@ -114,6 +114,37 @@ pub fn eval_custom_action(
             .take()
             .unwrap_or_else(|| fault_to_error(&body.file, fault))),
     }
+}
+
+/// A method of `new_resource`: its name, type and property values (read only).
+pub(crate) fn new_resource_method<'a>(
+    resource: &NewResource,
+    name: &str,
+    args: &[Value<'a>],
+) -> Result<Value<'a>, Fault> {
+    if !args.is_empty() {
+        return Err(Fault::new(
+            "NotImplementedError",
+            format!(
+                "setting `new_resource.{name}` in an action is not supported; use a local variable"
+            ),
+        ));
+    }
+    Ok(match name {
+        "name" => Value::str(&resource.name),
+        "resource_name" | "declared_type" => Value::Sym(Arc::from(resource.kind.as_str())),
+        "to_s" => Value::str(format!("{}[{}]", resource.kind, resource.name)),
+        _ => match resource.properties.get(name) {
+            Some(value) => Value::from_owned_json(value, Mutability::Mutable),
+            None => return Err(Fault::new(
+                "NoMethodError",
+                format!(
+                    "undefined method `{name}' for {}[{}]: the resource type has no such property",
+                    resource.kind, resource.name
+                ),
+            )),
+        },
+    })
 }
 
 /// Why a construct is refused, by the name it is called with.
@@ -176,7 +207,7 @@ struct RecipeDsl<'h> {
     /// `params` of the definition whose body is running.
     params: Option<Json>,
     /// The resource whose action body is running (`new_resource`).
-    new_resource: Option<NewResource>,
+    new_resource: Option<Arc<NewResource>>,
 }
 
 /// Ruby's name of a value's type, for messages.
@@ -431,27 +462,7 @@ impl RecipeDsl<'_> {
                 "`new_resource` is only available in a resource's action",
             ));
         };
-        if !args.is_empty() {
-            return Err(Fault::new(
-                "NotImplementedError",
-                format!("setting `new_resource.{name}` in an action is not supported; use a local variable"),
-            ));
-        }
-        let value = match name {
-            "name" => Value::str(&resource.name),
-            "resource_name" | "declared_type" => Value::Sym(Arc::from(resource.kind.as_str())),
-            "to_s" => Value::str(format!("{}[{}]", resource.kind, resource.name)),
-            _ => match resource.properties.get(name) {
-                Some(value) => Value::from_owned_json(value, Mutability::Mutable),
-                None => {
-                    return Err(Fault::new(
-                        "NoMethodError",
-                        format!("undefined method `{name}' for {}[{}]: the resource type has no such property", resource.kind, resource.name),
-                    ))
-                }
-            },
-        };
-        Ok(Reply::Value(value))
+        new_resource_method(resource, name, args).map(Reply::Value)
     }
 
     /// A call inside a resource block.
@@ -829,9 +840,13 @@ impl<'a> Host<'a> for RecipeDsl<'_> {
         let Some(kind) = self.pending_guard.take() else {
             return Ok(Value::Nil);
         };
+        let scope = GuardScope {
+            new_resource: self.new_resource.clone(),
+            params: self.params.clone().map(Arc::new),
+        };
         if let Some(body) = &block.block.body {
             super::scan::each_call(body, &mut |call, span| {
-                check_guard_call(call).map_err(|f| f.at(span))
+                check_guard_call(call, &scope).map_err(|f| f.at(span))
             })?;
         }
         let guard = Guard {
@@ -840,6 +855,7 @@ impl<'a> Host<'a> for RecipeDsl<'_> {
                 self.file.clone(),
                 self.block_text(info),
                 block,
+                scope,
             )),
             options: GuardOptions::default(),
             location: self.location(info),

@@ -562,7 +562,7 @@ fn with_definitions(definitions: &str) -> Recorder {
     host
 }
 
-const SITE: &str = "define :site, port: 80, docroot: nil do\n  dir = params[:docroot] || \"#{node['app']['root']}/#{params[:name]}\"\n  directory dir\n  port = params[:port]\n  file \"#{dir}/port\" do\n    content params['port'].to_s\n    not_if { port == 0 }\n  end\nend\n";
+const SITE: &str = "define :site, port: 80, docroot: nil do\n  dir = params[:docroot] || \"#{node['app']['root']}/#{params[:name]}\"\n  directory dir\n  file \"#{dir}/port\" do\n    content params['port'].to_s\n    not_if { params[:port] == 0 }\n  end\nend\n";
 
 #[test]
 fn a_definition_expands_in_place_with_params() {
@@ -592,7 +592,7 @@ fn a_definition_expands_in_place_with_params() {
         (port.cookbook.as_str(), port.recipe.as_str()),
         ("cb", "default")
     );
-    assert_eq!(port.location.to_string(), format!("{DEFINITIONS}:5:3"));
+    assert_eq!(port.location.to_string(), format!("{DEFINITIONS}:4:3"));
     assert_eq!(host.guards("/srv/blog/port").len(), 1);
 }
 
