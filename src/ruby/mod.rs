@@ -9,6 +9,9 @@
 //! [`eval_recipe`] (recipes/*.rb: Chef's recipe DSL, declarations handed to the compiler as
 //! they are evaluated, block guards kept for converge time),
 //! [`eval_dsl_calls`] (metadata.rb, solo.rb, roles/*.rb: a list of top-level calls),
+//! [`definition::load_definitions`] (definitions/*.rb),
+//! [`custom_resource::load_resource_file`] (resources/*.rb and LWRP providers/*.rb),
+//! [`eval_custom_action`] (an action body, into the declared resource's own collection),
 //! [`erb::ErbTemplate`] (Chef's Erubis templates) and [`check`] (parse without running).
 //!
 //! The supported language: literals of every kind (strings with interpolation, heredocs, `%w`/`%i`,

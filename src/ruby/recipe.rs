@@ -8,10 +8,13 @@
 //! are kept, with a copy of the variables they see, to be evaluated at converge time.
 //!
 //! Each declaration and `include_recipe` goes to the compiler as soon as it is evaluated, so
-//! included recipes run in place. Node reads and precedence-level writes (`node.default[...]`)
-//! go through the same [`AttributeHost`] as attribute files. Constructs skillet cannot run
-//! (`ruby_block`, `lazy`, `search`, commands at compile time) are refused with their reason.
-//! Block guards are in `guard_block`.
+//! included recipes run in place. A call to a definition (`definitions/*.rb`) collects its
+//! block's settings like a resource's, then runs the definition's body in place with `params`.
+//! The same DSL evaluates a custom resource's action body ([`eval_custom_action`]), where
+//! `new_resource` and bare names read the declared resource's properties. Node reads and
+//! precedence-level writes (`node.default[...]`) go through the same [`AttributeHost`] as
+//! attribute files. Constructs skillet cannot run (`ruby_block`, `lazy`, `search`, commands at
+//! compile time) are refused with their reason. Block guards are in `guard_block`.
 
 use super::attribute_file::AttributeHost;
 use super::custom_resource::ResourceType;
