@@ -33,7 +33,7 @@ action :create do
     mode '0755'
   end
 
-  file "#{new_resource.root}/port" do
+  file port_file do
     content "#{port}\n"
     notifies :run, "execute[note port #{root}]", :immediately
   end
@@ -47,6 +47,12 @@ action :create do
   file "#{root}/greeting" do
     content "#{new_resource.greeting} (#{flavour})\n"
     notifies :run, 'execute[site changed]', :delayed
+  end
+end
+
+action_class do
+  def port_file
+    ::File.join(new_resource.root, 'port')
   end
 end
 
@@ -74,6 +80,10 @@ attribute :line, kind_of: String, default: 'tick'
 ";
 
 const COUNTER_PROVIDER: &str = r##"use_inline_resources
+
+def whyrun_supported?
+  true
+end
 
 action :bump do
   file new_resource.path do

@@ -31,6 +31,8 @@ pub struct Local {
 /// The expressions of the supported Ruby subset.
 #[derive(Debug, Clone)]
 pub enum Expr {
+    /// `def name(a, b) ... end`: a method of the file being evaluated (plain parameters only).
+    Def(Arc<str>, Arc<Block>),
     Nil,
     True,
     False,

@@ -12,7 +12,7 @@
 //! needs Ruby at converge time (`load_current_value`, `converge_by`, `current_value`,
 //! `converge_if_changed`) is refused when the file is loaded.
 
-use super::ast::Span;
+use super::ast::{Block, Expr, Node, Span};
 use super::frozen::CapturedBlock;
 use super::interp::{CallInfo, Fault, Host, Interp, Reply};
 use super::value::Value;
@@ -73,6 +73,9 @@ pub struct ResourceType {
     /// An LWRP's `actions :a, :b` (bodies come from its provider).
     pub declared_actions: Vec<String>,
     pub default_action: Option<Vec<String>>,
+    /// Methods its actions may call: `action_class do def x ... end end` and `def` at the top
+    /// of the resource or provider file.
+    pub(crate) helpers: Vec<(Arc<str>, Arc<Block>)>,
 }
 
 impl ResourceType {
@@ -195,6 +198,7 @@ pub fn load_resource_file(
         actions: IndexMap::new(),
         declared_actions: Vec::new(),
         default_action: None,
+        helpers: Vec::new(),
     };
     eval_type_file(path, source, &mut rtype, FileRole::Resource)?;
     Ok(rtype)
@@ -231,16 +235,17 @@ fn eval_type_file(
     };
     let mut interp = Interp::new(path, &mut host);
     let result = interp.run(&program);
+    let methods = std::mem::take(&mut interp.methods);
     drop(interp);
-    result
-        .map(|_| ())
-        .map_err(|fault| fault_to_error(path, fault))
+    result.map_err(|fault| fault_to_error(path, fault))?;
+    host.rtype.helpers.extend(methods);
+    Ok(())
 }
 
 /// What a block handed to the file's host is for.
 enum PendingBlock {
     Action(String, SourceLocation),
-    /// `action_class do ... end`: accepted when it defines nothing.
+    /// `action_class do ... end`: its methods become helpers of the actions.
     ActionClass,
 }
 
@@ -471,7 +476,7 @@ impl<'a> Host<'a> for TypeFile<'_> {
         self.call_at_top(name, args, info)
     }
 
-    fn take_block(&mut self, block: CapturedBlock, info: CallInfo) -> Result<Value<'a>, Fault> {
+    fn take_block(&mut self, block: CapturedBlock, _info: CallInfo) -> Result<Value<'a>, Fault> {
         match self.pending.take() {
             Some(PendingBlock::Action(name, location)) => {
                 if let Some(body) = &block.block.body {
@@ -496,14 +501,26 @@ impl<'a> Host<'a> for TypeFile<'_> {
                     },
                 );
             }
-            Some(PendingBlock::ActionClass) if block.block.body.is_some() => {
-                return Err(Fault::new(
-                    "NotImplementedError",
-                    "`action_class` with helpers is not supported; compute values in the action",
-                )
-                .at(info.span));
+            Some(PendingBlock::ActionClass) => {
+                let statements: Vec<&Node> = match &block.block.body {
+                    None => Vec::new(),
+                    Some(body) => match &body.expr {
+                        Expr::Seq(items) => items.iter().collect(),
+                        _ => vec![body],
+                    },
+                };
+                for statement in statements {
+                    let Expr::Def(name, method) = &statement.expr else {
+                        return Err(Fault::new(
+                            "NotImplementedError",
+                            "`action_class` may only define methods (`def name ... end`) in skillet",
+                        )
+                        .at(statement.span));
+                    };
+                    self.rtype.helpers.push((name.clone(), method.clone()));
+                }
             }
-            Some(PendingBlock::ActionClass) | None => {}
+            None => {}
         }
         Ok(Value::Nil)
     }
@@ -582,6 +599,29 @@ end
         assert_eq!(t.name, "thing");
         assert_eq!(t.default_actions(), [Action::Stop]);
         assert_eq!(t.properties["port"].accepted, [Accepted::Class("Integer")]);
+    }
+
+    #[test]
+    fn action_class_methods_and_top_level_defs_become_helpers() {
+        let t = load_resource_file(
+            Path::new("r.rb"),
+            "action_class do\n  def a\n    1\n  end\n\n  def b(x)\n    x\n  end\nend\ndef whyrun_supported?\n  true\nend\n",
+            "cb",
+        )
+        .unwrap();
+        let names: Vec<&str> = t.helpers.iter().map(|(n, _)| n.as_ref()).collect();
+        assert_eq!(names, ["a", "b", "whyrun_supported?"]);
+        let err = load_resource_file(
+            Path::new("r.rb"),
+            "action_class do\n  include Helpers\nend\n",
+            "cb",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("r.rb:2:3: `action_class` may only define methods"),
+            "{err}"
+        );
     }
 
     #[test]

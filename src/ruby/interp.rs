@@ -164,6 +164,9 @@ pub(crate) struct Interp<'a, 'h> {
     frames: Vec<Vec<Value<'a>>>,
     stack_base: usize,
     pub ivars: HashMap<Arc<str>, Value<'a>>,
+    /// Methods the code defined with `def` (or that were given to it, as a resource type's
+    /// helpers are to its actions); calls without a receiver find them first.
+    pub methods: HashMap<Arc<str>, Arc<Block>>,
     host: &'h mut dyn Host<'a>,
     /// ERB output.
     pub out: String,
@@ -177,6 +180,7 @@ impl<'a, 'h> Interp<'a, 'h> {
             frames: Vec::new(),
             stack_base: stack_position(),
             ivars: HashMap::new(),
+            methods: HashMap::new(),
             host,
             out: String::new(),
         }
@@ -219,6 +223,10 @@ impl<'a, 'h> Interp<'a, 'h> {
         }
         let at = |f: Fault| Flow::Error(f.at(span));
         Ok(match &node.expr {
+            Expr::Def(name, method) => {
+                self.methods.insert(name.clone(), method.clone());
+                Value::Sym(name.clone())
+            }
             Expr::Nil => Value::Nil,
             Expr::True => Value::Bool(true),
             Expr::False => Value::Bool(false),
@@ -718,6 +726,9 @@ impl<'a, 'h> Interp<'a, 'h> {
 
     fn call_self(&mut self, call: &Call, args: Vec<Value<'a>>, span: Span) -> Eval<'a> {
         let block = call.block.as_ref();
+        if let Some(method) = self.methods.get(&call.name).cloned() {
+            return self.call_defined(&call.name, &method, args);
+        }
         if let Some(value) = self.kernel(&call.name, &args, span)? {
             return Ok(value);
         }
@@ -749,6 +760,30 @@ impl<'a, 'h> Interp<'a, 'h> {
             Reply::NotFound => {
                 Err(Fault::new("NoMethodError", format!("undefined method `{}`", call.name)).into())
             }
+        }
+    }
+
+    /// Calls a method defined with `def`: its own scope, `return` ends it.
+    fn call_defined(&mut self, name: &str, method: &Arc<Block>, args: Vec<Value<'a>>) -> Eval<'a> {
+        if args.len() != method.params.len() {
+            return Err(Fault::argument(format!(
+                "wrong number of arguments (given {}, expected {}) for `{name}`",
+                args.len(),
+                method.params.len()
+            ))
+            .into());
+        }
+        let outer = std::mem::take(&mut self.frames);
+        let result = self.yield_block(&BlockArg::Code(method.clone()), args);
+        self.frames = outer;
+        match result {
+            Ok(v) | Err(Flow::Return(v)) => Ok(v),
+            Err(Flow::Next(_) | Flow::Break(_)) => Err(Fault::new(
+                "SyntaxError",
+                format!("`next` or `break` outside of a block in `{name}`"),
+            )
+            .into()),
+            Err(flow) => Err(flow),
         }
     }
 

@@ -432,8 +432,71 @@ impl<'s> Lowerer<'s> {
             | pm::Node::NextNode { .. }
             | pm::Node::BreakNode { .. }
             | pm::Node::ReturnNode { .. } => self.lower_control(node),
+            pm::Node::DefNode { .. } => self.lower_def(node),
             _ => Err(self.unsupported(node)),
         }
+    }
+
+    /// `def name(a, b) ... end` without a receiver: a scope of its own (it sees none of the
+    /// locals around it), plain required parameters only.
+    fn lower_def(&mut self, node: &pm::Node<'_>) -> Lowered {
+        let span = self.span(node);
+        let Some(def) = node.as_def_node() else {
+            return Err(self.unsupported(node));
+        };
+        if def.receiver().is_some() {
+            return Err(Fault::new(
+                "NotImplementedError",
+                "unsupported Ruby: a method defined on an object (`def self.x`)",
+            )
+            .at(span));
+        }
+        if let Some(params) = def.parameters() {
+            let unsupported_kind = params.optionals().iter().next().is_some()
+                || params.rest().is_some()
+                || params.posts().iter().next().is_some()
+                || params.keywords().iter().next().is_some()
+                || params.keyword_rest().is_some()
+                || params.block().is_some();
+            if unsupported_kind {
+                return Err(Fault::new(
+                    "NotImplementedError",
+                    "unsupported Ruby: method parameters other than plain names",
+                )
+                .at(span));
+            }
+        }
+        let locals: Vec<Vec<u8>> = def.locals().iter().map(|c| c.as_slice().to_vec()).collect();
+        let count = u32::try_from(locals.len()).unwrap_or(u32::MAX);
+        let outer = std::mem::replace(&mut self.scopes, vec![locals]);
+        let lowered = (|| -> Result<(Vec<Param>, Option<Node>), Fault> {
+            let params = match def.parameters() {
+                Some(p) => p
+                    .requireds()
+                    .iter()
+                    .map(|p| self.param(&p))
+                    .collect::<Result<Vec<_>, _>>()?,
+                None => Vec::new(),
+            };
+            let body = match def.body() {
+                Some(b) => Some(self.lower(&b)?),
+                None => None,
+            };
+            Ok((params, body))
+        })();
+        self.scopes = outer;
+        let (params, body) = lowered?;
+        Ok(self.node(
+            span,
+            Expr::Def(
+                text(def.name().as_slice()),
+                Arc::new(Block {
+                    params,
+                    locals: count,
+                    body,
+                }),
+            ),
+        ))
     }
 
     /// Literals: nil, numbers, strings, symbols, regular expressions, arrays, hashes, ranges.

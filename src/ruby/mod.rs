@@ -20,8 +20,9 @@
 //! `unless`/modifiers/ternary, `case`/`when` (values, ranges, classes, regexps), `&&`/`||`/`!`,
 //! `begin`/`rescue`/`ensure`, `x rescue y`, blocks with `next`/`break`, `&:sym`, top-level `return`,
 //! and the everyday methods of String, Symbol, Integer, Float, Array, Hash, Range, Enumerable,
-//! `File`, `IO`, `ENV`, `JSON` and `Regexp`. Loops other than iterators (`while`, `until`, `for`),
-//! method/class definitions, lambdas, global variables and backticks are refused.
+//! `File`, `IO`, `ENV`, `JSON` and `Regexp`, and methods defined with `def` (plain parameters, a
+//! scope of their own). Loops other than iterators (`while`, `until`, `for`), class and module
+//! definitions, lambdas, global variables and backticks are refused.
 
 mod ast;
 mod attribute_file;

@@ -108,6 +108,7 @@ pub fn eval_custom_action(
         new_resource: Some(Arc::new(resource)),
     };
     let mut interp = Interp::new(&body.file, &mut dsl);
+    interp.methods.extend(resource_type.helpers.iter().cloned());
     let result = interp.run_captured(&body.body);
     drop(interp);
     match result {
@@ -139,13 +140,15 @@ pub(crate) fn new_resource_method<'a>(
         "to_s" => Value::str(format!("{}[{}]", resource.kind, resource.name)),
         _ => match resource.properties.get(name) {
             Some(value) => Value::from_owned_json(value, Mutability::Mutable),
-            None => return Err(Fault::new(
-                "NoMethodError",
-                format!(
+            None => {
+                return Err(Fault::new(
+                    "NoMethodError",
+                    format!(
                     "undefined method `{name}' for {}[{}]: the resource type has no such property",
                     resource.kind, resource.name
                 ),
-            )),
+                ))
+            }
         },
     })
 }
