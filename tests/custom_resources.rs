@@ -41,7 +41,7 @@ action :create do
   execute "note port #{root}" do
     command "echo changed >> #{new_resource.root}/port.log"
     action :nothing
-    not_if { ::File.exist?("#{new_resource.root}/quiet") }
+    not_if { ::File.exist?("#{new_resource.root}/quiet") || ::File.exist?("#{root}/hush") }
   end
 
   file "#{root}/greeting" do

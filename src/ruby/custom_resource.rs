@@ -371,7 +371,7 @@ impl TypeFile<'_> {
         args: &[Value<'a>],
         info: CallInfo,
     ) -> Result<Reply<'a>, Fault> {
-        if let Some(why) = converge_time_refusal(name) {
+        if let Some(why) = converge_time_refusal(name).or_else(|| super::recipe::refusal(name)) {
             return Err(Fault::new("NotImplementedError", format!("`{name}` {why}")));
         }
         match (name, self.role) {

@@ -59,7 +59,11 @@ impl GuardScope {
         match name {
             "new_resource" => self.new_resource.is_some(),
             "params" => self.params.is_some(),
-            _ => false,
+            // A property of the resource whose action declared the guard, read bare.
+            _ => self
+                .new_resource
+                .as_ref()
+                .is_some_and(|r| r.properties.contains_key(name)),
         }
     }
 }
@@ -147,6 +151,14 @@ impl<'a> Host<'a> for GuardHost<'_> {
                         params,
                         Mutability::Mutable,
                     )))
+                }
+                (_, Some(resource), _) if args.is_empty() => {
+                    if let Some(value) = resource.properties.get(name) {
+                        return Ok(Reply::Value(Value::from_owned_json(
+                            value,
+                            Mutability::Mutable,
+                        )));
+                    }
                 }
                 _ => {}
             }

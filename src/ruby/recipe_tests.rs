@@ -605,3 +605,66 @@ fn an_error_in_a_definition_body_names_the_definition_file() {
     assert!(err.starts_with(&format!("{DEFINITIONS}:3:")), "{err}");
     assert!(error("define :x do\nend\n").contains("definitions/ directory"));
 }
+
+#[test]
+fn an_action_body_reads_new_resource_bare_properties_and_helpers_even_in_guards() {
+    let dir = tempfile::tempdir().unwrap();
+    let rtype = crate::ruby::custom_resource::load_resource_file(
+        Path::new("/cb/resources/site.rb"),
+        "property :root, String, name_property: true\nproperty :port, Integer, default: 80\n\naction_class do\n  def conf\n    \"#{new_resource.root}/site.conf\"\n  end\nend\n\naction :create do\n  file conf do\n    content \"port #{port} for #{new_resource.name}\"\n    not_if { ::File.exist?(\"#{root}/hush\") }\n    only_if { new_resource.port > 0 }\n  end\nend\n",
+        "cb",
+    )
+    .unwrap();
+    let root = dir.path().display().to_string();
+    let resource = NewResource {
+        kind: "cb_site".into(),
+        name: "blog".into(),
+        properties: [
+            ("root".to_string(), json!(root)),
+            ("port".to_string(), json!(8080)),
+        ]
+        .into_iter()
+        .collect(),
+    };
+    let mut host = Recorder::new(json!({}));
+    eval_custom_action(&rtype, "create", resource, &mut host).unwrap();
+    let conf = format!("{root}/site.conf");
+    let decl = host.decl(&conf);
+    assert_eq!(prop(decl, "content"), "port 8080 for blog");
+    assert_eq!(
+        (decl.cookbook.as_str(), decl.recipe.as_str()),
+        ("cb", "site")
+    );
+    let guards = host.guards(&conf);
+    let mut cx = context(json!({}));
+    let inherited = GuardOptions::default();
+    assert!(guards
+        .iter()
+        .all(|g| g.allows(&inherited, &mut cx).unwrap()));
+    std::fs::write(dir.path().join("hush"), "").unwrap();
+    assert!(!guards[0].allows(&inherited, &mut cx).unwrap());
+}
+
+#[test]
+fn new_resource_has_no_setters_and_no_unknown_properties() {
+    let rtype = crate::ruby::custom_resource::load_resource_file(
+        Path::new("/cb/resources/site.rb"),
+        "property :root, String\naction :create do\n  log new_resource.colour\nend\naction :delete do\n  new_resource.root('x')\nend\n",
+        "cb",
+    )
+    .unwrap();
+    let resource = || NewResource {
+        kind: "cb_site".into(),
+        name: "blog".into(),
+        properties: [("root".to_string(), Json::Null)].into_iter().collect(),
+    };
+    let mut host = Recorder::new(json!({}));
+    let err = eval_custom_action(&rtype, "create", resource(), &mut host).unwrap_err();
+    assert!(
+        err.to_string().starts_with("/cb/resources/site.rb:3:"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("has no such property"), "{err}");
+    let err = eval_custom_action(&rtype, "delete", resource(), &mut host).unwrap_err();
+    assert!(err.to_string().contains("use a local variable"), "{err}");
+}
