@@ -219,6 +219,34 @@ fn a_cookbook_with_a_definition_a_custom_resource_and_an_lwrp_converges_then_res
 }
 
 #[test]
+fn a_sub_resource_runs_an_action_of_a_custom_resource_around_it() {
+    let repo = web_repo();
+    repo.write(
+        "cookbooks/web/resources/site.rb",
+        "property :root, String, name_property: true\n\naction :create do\n  file \"#{root}.conf\" do\n    content \"x\\n\"\n    notifies :bump, \"web_counter[#{::File.dirname(root)}/count]\", :immediately\n  end\nend\n",
+    );
+    put(
+        &repo,
+        RECIPE,
+        "web_counter '{root}/count' do\n  line 'site changed'\n  action :nothing\nend\n\nweb_site '{root}/s'\n",
+    );
+    let r = repo.root().display().to_string();
+    let first = repo.solo(&["-o", "recipe[web]"]);
+    first.ok().updated(4, 5);
+    let out = first.stdout();
+    // The counter's :bump is compiled because a sub-resource asks for it, and runs inside the
+    // site's action, its own resources one level deeper still.
+    assert!(
+        out.contains(&format!(
+            "    * web_counter[{r}/count] action bump\n      * file[{r}/count] action create\n        - create new file {r}/count\n"
+        )),
+        "{out}"
+    );
+    assert_eq!(repo.read_host("count").as_deref(), Some("site changed\n"));
+    repo.solo(&["-o", "recipe[web]"]).ok().updated(0, 3);
+}
+
+#[test]
 fn why_run_reports_what_the_custom_resource_would_do() {
     let repo = web_repo();
     let run = repo.solo(&["-o", "recipe[web]", "--why-run"]);

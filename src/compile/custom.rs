@@ -60,66 +60,175 @@ fn file_stem(path: &std::path::Path) -> String {
         .unwrap_or_default()
 }
 
-/// Compiles the actions every custom resource of `collection` may run, nested ones included.
+/// Compiles the actions every custom resource of `collection` may run, nested ones included;
+/// `depth` is how many custom resources `collection` is inside.
 pub(super) fn compile_actions(
     state: &mut RecipeState<'_>,
     collection: &mut ResourceCollection,
-    ancestors: &[&ResourceCollection],
+    depth: usize,
 ) -> Result<()> {
-    let depth = ancestors.len();
     for index in 0..collection.len() {
         for (action, location) in actions_to_compile(collection, index) {
-            let Some(custom) = collection.get_mut(index).and_then(|r| r.custom_mut()) else {
-                break;
-            };
-            if action == Action::Nothing || custom.has_nested(action) {
-                continue;
-            }
-            if !custom.defines(action) {
-                let defined: Vec<&str> = custom
-                    .resource_type
-                    .actions
-                    .keys()
-                    .map(String::as_str)
-                    .collect();
-                return Err(Error::compile(
-                    location,
-                    format!(
-                        "action :{action} is not defined by resource type {} (it defines: {})",
-                        custom.resource_type.name,
-                        if defined.is_empty() {
-                            "no actions".to_string()
-                        } else {
-                            defined.join(", ")
-                        }
-                    ),
-                ));
-            }
-            if depth >= MAX_NESTING {
-                return Err(Error::compile(
-                    location,
-                    format!(
-                        "resources of type {} nest more than {MAX_NESTING} deep (does an action declare its own type?)",
-                        custom.resource_type.name
-                    ),
-                ));
-            }
-            let rtype = custom.resource_type.clone();
-            let resource = NewResource {
-                kind: custom.id().kind.clone(),
-                name: custom.id().name.clone(),
-                properties: custom.properties.clone(),
-            };
-            let mut nested = compile_one(state, &rtype, action, resource)?;
-            let mut around: Vec<&ResourceCollection> = vec![&*collection];
-            around.extend(ancestors.iter().copied());
-            compile_actions(state, &mut nested, &around)?;
-            if let Some(custom) = collection.get_mut(index).and_then(|r| r.custom_mut()) {
-                custom.set_nested(action, nested);
-            }
+            compile_action(state, collection, index, action, location, depth)?;
         }
     }
     Ok(())
+}
+
+/// Compiles `action` of the custom resource at `index` (and what it nests), unless it is
+/// compiled already; `location` is what asks for it.
+fn compile_action(
+    state: &mut RecipeState<'_>,
+    collection: &mut ResourceCollection,
+    index: usize,
+    action: Action,
+    location: SourceLocation,
+    depth: usize,
+) -> Result<()> {
+    let Some(custom) = collection.get_mut(index).and_then(|r| r.custom_mut()) else {
+        return Ok(());
+    };
+    if action == Action::Nothing || custom.has_nested(action) {
+        return Ok(());
+    }
+    if !custom.defines(action) {
+        let defined: Vec<&str> = custom
+            .resource_type
+            .actions
+            .keys()
+            .map(String::as_str)
+            .collect();
+        return Err(Error::compile(
+            location,
+            format!(
+                "action :{action} is not defined by resource type {} (it defines: {})",
+                custom.resource_type.name,
+                if defined.is_empty() {
+                    "no actions".to_string()
+                } else {
+                    defined.join(", ")
+                }
+            ),
+        ));
+    }
+    if depth >= MAX_NESTING {
+        return Err(Error::compile(
+            location,
+            format!(
+                "resources of type {} nest more than {MAX_NESTING} deep (does an action declare its own type?)",
+                custom.resource_type.name
+            ),
+        ));
+    }
+    let rtype = custom.resource_type.clone();
+    let resource = NewResource {
+        kind: custom.id().kind.clone(),
+        name: custom.id().name.clone(),
+        properties: custom.properties.clone(),
+    };
+    let mut nested = compile_one(state, &rtype, action, resource)?;
+    compile_actions(state, &mut nested, depth + 1)?;
+    if let Some(custom) = collection.get_mut(index).and_then(|r| r.custom_mut()) {
+        custom.set_nested(action, nested);
+    }
+    Ok(())
+}
+
+/// Where a collection is: the (resource index, action) steps from the run's collection.
+type Path = Vec<(usize, Action)>;
+
+/// An action of a custom resource around some sub-resource that notifies it, not compiled yet.
+struct Wanted {
+    /// The collection holding the custom resource.
+    at: Path,
+    index: usize,
+    action: Action,
+    location: SourceLocation,
+}
+
+/// Compiles the actions that sub-resources ask of custom resources around them (outside their
+/// own collection), until none is missing: they are only known once those sub-resources are.
+pub(super) fn compile_outward_notifications(
+    state: &mut RecipeState<'_>,
+    collection: &mut ResourceCollection,
+) -> Result<()> {
+    loop {
+        let mut wanted = Vec::new();
+        find_outward(collection, Vec::new(), &[], &mut wanted);
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        for w in wanted {
+            let depth = w.at.len();
+            let Some(holder) = navigate(collection, &w.at) else {
+                continue;
+            };
+            compile_action(state, holder, w.index, w.action, w.location, depth)?;
+        }
+    }
+}
+
+fn navigate<'c>(
+    mut collection: &'c mut ResourceCollection,
+    path: &[(usize, Action)],
+) -> Option<&'c mut ResourceCollection> {
+    for &(index, action) in path {
+        collection = collection
+            .get_mut(index)?
+            .custom_mut()?
+            .nested_mut(action)?;
+    }
+    Some(collection)
+}
+
+/// Collects, below `collection` (at `path`, inside `around`, nearest first), the notifications
+/// of sub-resources to custom resources around them whose action is not compiled.
+fn find_outward<'c>(
+    collection: &'c ResourceCollection,
+    path: Path,
+    around: &[(&'c ResourceCollection, Path)],
+    wanted: &mut Vec<Wanted>,
+) {
+    let mut inner_around = vec![(collection, path.clone())];
+    inner_around.extend(around.iter().cloned());
+    for (index, resource) in collection.iter().enumerate() {
+        if !path.is_empty() {
+            for n in &resource.common().notifies {
+                if collection.find(&n.target).is_some() {
+                    continue;
+                }
+                let found = around
+                    .iter()
+                    .find_map(|(c, at)| c.find(&n.target).map(|i| (*c, at, i)));
+                let Some((holder, at, target)) = found else {
+                    continue;
+                };
+                let missing = holder
+                    .get(target)
+                    .and_then(|r| r.custom())
+                    .is_some_and(|c| n.action != Action::Nothing && !c.has_nested(n.action));
+                let queued = wanted
+                    .iter()
+                    .any(|w| w.at == *at && w.index == target && w.action == n.action);
+                if missing && !queued {
+                    wanted.push(Wanted {
+                        at: at.clone(),
+                        index: target,
+                        action: n.action,
+                        location: n.location.clone(),
+                    });
+                }
+            }
+        }
+        let Some(custom) = resource.custom() else {
+            continue;
+        };
+        for (action, nested) in custom.nested_by_action() {
+            let mut nested_path = path.clone();
+            nested_path.push((index, action));
+            find_outward(nested, nested_path, &inner_around, wanted);
+        }
+    }
 }
 
 /// Evaluates one action body into a collection of its own.

@@ -177,7 +177,8 @@ pub fn compile_in_order(
     }
     check_notification_targets(&state.collection)?;
     let mut collection = std::mem::take(&mut state.collection);
-    custom::compile_actions(&mut state, &mut collection, &[])?;
+    custom::compile_actions(&mut state, &mut collection, 0)?;
+    custom::compile_outward_notifications(&mut state, &mut collection)?;
     custom::check_compiled_actions(&collection, &[])?;
     Ok(Compiled {
         collection,

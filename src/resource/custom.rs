@@ -112,6 +112,21 @@ impl CustomResource {
         self.nested.iter().map(|(_, collection)| collection)
     }
 
+    /// The compiled collections with their actions.
+    pub fn nested_by_action(&self) -> impl Iterator<Item = (Action, &ResourceCollection)> {
+        self.nested
+            .iter()
+            .map(|(action, collection)| (*action, collection))
+    }
+
+    /// The compiled collection of `action`, to compile more inside it.
+    pub fn nested_mut(&mut self, action: Action) -> Option<&mut ResourceCollection> {
+        self.nested
+            .iter_mut()
+            .find(|(a, _)| *a == action)
+            .map(|(_, collection)| collection)
+    }
+
     /// Keeps the compiled collection of `action`.
     pub fn set_nested(&mut self, action: Action, collection: ResourceCollection) {
         self.nested.push((action, collection));
