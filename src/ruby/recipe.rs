@@ -55,6 +55,7 @@ pub fn eval_recipe(
         line_starts: None,
         params: None,
         new_resource: None,
+        expanding: 0,
     };
     let mut interp = Interp::new(path, &mut dsl);
     let result = interp.run(&program);
@@ -106,6 +107,7 @@ pub fn eval_custom_action(
         line_starts: None,
         params: None,
         new_resource: Some(Arc::new(resource)),
+        expanding: 0,
     };
     let mut interp = Interp::new(&body.file, &mut dsl);
     interp.methods.extend(resource_type.helpers.iter().cloned());
@@ -214,7 +216,12 @@ struct RecipeDsl<'h> {
     params: Option<Json>,
     /// The resource whose action body is running (`new_resource`).
     new_resource: Option<Arc<NewResource>>,
+    /// Definitions being expanded, one inside the other.
+    expanding: usize,
 }
+
+/// A definition that calls itself would expand forever; Chef dies with `SystemStackError`.
+const MAX_DEFINITION_DEPTH: usize = 50;
 
 /// Ruby's name of a value's type, for messages.
 fn kind_of(value: &Value<'_>) -> &'static str {
@@ -431,6 +438,15 @@ impl RecipeDsl<'_> {
         definition: &Definition,
         call: OpenResource,
     ) -> Result<(), Fault> {
+        if self.expanding >= MAX_DEFINITION_DEPTH {
+            return Err(Fault::new(
+                "SystemStackError",
+                format!(
+                    "definitions expand more than {MAX_DEFINITION_DEPTH} deep: `{}` expands itself",
+                    definition.name
+                ),
+            ));
+        }
         let mut params = definition.defaults.clone();
         for (key, prop) in call.properties {
             params.insert(key, prop.value);
@@ -442,9 +458,11 @@ impl RecipeDsl<'_> {
             self.line_starts.take(),
             self.params.replace(Json::Object(params)),
         );
+        self.expanding += 1;
         let mut interp = Interp::new(&definition.file, &mut *self);
         let result = interp.run_captured(&definition.body);
         drop(interp);
+        self.expanding -= 1;
         (self.file, self.source, self.line_starts, self.params) = saved;
         match result {
             Ok(_) => Ok(()),

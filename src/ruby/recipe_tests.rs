@@ -597,6 +597,15 @@ fn a_definition_expands_in_place_with_params() {
 }
 
 #[test]
+fn a_definition_that_calls_itself_is_an_error_not_a_crash() {
+    let mut host = with_definitions("define :again do\n  again params[:name]\nend\n");
+    let err = run_with(&mut host, "\nagain 'x'\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`again` expands itself"), "{err}");
+}
+
+#[test]
 fn an_error_in_a_definition_body_names_the_definition_file() {
     let mut host = with_definitions(
         "define :broken do\n  file params[:name] do\n    mode(1, 2, nil.upcase)\n  end\nend\n",
