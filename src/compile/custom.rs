@@ -48,7 +48,10 @@ pub(super) fn load_resource_types(
             load_provider_file(&path, &text, rtype)?;
         }
         for (_, rtype) in loaded {
-            types.insert(rtype.name.clone(), Arc::new(rtype));
+            let rtype = Arc::new(rtype);
+            for name in std::iter::once(&rtype.name).chain(&rtype.aliases) {
+                types.insert(name.clone(), rtype.clone());
+            }
         }
     }
     Ok(types)

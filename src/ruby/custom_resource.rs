@@ -76,6 +76,10 @@ pub struct ResourceType {
     /// Methods its actions may call: `action_class do def x ... end end` and `def` at the top
     /// of the resource or provider file.
     pub(crate) helpers: Vec<(Arc<str>, Arc<Block>)>,
+    /// Other names it is declared by (a second `provides`).
+    pub aliases: Vec<String>,
+    /// `resource_name` or `provides` replaced the automatic name.
+    named: bool,
 }
 
 impl ResourceType {
@@ -199,6 +203,8 @@ pub fn load_resource_file(
         declared_actions: Vec::new(),
         default_action: None,
         helpers: Vec::new(),
+        aliases: Vec::new(),
+        named: false,
     };
     eval_type_file(path, source, &mut rtype, FileRole::Resource)?;
     Ok(rtype)
@@ -292,6 +298,18 @@ fn words(method: &str, args: &[Value<'_>]) -> Result<Vec<String>, Fault> {
 }
 
 impl TypeFile<'_> {
+    /// `resource_name :x` names the type; the first `provides :x` replaces the automatic
+    /// `<cookbook>_<file>` name and later ones add names.
+    fn rename(&mut self, method: &str, type_name: String) {
+        let rtype = &mut *self.rtype;
+        if method == "resource_name" || !rtype.named {
+            rtype.name = type_name;
+            rtype.named = true;
+        } else if rtype.name != type_name && !rtype.aliases.contains(&type_name) {
+            rtype.aliases.push(type_name);
+        }
+    }
+
     fn location(&self, span: Span) -> SourceLocation {
         SourceLocation::new(&*self.file, span.line, span.column)
     }
@@ -398,7 +416,7 @@ impl TypeFile<'_> {
                     )));
                 };
                 if self.role == FileRole::Resource {
-                    self.rtype.name = type_name;
+                    self.rename(name, type_name);
                 }
             }
             (
@@ -592,11 +610,12 @@ end
     fn resource_name_and_lwrp_declarations() {
         let t = load_resource_file(
             Path::new("resources/x.rb"),
-            "resource_name :thing\nactions :start, :stop\ndefault_action :stop\nattribute :port, kind_of: Integer, default: 1\n",
+            "resource_name :thing\nprovides :gadget\nprovides :thing\nactions :start, :stop\ndefault_action :stop\nattribute :port, kind_of: Integer, default: 1\n",
             "cb",
         )
         .unwrap();
         assert_eq!(t.name, "thing");
+        assert_eq!(t.aliases, ["gadget"]);
         assert_eq!(t.default_actions(), [Action::Stop]);
         assert_eq!(t.properties["port"].accepted, [Accepted::Class("Integer")]);
     }
