@@ -247,6 +247,37 @@ fn a_sub_resource_runs_an_action_of_a_custom_resource_around_it() {
 }
 
 #[test]
+fn custom_resources_nest_and_one_that_declares_itself_is_refused() {
+    let repo = web_repo();
+    repo.write(
+        "cookbooks/web/resources/pair.rb",
+        "property :dir, String, name_property: true\n\naction :create do\n  %w(a b).each do |side|\n    web_counter \"#{dir}/#{side}\" do\n      line side\n    end\n  end\nend\n",
+    );
+    put(&repo, RECIPE, "web_pair '{root}'\n");
+    let r = repo.root().display().to_string();
+    let run = repo.solo(&["-o", "recipe[web]"]);
+    run.ok().updated(5, 5);
+    assert!(
+        run.stdout().contains(&format!(
+            "  * web_pair[{r}] action create\n    * web_counter[{r}/a] action bump\n      * file[{r}/a] action create\n"
+        )),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(repo.read_host("b").as_deref(), Some("b\n"));
+    repo.solo(&["-o", "recipe[web]"]).ok().updated(0, 5);
+
+    repo.write(
+        "cookbooks/web/resources/pair.rb",
+        "property :dir, String, name_property: true\n\naction :create do\n  web_pair \"#{dir}/x\"\nend\n",
+    );
+    let run = repo.solo(&["-o", "recipe[web]"]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    run.shows("resources/pair.rb:4:3")
+        .shows("resources of type web_pair nest more than 20 deep");
+}
+
+#[test]
 fn why_run_reports_what_the_custom_resource_would_do() {
     let repo = web_repo();
     let run = repo.solo(&["-o", "recipe[web]", "--why-run"]);
