@@ -128,6 +128,15 @@ pub(crate) fn new_resource_method<'a>(
     name: &str,
     args: &[Value<'a>],
 ) -> Result<Value<'a>, Fault> {
+    if matches!(
+        name,
+        "updated_by_last_action" | "updated_by_last_action?" | "updated?"
+    ) {
+        return Err(Fault::new(
+            "NotImplementedError",
+            format!("`new_resource.{name}` depends on what happened at converge time, which skillet does not run Ruby for; the resource is updated when one of its action's resources is"),
+        ));
+    }
     if !args.is_empty() {
         return Err(Fault::new(
             "NotImplementedError",

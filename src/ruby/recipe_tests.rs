@@ -676,4 +676,20 @@ fn new_resource_has_no_setters_and_no_unknown_properties() {
     assert!(err.to_string().contains("has no such property"), "{err}");
     let err = eval_custom_action(&rtype, "delete", resource(), &mut host).unwrap_err();
     assert!(err.to_string().contains("use a local variable"), "{err}");
+    let rtype = crate::ruby::custom_resource::load_resource_file(
+        Path::new("/cb/providers/x.rb"),
+        "action :create do\n  new_resource.updated_by_last_action(true)\nend\n",
+        "cb",
+    )
+    .unwrap();
+    let err = eval_custom_action(&rtype, "create", resource(), &mut host).unwrap_err();
+    assert!(
+        err.to_string().starts_with("/cb/providers/x.rb:2:"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("depends on what happened at converge time"),
+        "{err}"
+    );
 }
