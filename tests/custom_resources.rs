@@ -286,6 +286,20 @@ fn why_run_reports_what_the_custom_resource_would_do() {
     assert!(run.stdout().contains("      - Would create new directory"));
 }
 
+#[test]
+fn every_formatter_counts_nested_actions() {
+    let repo = web_repo();
+    repo.solo(&["-o", "recipe[web]", "-F", "min"])
+        .ok()
+        .updated(12, 14);
+    let run = repo.solo(&["-o", "recipe[web]", "-F", "json"]);
+    run.ok();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout()).expect("a JSON report");
+    let text = report.to_string();
+    assert!(text.contains("web_site"), "{text}");
+    assert!(text.contains("note port"), "{text}");
+}
+
 /// A cookbook whose recipe declares `web_site` as `declaration`.
 fn declaring(declaration: &str) -> Repo {
     let repo = web_repo();
