@@ -278,6 +278,35 @@ fn custom_resources_nest_and_one_that_declares_itself_is_refused() {
 }
 
 #[test]
+fn templates_in_an_action_come_from_the_cookbook_that_uses_the_resource() {
+    let repo = web_repo();
+    repo.write(
+        "cookbooks/web/resources/page.rb",
+        "property :path, String, name_property: true\n\naction :create do\n  template new_resource.path do\n    source 'page.erb'\n    variables(title: 'home')\n  end\n  template \"#{path}.own\" do\n    source 'page.erb'\n    cookbook 'web'\n    variables(title: 'own')\n  end\nend\n",
+    );
+    repo.write(
+        "cookbooks/web/templates/default/page.erb",
+        "web <%= @title %>\n",
+    );
+    repo.write(
+        "cookbooks/app/metadata.rb",
+        "name 'app'\nversion '1.0.0'\ndepends 'web'\n",
+    );
+    repo.write(
+        "cookbooks/app/templates/default/page.erb",
+        "app <%= @title %>\n",
+    );
+    put(
+        &repo,
+        "cookbooks/app/recipes/default.rb",
+        "web_page '{root}/index'\n",
+    );
+    repo.solo(&["-o", "recipe[app]"]).ok().updated(3, 3);
+    assert_eq!(repo.read_host("index").as_deref(), Some("app home\n"));
+    assert_eq!(repo.read_host("index.own").as_deref(), Some("web own\n"));
+}
+
+#[test]
 fn why_run_reports_what_the_custom_resource_would_do() {
     let repo = web_repo();
     let run = repo.solo(&["-o", "recipe[web]", "--why-run"]);

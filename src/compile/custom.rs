@@ -128,6 +128,8 @@ fn compile_action(
         kind: custom.id().kind.clone(),
         name: custom.id().name.clone(),
         properties: custom.properties.clone(),
+        cookbook: custom.common().cookbook.clone(),
+        recipe: custom.common().recipe.clone(),
     };
     let mut nested = compile_one(state, &rtype, action, resource)?;
     compile_actions(state, &mut nested, depth + 1)?;

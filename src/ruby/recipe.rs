@@ -77,6 +77,9 @@ pub struct NewResource {
     pub name: String,
     /// Every property of its type, with its value.
     pub properties: IndexMap<String, Json>,
+    /// The cookbook and recipe that declared it.
+    pub cookbook: String,
+    pub recipe: String,
 }
 
 /// Evaluates the body of `action` of a cookbook's resource type for one declared resource,
@@ -90,16 +93,14 @@ pub fn eval_custom_action(
     let Some(body) = resource_type.actions.get(action) else {
         return Ok(());
     };
-    let recipe = resource_type
-        .file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    // As in Chef, the action's resources belong to the recipe that declared the resource, so
+    // templates and cookbook files are looked up in that recipe's cookbook.
+    let (cookbook, recipe) = (resource.cookbook.clone(), resource.recipe.clone());
     let mut dsl = RecipeDsl {
         host,
         file: body.file.clone(),
         source: body.source.clone(),
-        cookbook: &resource_type.cookbook,
+        cookbook: &cookbook,
         recipe: &recipe,
         open: Vec::new(),
         pending_guard: None,

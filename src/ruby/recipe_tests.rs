@@ -634,15 +634,19 @@ fn an_action_body_reads_new_resource_bare_properties_and_helpers_even_in_guards(
         ]
         .into_iter()
         .collect(),
+        cookbook: "app".into(),
+        recipe: "web".into(),
     };
     let mut host = Recorder::new(json!({}));
     eval_custom_action(&rtype, "create", resource, &mut host).unwrap();
     let conf = format!("{root}/site.conf");
     let decl = host.decl(&conf);
     assert_eq!(prop(decl, "content"), "port 8080 for blog");
+    // Sub-resources belong to the recipe that declared the custom resource, as in Chef (its
+    // templates come from that cookbook).
     assert_eq!(
         (decl.cookbook.as_str(), decl.recipe.as_str()),
-        ("cb", "site")
+        ("app", "web")
     );
     let guards = host.guards(&conf);
     let mut cx = context(json!({}));
@@ -666,6 +670,8 @@ fn new_resource_has_no_setters_and_no_unknown_properties() {
         kind: "cb_site".into(),
         name: "blog".into(),
         properties: [("root".to_string(), Json::Null)].into_iter().collect(),
+        cookbook: "cb".into(),
+        recipe: "default".into(),
     };
     let mut host = Recorder::new(json!({}));
     let err = eval_custom_action(&rtype, "create", resource(), &mut host).unwrap_err();
