@@ -5,7 +5,9 @@
 //! skillet evaluates the body after the whole run is compiled (so it sees the node as Chef's
 //! converge would), once for each action the resource can run: the actions of its `action`
 //! list, those that notifications to it name, and those of its own `subscribes`. The resources
-//! the body declares form that action's collection; their notifications stay inside it.
+//! the body declares form that action's collection; they may notify each other and, as in
+//! Chef's child run contexts, the resources around it (whose notified actions are then
+//! compiled too, by [`compile_outward_notifications`]).
 
 use super::{DriverHost, RecipeState};
 use crate::error::{Error, Result, SourceLocation};
@@ -309,8 +311,8 @@ pub(super) fn check_compiled_actions(
 
 /// Every `notifies` of an action's resources must name one of them or a resource around the
 /// custom resource (Chef looks its targets up in the enclosing run contexts). A custom
-/// resource found around it must already have that action compiled: the actions it runs are
-/// decided before its sub-resources are known.
+/// resource found around it has that action compiled by [`compile_outward_notifications`];
+/// the check keeps a converge from ever running an action that was not.
 fn check_nested_targets(nested: &ResourceCollection, around: &[&ResourceCollection]) -> Result<()> {
     check_custom_actions(nested)?;
     for resource in nested.iter() {
