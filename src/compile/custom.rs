@@ -132,6 +132,7 @@ fn compile_action(
         properties: custom.properties.clone(),
         cookbook: custom.common().cookbook.clone(),
         recipe: custom.common().recipe.clone(),
+        set: custom.set_properties.clone(),
     };
     let mut nested = compile_one(state, &rtype, action, resource)?;
     compile_actions(state, &mut nested, depth + 1)?;

@@ -24,6 +24,8 @@ pub struct CustomResource {
     pub resource_type: Arc<ResourceType>,
     /// Every property of the type, with the value declared, its default, or null.
     pub properties: IndexMap<String, Value>,
+    /// The properties the declaration set (Chef's `property_is_set?`).
+    pub set_properties: Vec<String>,
     /// The compiled resources of each action it may run.
     nested: Vec<(Action, ResourceCollection)>,
 }
@@ -91,6 +93,12 @@ impl CustomResource {
         Ok(Self {
             id: ResourceId::new(decl.kind.clone(), decl.name.clone()),
             common,
+            set_properties: decl
+                .properties
+                .iter()
+                .filter(|(k, p)| rtype.properties.contains_key(*k) && !p.value.is_null())
+                .map(|(k, _)| k.clone())
+                .collect(),
             resource_type,
             properties,
             nested: Vec::new(),

@@ -80,6 +80,8 @@ pub struct NewResource {
     /// The cookbook and recipe that declared it.
     pub cookbook: String,
     pub recipe: String,
+    /// The properties its declaration set (`property_is_set?`).
+    pub set: Vec<String>,
 }
 
 /// Evaluates the body of `action` of a cookbook's resource type for one declared resource,
@@ -129,6 +131,23 @@ pub(crate) fn new_resource_method<'a>(
     name: &str,
     args: &[Value<'a>],
 ) -> Result<Value<'a>, Fault> {
+    if name == "property_is_set?" {
+        let [property] = args else {
+            return Err(Fault::argument(
+                "`property_is_set?` takes one property name",
+            ));
+        };
+        let property = match property {
+            Value::Sym(p) | Value::Str(p) => p.to_string(),
+            other => {
+                return Err(Fault::type_error(format!(
+                    "`property_is_set?` takes a Symbol, got {}",
+                    other.class_name()
+                )))
+            }
+        };
+        return Ok(Value::Bool(resource.set.contains(&property)));
+    }
     if matches!(
         name,
         "updated_by_last_action" | "updated_by_last_action?" | "updated?"
@@ -290,6 +309,9 @@ impl RecipeDsl<'_> {
         if let Some(resource) = &self.new_resource {
             if name == "new_resource" {
                 return Ok(Reply::Value(Value::Module(NEW_RESOURCE)));
+            }
+            if name == "property_is_set?" {
+                return new_resource_method(resource, name, args).map(Reply::Value);
             }
             if args.is_empty() && !info.has_block {
                 if let Some(value) = resource.properties.get(name) {
@@ -534,7 +556,8 @@ impl RecipeDsl<'_> {
                         | "cookbook_name"
                         | "recipe_name"
                 ) || (name == "params" && self.params.is_some())
-                    || (name == "new_resource" && self.new_resource.is_some())
+                    || (matches!(name, "new_resource" | "property_is_set?")
+                        && self.new_resource.is_some())
                 {
                     return self.recipe_call(name, args, info);
                 }

@@ -620,7 +620,7 @@ fn an_action_body_reads_new_resource_bare_properties_and_helpers_even_in_guards(
     let dir = tempfile::tempdir().unwrap();
     let rtype = crate::ruby::custom_resource::load_resource_file(
         Path::new("/cb/resources/site.rb"),
-        "property :root, String, name_property: true\nproperty :port, Integer, default: 80\n\naction_class do\n  def conf\n    \"#{new_resource.root}/site.conf\"\n  end\nend\n\naction :create do\n  file conf do\n    content \"port #{port} for #{new_resource.name}\"\n    not_if { ::File.exist?(\"#{root}/hush\") }\n    only_if { new_resource.port > 0 }\n  end\nend\n",
+        "property :root, String, name_property: true\nproperty :port, Integer, default: 80\n\naction_class do\n  def conf\n    \"#{new_resource.root}/site.conf\"\n  end\nend\n\naction :create do\n  file conf do\n    content \"port #{port} for #{new_resource.name} #{property_is_set?(:root)} #{new_resource.property_is_set?(:port)}\"\n    not_if { ::File.exist?(\"#{root}/hush\") }\n    only_if { new_resource.port > 0 }\n  end\nend\n",
         "cb",
     )
     .unwrap();
@@ -636,12 +636,13 @@ fn an_action_body_reads_new_resource_bare_properties_and_helpers_even_in_guards(
         .collect(),
         cookbook: "app".into(),
         recipe: "web".into(),
+        set: vec!["root".to_string()],
     };
     let mut host = Recorder::new(json!({}));
     eval_custom_action(&rtype, "create", resource, &mut host).unwrap();
     let conf = format!("{root}/site.conf");
     let decl = host.decl(&conf);
-    assert_eq!(prop(decl, "content"), "port 8080 for blog");
+    assert_eq!(prop(decl, "content"), "port 8080 for blog true false");
     // Sub-resources belong to the recipe that declared the custom resource, as in Chef (its
     // templates come from that cookbook).
     assert_eq!(
@@ -672,6 +673,7 @@ fn new_resource_has_no_setters_and_no_unknown_properties() {
         properties: [("root".to_string(), Json::Null)].into_iter().collect(),
         cookbook: "cb".into(),
         recipe: "default".into(),
+        set: Vec::new(),
     };
     let mut host = Recorder::new(json!({}));
     let err = eval_custom_action(&rtype, "create", resource(), &mut host).unwrap_err();
