@@ -307,6 +307,28 @@ fn templates_in_an_action_come_from_the_cookbook_that_uses_the_resource() {
 }
 
 #[test]
+fn a_custom_resource_takes_guards_subscribes_and_ignore_failure() {
+    let repo = web_repo();
+    put(
+        &repo,
+        RECIPE,
+        "web_counter '{root}/skipped' do\n  not_if 'true'\nend\n\nweb_counter '{root}/gone' do\n  action :nothing\n  subscribes :clear, 'file[{root}/trigger]', :immediately\nend\n\nfile '{root}/gone' do\n  content 'x'\nend\n\nfile '{root}/trigger' do\n  content 'go'\nend\n\nweb_counter '{root}/missing/dir/x' do\n  ignore_failure true\nend\n",
+    );
+    let r = repo.root().display().to_string();
+    let run = repo.solo(&["-o", "recipe[web]"]);
+    run.ok()
+        .shows(&format!(
+            "  * web_counter[{r}/skipped] action bump (skipped due to not_if)\n"
+        ))
+        .shows(&format!(
+            "  * web_counter[{r}/gone] action clear\n    * file[{r}/gone] action delete\n"
+        ));
+    assert!(!repo.root().join("skipped").exists());
+    assert!(!repo.root().join("gone").exists(), "{}", run.stdout());
+    assert!(repo.root().join("trigger").exists());
+}
+
+#[test]
 fn why_run_reports_what_the_custom_resource_would_do() {
     let repo = web_repo();
     let run = repo.solo(&["-o", "recipe[web]", "--why-run"]);
