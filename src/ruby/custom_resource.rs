@@ -15,6 +15,7 @@
 use super::ast::{Block, Expr, Node, Span};
 use super::frozen::CapturedBlock;
 use super::interp::{CallInfo, Fault, Host, Interp, Reply};
+use super::regexp::RubyRegex;
 use super::value::Value;
 use super::{fault_to_error, parse_file};
 use crate::error::SourceLocation;
@@ -46,6 +47,8 @@ pub struct Property {
     pub required: bool,
     /// `equal_to: [...]`: the only values allowed.
     pub equal_to: Option<Vec<Json>>,
+    /// `regex: /.../` (or several): a String value must match one.
+    pub regex: Vec<Arc<RubyRegex>>,
     pub location: SourceLocation,
 }
 
@@ -119,6 +122,17 @@ impl ResourceType {
                 names.join(", "),
                 inspect(value)
             ));
+        }
+        if let (Json::String(text), false) = (value, property.regex.is_empty()) {
+            if !property.regex.iter().any(|r| r.regex.is_match(text)) {
+                let patterns: Vec<String> = property.regex.iter().map(|r| r.inspect()).collect();
+                return Err(format!(
+                    "Option {}'s value {} does not match regular expression {}",
+                    property.name,
+                    inspect(value),
+                    patterns.join(", ")
+                ));
+            }
         }
         if let Some(allowed) = &property.equal_to {
             if !allowed.contains(value) {
@@ -339,6 +353,7 @@ impl TypeFile<'_> {
             name_property: false,
             required: false,
             equal_to: None,
+            regex: Vec::new(),
             location: self.location(info.span),
         };
         if let Some(options) = options {
@@ -360,12 +375,13 @@ impl TypeFile<'_> {
                             one => vec![one],
                         })
                     }
+                    "regex" => property.regex = regex_list(value)?,
                     "description" | "introduced" | "desired_state" | "identity" | "sensitive"
                     | "deprecated" | "skip_docs" => {}
                     other => {
                         return Err(Fault::new(
                             "NotImplementedError",
-                            format!("property option `{other}:` is not supported (supported: default, name_property, required, equal_to, kind_of)"),
+                            format!("property option `{other}:` is not supported (supported: default, name_property, required, equal_to, kind_of, regex)"),
                         ))
                     }
                 }
@@ -457,6 +473,24 @@ fn check_action_name(action: &str) -> Result<(), Fault> {
             "`{action}` is not a valid action name"
         ))),
     }
+}
+
+/// `regex: /x/` or `regex: [/x/, /y/]`.
+fn regex_list(value: &Value<'_>) -> Result<Vec<Arc<RubyRegex>>, Fault> {
+    let items = match value.clone().materialize() {
+        Value::Array(items) => items.items.borrow().clone(),
+        one => vec![one],
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            Value::Regex(r) => Ok(r),
+            other => Err(Fault::type_error(format!(
+                "`regex:` takes a Regexp, got {}",
+                other.class_name()
+            ))),
+        })
+        .collect()
 }
 
 /// A property's type argument: a class, a value, or an Array of them.
@@ -618,6 +652,18 @@ end
         assert_eq!(t.aliases, ["gadget"]);
         assert_eq!(t.default_actions(), [Action::Stop]);
         assert_eq!(t.properties["port"].accepted, [Accepted::Class("Integer")]);
+        let t = load_resource_file(
+            Path::new("resources/x.rb"),
+            "attribute :user, kind_of: String, regex: /^[a-z]+$/\n",
+            "cb",
+        )
+        .unwrap();
+        assert!(t.check_value(&t.properties["user"], &json!("bob")).is_ok());
+        assert_eq!(
+            t.check_value(&t.properties["user"], &json!("Bob!"))
+                .unwrap_err(),
+            "Option user's value \"Bob!\" does not match regular expression /^[a-z]+$/"
+        );
     }
 
     #[test]
