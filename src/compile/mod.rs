@@ -334,7 +334,10 @@ impl<'a> RecipeState<'a> {
         if !code.helpers.is_empty() {
             return Err(Error::compile(
                 decl.location.clone(),
-                format!("{} is a custom resource type and takes no template helpers", decl.kind),
+                format!(
+                    "{} is a custom resource type and takes no template helpers",
+                    decl.kind
+                ),
             ));
         }
         self.declare(decl, code.guards)

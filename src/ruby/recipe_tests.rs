@@ -26,6 +26,8 @@ struct Recorder {
     refuse: Option<String>,
     /// Definitions recipes may call.
     definitions: Vec<Arc<crate::ruby::definition::Definition>>,
+    /// The template helpers declarations kept, by resource name.
+    helpers: Vec<(String, Vec<String>)>,
 }
 
 impl Recorder {
@@ -36,6 +38,7 @@ impl Recorder {
             bags: DataBags::new(Path::new("/nonexistent")),
             refuse: None,
             definitions: Vec::new(),
+            helpers: Vec::new(),
         }
     }
 
@@ -119,6 +122,19 @@ impl RecipeHost for Recorder {
         }
         self.steps.push(Step::Declare(decl, block_guards));
         Ok(())
+    }
+
+    fn declare_code(
+        &mut self,
+        decl: ResourceDecl,
+        code: crate::compile::decl::DeclCode,
+    ) -> Result<()> {
+        if !code.lazy.is_empty() {
+            return Err(Error::compile(decl.location.clone(), "no lazy values here"));
+        }
+        let names = code.helpers.iter().map(|h| h.name().to_string()).collect();
+        self.helpers.push((decl.name.clone(), names));
+        self.declare(decl, code.guards)
     }
 
     fn include_recipe(&mut self, name: &str, location: &SourceLocation) -> Result<()> {
@@ -716,5 +732,26 @@ fn new_resource_has_no_setters_and_no_unknown_properties() {
         err.to_string()
             .contains("depends on what happened at converge time"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_def_in_a_recipe_is_a_method_of_the_recipe_and_one_in_helpers_is_the_templates() {
+    let host = run(
+        "def conf(name)\n  \"/etc/#{name}.conf\"\nend\ntemplate conf('app') do\n  helpers do\n    def shout(s)\n      s.upcase\n    end\n  end\nend\nfile conf('db')\n",
+    );
+    assert_eq!(host.decls()[0].name, "/etc/app.conf");
+    assert_eq!(host.decls()[1].name, "/etc/db.conf");
+    assert_eq!(
+        host.helpers[0],
+        ("/etc/app.conf".to_string(), vec!["shout".to_string()])
+    );
+    // The template's helper is not a method of the recipe.
+    let e = error(
+        "template 'x' do\n  helpers do\n    def loud\n      'A'\n    end\n  end\nend\nlog loud\n",
+    );
+    assert!(
+        e.contains("8:5: undefined local variable or method `loud`"),
+        "{e}"
     );
 }
