@@ -478,3 +478,57 @@ fn skillet_check_compiles_custom_resources() {
     run.shows("default.rb:3:3")
         .shows("Property port must be one of");
 }
+
+#[test]
+fn an_action_template_takes_helpers_and_lazy_values_that_see_new_resource() {
+    let repo = web_repo();
+    repo.write(
+        "cookbooks/web/resources/banner.rb",
+        r##"property :path, String, name_property: true
+property :title, String, default: 'home'
+
+def suffix
+  '!'
+end
+
+action :create do
+  template new_resource.path do
+    source 'banner.erb'
+    variables(title: new_resource.title, later: lazy { "#{new_resource.title}-#{title.size}" })
+    helpers do
+      def shout(s)
+        s.upcase
+      end
+    end
+  end
+  file "#{path}.#{suffix}" do
+    content suffix
+  end
+end
+"##,
+    );
+    repo.write(
+        "cookbooks/web/templates/default/banner.erb",
+        "<%= shout(@title) %> <%= @later %>\n",
+    );
+    put(
+        &repo,
+        "cookbooks/web/recipes/default.rb",
+        "web_banner '{root}/banner' do\n  title 'news'\nend\n",
+    );
+    repo.solo(&["-o", "recipe[web]"]).ok().updated(3, 3);
+    assert_eq!(repo.read_host("banner").as_deref(), Some("NEWS news-4\n"));
+    assert_eq!(repo.read_host("banner.!").as_deref(), Some("!"));
+    repo.solo(&["-o", "recipe[web]"]).ok().updated(0, 3);
+}
+
+#[test]
+fn a_lazy_property_of_a_custom_resource_is_refused_at_its_place() {
+    let repo = declaring("web_site '{root}/x' do\n  greeting lazy { 'hi' }\nend\n");
+    assert_refused(
+        &repo,
+        RECIPE,
+        "2:12",
+        "a custom resource's properties cannot be `lazy`",
+    );
+}
