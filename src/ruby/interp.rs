@@ -212,8 +212,9 @@ pub(crate) struct Interp<'a, 'h> {
     /// template), so nested evaluators share one stack budget.
     outer_base: Option<usize>,
     pub ivars: HashMap<Arc<str>, Value<'a>>,
-    /// Methods the code defined with `def` (or that were given to it, as a resource type's
-    /// helpers are to its actions); calls without a receiver find them first.
+    /// Methods the code defined with `def` that the host did not take (or that were given to
+    /// it, as a resource type's helpers are to its actions); calls without a receiver find
+    /// them first.
     pub methods: HashMap<Arc<str>, Arc<Block>>,
     host: &'h mut dyn Host<'a>,
     /// ERB output.
