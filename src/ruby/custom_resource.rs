@@ -408,6 +408,14 @@ impl TypeFile<'_> {
         if let Some(why) = converge_time_refusal(name).or_else(|| super::recipe::refusal(name)) {
             return Err(Fault::new("NotImplementedError", format!("`{name}` {why}")));
         }
+        if name == "lazy" {
+            // Allowed in action bodies (a sub-resource's property), not for the type's own
+            // properties, whose values its actions compile with.
+            return Err(Fault::new(
+                "NotImplementedError",
+                "`lazy` for a property of a resource type is not supported: skillet compiles the actions with the property values before anything runs; give a plain default or compute the value in the action",
+            ));
+        }
         match (name, self.role) {
             ("property" | "attribute", FileRole::Resource) => self.property(name, args, info)?,
             ("actions" | "allowed_actions", FileRole::Resource) => {
@@ -718,6 +726,17 @@ end
         assert!(
             err.to_string()
                 .contains("default of Property p must be one of: Integer"),
+            "{err}"
+        );
+        let err = load_resource_file(
+            Path::new("r.rb"),
+            "property :p, String, default: lazy { 'x' }\n",
+            "cb",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("r.rb:1:31: `lazy` for a property"),
             "{err}"
         );
     }
