@@ -178,15 +178,14 @@ fn library_code_other_than_helper_modules_is_refused_at_its_place() {
     run.shows("libraries/helpers.rb:11:1")
         .shows("class definition");
 
-    // `def` anywhere else in a recipe is refused too.
+    // `def` elsewhere in a recipe is a method of the recipe, as in Chef.
     put(
         &repo,
         "cookbooks/app/recipes/default.rb",
-        "def port\n  80\nend\n",
+        "def port(base)\n  base + 1\nend\nfile \"#{node['app']['root']}/port.txt\" do\n  content port(80).to_s\nend\n",
     );
-    let run = repo.solo(&["-o", "recipe[app]"]);
-    assert_ne!(run.code(), 0, "{}", run.all());
-    run.shows("default.rb:1:1").shows("method definition");
+    repo.solo(&["-o", "recipe[app]"]).ok();
+    assert_eq!(repo.read_host("port.txt").as_deref(), Some("81"));
 }
 
 const SEARCH_RB: &str = r##"base = node['app']['root']

@@ -8,6 +8,7 @@
 //! as it is evaluated, so an included recipe runs at its place and sees the node as the
 //! including recipe left it, as in Chef.
 
+mod custom;
 pub mod decl;
 mod node_access;
 pub mod order;
@@ -22,10 +23,14 @@ use crate::node::{Environment, Expansion, Level, Node};
 use crate::repo::cookbook::{Cookbook, RecipeFile};
 use crate::repo::version::{Constraint, Version};
 use crate::repo::Repository;
+use crate::resource::custom::CustomResource;
 use crate::resource::{Guard, ResourceCollection};
+use crate::ruby::custom_resource::ResourceType;
+use crate::ruby::definition::{load_definitions, Definition};
 use crate::ruby::{AttributeWrite, NodeAccess, WriteLevel};
 use decl::{DeclCode, ResourceDecl};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// Reads a recipe into its steps.
 pub trait RecipeLoader {
@@ -65,18 +70,22 @@ pub trait RecipeHost: NodeAccess {
     fn data_bag(&self, bag: &str) -> Result<Vec<String>>;
     /// One data bag item (`data_bag_item("users", "bob")`).
     fn data_bag_item(&self, bag: &str, id: &str) -> Result<serde_json::Value>;
-    /// The documents `search(index, ...)` looks in (`node`, `role`, `environment`, `client`
-    /// or a data bag).
     /// The library module `name` (`libraries/*.rb` of the run's cookbooks), for a template's
     /// `helpers(Module)`; None when no library defines it.
     fn library_module(&self, _name: &str) -> Result<Option<crate::ruby::LibraryModule>> {
         Ok(None)
     }
+    /// The documents `search(index, ...)` looks in (`node`, `role`, `environment`, `client`
+    /// or a data bag).
     fn search_documents(&self, index: &str) -> Result<Vec<crate::search::Document>> {
         Err(Error::input(
             "NotImplementedError",
             format!("search(:{index}) is not available here"),
         ))
+    }
+    /// The definition (`definitions/*.rb`) a recipe calls by `name`, if there is one.
+    fn definition(&self, _name: &str) -> Option<Arc<Definition>> {
+        None
     }
 }
 
@@ -167,6 +176,9 @@ pub fn compile_in_order(
         }
     }
 
+    // Chef's order: attribute files, then resource types, then definitions, then recipes.
+    let resource_types = custom::load_resource_types(repo, &order)?;
+    let definitions = load_cookbook_definitions(repo, &order)?;
     let mut state = RecipeState {
         repo,
         node,
@@ -178,6 +190,8 @@ pub fn compile_in_order(
         collection: ResourceCollection::new(),
         warnings: Vec::new(),
         included: Vec::new(),
+        definitions,
+        resource_types,
     };
     for entry in &expansion.recipes {
         state.load_recipe(entry.cookbook(), entry.recipe(), None)?;
@@ -186,8 +200,12 @@ pub fn compile_in_order(
         add_automatic_recipes(state.node, &state.included);
     }
     check_notification_targets(&state.collection)?;
+    let mut collection = std::mem::take(&mut state.collection);
+    custom::compile_actions(&mut state, &mut collection, 0)?;
+    custom::compile_outward_notifications(&mut state, &mut collection)?;
+    custom::check_compiled_actions(&collection, &[])?;
     Ok(Compiled {
-        collection: state.collection,
+        collection,
         cookbook_order: order,
         attribute_files,
         recipes: state.recipes,
@@ -207,6 +225,10 @@ struct RecipeState<'a> {
     warnings: Vec<String>,
     /// Recipes pulled in by `include_recipe`, for `automatic['recipes']`.
     included: Vec<String>,
+    /// Definitions by name; a later cookbook's wins, as in Chef.
+    definitions: HashMap<String, Arc<Definition>>,
+    /// Custom resource and LWRP types by name.
+    resource_types: HashMap<String, Arc<ResourceType>>,
 }
 
 impl<'a> RecipeState<'a> {
@@ -280,9 +302,45 @@ impl<'a> RecipeState<'a> {
     }
 
     fn declare(&mut self, decl: &ResourceDecl, block_guards: Vec<Guard>) -> Result<()> {
+        if let Some(rtype) = self.resource_types.get(&decl.kind) {
+            let resource = CustomResource::build(decl, block_guards, rtype.clone())?;
+            self.collection.push(Box::new(resource));
+            return Ok(());
+        }
         let resource = crate::resource::build::build_guarded(decl, block_guards, self.sources)?;
         self.collection.push(resource);
         Ok(())
+    }
+
+    /// [`Self::declare`] for a declaration that keeps template helpers or `lazy` values. A
+    /// custom resource's properties are read when its actions compile, before anything runs,
+    /// so they cannot be lazy.
+    fn declare_code(&mut self, decl: &ResourceDecl, code: DeclCode) -> Result<()> {
+        if !self.resource_types.contains_key(&decl.kind) {
+            let resource = crate::resource::build::build_code(decl, code, self.sources)?;
+            self.collection.push(resource);
+            return Ok(());
+        }
+        if let Some(lazy) = code.lazy.first() {
+            return Err(Error::compile_as(
+                "ArgumentError",
+                lazy.location.clone(),
+                format!(
+                    "`{}` of {}[{}]: a custom resource's properties cannot be `lazy`; skillet compiles its actions with their values before anything runs",
+                    lazy.property, decl.kind, decl.name
+                ),
+            ));
+        }
+        if !code.helpers.is_empty() {
+            return Err(Error::compile(
+                decl.location.clone(),
+                format!(
+                    "{} is a custom resource type and takes no template helpers",
+                    decl.kind
+                ),
+            ));
+        }
+        self.declare(decl, code.guards)
     }
 
     fn include(&mut self, name: &str, current: &str, location: &SourceLocation) -> Result<()> {
@@ -324,9 +382,7 @@ impl RecipeHost for DriverHost<'_, '_> {
     }
 
     fn declare_code(&mut self, decl: ResourceDecl, code: DeclCode) -> Result<()> {
-        let resource = crate::resource::build::build_code(&decl, code, self.state.sources)?;
-        self.state.collection.push(resource);
-        Ok(())
+        self.state.declare_code(&decl, code)
     }
 
     fn include_recipe(&mut self, name: &str, location: &SourceLocation) -> Result<()> {
@@ -357,6 +413,27 @@ impl RecipeHost for DriverHost<'_, '_> {
             .map(|c| c.root.as_path());
         crate::ruby::find_library_module(roots, name)
     }
+
+    fn definition(&self, name: &str) -> Option<Arc<Definition>> {
+        self.state.definitions.get(name).cloned()
+    }
+}
+
+/// Every `definitions/*.rb` of the run's cookbooks, in cookbook order then file order.
+fn load_cookbook_definitions(
+    repo: &Repository,
+    order: &[String],
+) -> Result<HashMap<String, Arc<Definition>>> {
+    let mut definitions = HashMap::new();
+    for cookbook in order.iter().filter_map(|name| repo.cookbook(name)) {
+        for path in cookbook.ruby_files("definitions")? {
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            for definition in load_definitions(&path, &text)? {
+                definitions.insert(definition.name.clone(), Arc::new(definition));
+            }
+        }
+    }
+    Ok(definitions)
 }
 
 /// `"cb"` → (cb, default), `"cb::r"` → (cb, r), `"::r"` → (current, r).
@@ -401,6 +478,7 @@ fn add_automatic_recipes(node: &mut Node, included: &[String]) {
 /// run stops before the host is touched, at the line of the notification). `subscribes` to a
 /// missing resource is ignored, as in Chef.
 fn check_notification_targets(collection: &ResourceCollection) -> Result<()> {
+    custom::check_custom_actions(collection)?;
     for resource in collection.iter() {
         for n in &resource.common().notifies {
             if collection.find(&n.target).is_none() {

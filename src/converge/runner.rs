@@ -155,6 +155,7 @@ pub fn converge(
         delayed: Vec::new(),
         records: Vec::new(),
         depth: 0,
+        ancestors: Vec::new(),
     };
     let mut failures = Vec::new();
     if let Err(error) = runner.walk() {
@@ -184,7 +185,6 @@ fn combine(mut failures: Vec<Error>) -> Result<()> {
 /// A notification with its target found in the collection.
 #[derive(Debug, Clone, Copy)]
 struct Resolved<'a> {
-    target_index: usize,
     target: &'a dyn Resource,
     action: Action,
     timing: Timing,
@@ -193,7 +193,6 @@ struct Resolved<'a> {
 /// A delayed notification waiting for the end of the run.
 #[derive(Debug, Clone)]
 struct Queued<'a> {
-    target_index: usize,
     target: &'a dyn Resource,
     action: Action,
     notifier: ResourceId,
@@ -204,23 +203,25 @@ struct Queued<'a> {
 type NotificationTable<'a> = HashMap<ResourceId, Vec<Resolved<'a>>>;
 
 /// Builds the notification table in compile order: a resource's `notifies` and the
-/// `subscribes` naming it are queued in the order they were declared.
-fn resolve_notifications(collection: &ResourceCollection) -> Result<NotificationTable<'_>> {
+/// `subscribes` naming it are queued in the order they were declared. A target not in
+/// `collection` is looked up in `ancestors`, nearest first (a custom resource's sub-resources
+/// may notify the resources around it, as Chef's child run contexts do).
+fn resolve_notifications<'a>(
+    collection: &'a ResourceCollection,
+    ancestors: &[&'a ResourceCollection],
+) -> Result<NotificationTable<'a>> {
     let mut table = NotificationTable::new();
     for (index, resource) in collection.iter().enumerate() {
         let common = resource.common();
         for notification in &common.notifies {
-            let target_index = collection
-                .find(&notification.target)
+            let target = std::iter::once(collection)
+                .chain(ancestors.iter().copied())
+                .find_map(|c| c.find(&notification.target).and_then(|i| c.get(i)))
                 .ok_or_else(|| missing_target(resource, notification))?;
-            let Some(target) = collection.get(target_index) else {
-                return Err(missing_target(resource, notification));
-            };
             table
                 .entry(resource.id().clone())
                 .or_default()
                 .push(Resolved {
-                    target_index,
                     target,
                     action: notification.action,
                     timing: notification.timing,
@@ -229,12 +230,14 @@ fn resolve_notifications(collection: &ResourceCollection) -> Result<Notification
         for subscription in &common.subscribes {
             // Chef ignores a subscription to a resource that was never declared.
             if collection.find(&subscription.source).is_some() {
+                let Some(target) = collection.get(index) else {
+                    continue;
+                };
                 table
                     .entry(subscription.source.clone())
                     .or_default()
                     .push(Resolved {
-                        target_index: index,
-                        target: resource,
+                        target,
                         action: subscription.action,
                         timing: subscription.timing,
                     });
@@ -274,13 +277,15 @@ struct Runner<'a, 'c> {
     delayed: Vec<Queued<'a>>,
     records: Vec<ActionRecord>,
     depth: usize,
+    /// The collections around this one, nearest first (empty for the run's own collection).
+    ancestors: Vec<&'a ResourceCollection>,
 }
 
 impl<'a> Runner<'a, '_> {
     /// Resolves notifications, then runs every action of every resource in order; stops at
     /// the first failure.
     fn walk(&mut self) -> Result<()> {
-        self.table = resolve_notifications(self.collection)?;
+        self.table = resolve_notifications(self.collection, &self.ancestors)?;
         let collection = self.collection;
         for resource in collection.iter() {
             for &action in &resource.common().actions {
@@ -372,11 +377,10 @@ impl<'a> Runner<'a, '_> {
     /// (entries that already ran still count).
     fn enqueue(&mut self, notification: &Resolved<'a>, notifier: &ResourceId) {
         let duplicate = self.delayed.iter().any(|q| {
-            q.target_index == notification.target_index && q.action == notification.action
+            std::ptr::addr_eq(q.target, notification.target) && q.action == notification.action
         });
         if !duplicate {
             self.delayed.push(Queued {
-                target_index: notification.target_index,
                 target: notification.target,
                 action: notification.action,
                 notifier: notifier.clone(),
@@ -402,7 +406,7 @@ impl<'a> Runner<'a, '_> {
     /// to the events sink and recorded. True when the resource was updated.
     fn execute(
         &mut self,
-        resource: &dyn Resource,
+        resource: &'a dyn Resource,
         action: Action,
         notified_by: Option<NotifiedBy>,
     ) -> Result<bool> {
@@ -460,7 +464,11 @@ impl<'a> Runner<'a, '_> {
 
     /// Up to `retries + 1` attempts, `retry_delay` apart; `ignore_failure` disables retries
     /// (Chef checks it first).
-    fn attempt_with_retries(&mut self, resource: &dyn Resource, action: Action) -> Result<Outcome> {
+    fn attempt_with_retries(
+        &mut self,
+        resource: &'a dyn Resource,
+        action: Action,
+    ) -> Result<Outcome> {
         let common = resource.common();
         let mut retries_left = match common.ignore_failure {
             IgnoreFailure::No => common.retries,
@@ -480,12 +488,15 @@ impl<'a> Runner<'a, '_> {
     }
 
     /// One attempt: `:nothing`, guards, check, apply.
-    fn attempt(&mut self, resource: &dyn Resource, action: Action) -> Result<Outcome> {
+    fn attempt(&mut self, resource: &'a dyn Resource, action: Action) -> Result<Outcome> {
         if action == Action::Nothing {
             return Ok(Outcome::Skipped(SkipReason::ActionNothing));
         }
         if let Some(reason) = self.deciding_guard(resource)? {
             return Ok(Outcome::Skipped(reason));
+        }
+        if let Some(nested) = resource.nested(action) {
+            return self.converge_nested(nested);
         }
         let plan = resource.check(action, self.cx)?;
         if plan.is_empty() {
@@ -500,6 +511,41 @@ impl<'a> Runner<'a, '_> {
         } else {
             Ok(Outcome::UpToDate)
         }
+    }
+
+    /// A custom resource's action: its own collection converges as a run of its own (its
+    /// notifications stay inside it and its delayed ones run at its end, as in Chef's
+    /// sub-run-context); the resource is updated when one of its resources was.
+    fn converge_nested(&mut self, nested: &'a ResourceCollection) -> Result<Outcome> {
+        let mut ancestors = vec![self.collection];
+        ancestors.extend(self.ancestors.iter().copied());
+        let mut sub = Runner {
+            collection: nested,
+            cx: &mut *self.cx,
+            events: &mut *self.events,
+            table: HashMap::new(),
+            delayed: Vec::new(),
+            records: Vec::new(),
+            depth: self.depth,
+            ancestors,
+        };
+        let mut failures = Vec::new();
+        if let Err(error) = sub.walk() {
+            failures.push(error);
+        }
+        sub.run_delayed(&mut failures);
+        let records = std::mem::take(&mut sub.records);
+        drop(sub);
+        let updated = records
+            .iter()
+            .any(|r| matches!(r.status, ActionStatus::Updated { .. }));
+        self.records.extend(records);
+        combine(failures)?;
+        Ok(if updated {
+            Outcome::Updated(Vec::new())
+        } else {
+            Outcome::UpToDate
+        })
     }
 
     /// The reason to skip, from the first guard that says no: every `only_if` in
@@ -909,5 +955,63 @@ mod tests {
         );
         let by = summary.records.last().unwrap().notified_by.clone().unwrap();
         assert_eq!((by.resource, by.timing), (id("f"), Timing::Delayed));
+    }
+
+    #[test]
+    fn a_nested_collection_runs_with_its_own_delayed_queue_and_updates_its_parent() {
+        let journal = Journal::new();
+        let inner = vec![
+            stub("conf", &[Action::Create], &journal)
+                .updates_on(Action::Create)
+                .notifies(Action::Restart, id("svc"), Timing::Delayed),
+            stub("svc", &[Action::Nothing], &journal).updates_on(Action::Restart),
+        ];
+        let parent = stub("site", &[Action::Create], &journal)
+            .with_nested(Action::Create, inner)
+            .notifies(Action::Run, id("after"), Timing::Immediately);
+        let after = stub("after", &[Action::Nothing], &journal).updates_on(Action::Run);
+        let last = stub("last", &[Action::Create], &journal);
+        let (summary, result) = run(vec![parent, after, last], false);
+        result.unwrap();
+        // The nested delayed restart runs at the end of the parent's action, before the
+        // parent's own immediate notification; the parent counts as updated.
+        assert_eq!(
+            statuses(&summary),
+            [
+                "conf:create updated",
+                "svc:nothing skipped(action :nothing)",
+                "svc:restart updated",
+                "site:create updated",
+                "after:run updated",
+                "after:nothing skipped(action :nothing)",
+                "last:create up_to_date",
+            ]
+        );
+        assert_eq!((summary.updated, summary.total), (4, 7));
+    }
+
+    #[test]
+    fn a_nested_collection_with_nothing_to_do_leaves_its_parent_up_to_date() {
+        let journal = Journal::new();
+        let parent = stub("site", &[Action::Create], &journal)
+            .with_nested(
+                Action::Create,
+                vec![stub("conf", &[Action::Create], &journal)],
+            )
+            .notifies(Action::Run, id("after"), Timing::Immediately)
+            .guard(GuardKind::OnlyIf, "true");
+        let after = stub("after", &[Action::Nothing], &journal).updates_on(Action::Run);
+        let (summary, result) = run(vec![parent, after], false);
+        result.unwrap();
+        assert_eq!(
+            statuses(&summary),
+            [
+                "conf:create up_to_date",
+                "site:create up_to_date",
+                "after:nothing skipped(action :nothing)",
+            ]
+        );
+        // The parent's own check is never asked: its action is its collection.
+        assert_eq!(journal.entries(), ["conf:create"]);
     }
 }

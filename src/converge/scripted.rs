@@ -7,7 +7,7 @@
 use crate::error::{Error, Result, SourceLocation};
 use crate::resource::{
     Action, Change, Common, Context, Guard, GuardCommand, GuardKind, GuardOptions, Notification,
-    Plan, Resource, ResourceId, Subscription, Timing,
+    Plan, Resource, ResourceCollection, ResourceId, Subscription, Timing,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -52,6 +52,8 @@ pub struct Scripted {
     /// Attempts that fail before the action starts succeeding (for retries).
     failures_left: Mutex<u32>,
     counts_as_update: bool,
+    /// Resources an action converges instead of its own check (as a custom resource's).
+    nested: Vec<(Action, ResourceCollection)>,
 }
 
 impl Scripted {
@@ -70,7 +72,18 @@ impl Scripted {
             fails_on: Vec::new(),
             failures_left: Mutex::new(0),
             counts_as_update: true,
+            nested: Vec::new(),
         }
+    }
+
+    /// `action` converges `resources`, as a custom resource's action does.
+    pub fn with_nested(mut self, action: Action, resources: Vec<Scripted>) -> Self {
+        let mut collection = ResourceCollection::new();
+        for r in resources {
+            collection.push(Box::new(r));
+        }
+        self.nested.push((action, collection));
+        self
     }
 
     /// Prints as another type than its key.
@@ -193,5 +206,12 @@ impl Resource for Scripted {
 
     fn counts_as_update(&self) -> bool {
         self.counts_as_update
+    }
+
+    fn nested(&self, action: Action) -> Option<&ResourceCollection> {
+        self.nested
+            .iter()
+            .find(|(a, _)| *a == action)
+            .map(|(_, c)| c)
     }
 }

@@ -96,6 +96,12 @@ impl Cookbook {
         Ok(ordered)
     }
 
+    /// The `.rb` files of one of the cookbook's directories (`definitions`, `resources`,
+    /// `providers`), sorted by path; none when the directory is missing.
+    pub fn ruby_files(&self, dir: &str) -> Result<Vec<PathBuf>> {
+        rb_files_sorted(&self.root.join(dir))
+    }
+
     /// The attribute file named `name` (`include_attribute "cb::name"`).
     pub fn attribute_file(&self, name: &str) -> Option<PathBuf> {
         let p = self.root.join("attributes").join(format!("{name}.rb"));

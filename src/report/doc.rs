@@ -18,9 +18,9 @@ const GREEN: &str = "\x1b[32m";
 const RED: &str = "\x1b[31m";
 const RESET: &str = "\x1b[0m";
 
-/// Resource lines sit under a `Recipe:` header, change lines under their resource.
-const RESOURCE_INDENT: &str = "  ";
-const DETAIL_INDENT: &str = "    ";
+/// Resource lines sit under a `Recipe:` header, change lines under their resource; each level
+/// of nesting (a custom resource's own resources) adds one more.
+const INDENT: &str = "  ";
 
 /// Chef's `doc` formatter writing to any output.
 pub struct DocFormatter {
@@ -32,6 +32,9 @@ pub struct DocFormatter {
     current_recipe: Option<String>,
     /// A resource line was started and not yet ended (Chef appends the outcome to it).
     line_open: bool,
+    /// The actions started and not yet ended, outermost first; true once a nested resource
+    /// printed under it (its outcome then goes on a line of its own, as Chef's does).
+    open_actions: Vec<bool>,
     updated: usize,
     up_to_date: usize,
     skipped: usize,
@@ -48,6 +51,7 @@ impl DocFormatter {
             system_info: Vec::new(),
             current_recipe: None,
             line_open: false,
+            open_actions: Vec::new(),
             updated: 0,
             up_to_date: 0,
             skipped: 0,
@@ -117,6 +121,28 @@ impl DocFormatter {
             self.write(&text);
         }
         let _ = self.out.flush();
+    }
+
+    /// The indent of a resource line `level` deep (0: under the recipe header).
+    fn resource_indent(level: usize) -> String {
+        INDENT.repeat(level + 1)
+    }
+
+    /// Ends the innermost open action: its level and whether nested resources printed under it.
+    fn close_action(&mut self) -> (usize, bool) {
+        let interrupted = self.open_actions.pop().unwrap_or(false);
+        (self.open_actions.len(), interrupted)
+    }
+
+    /// The outcome suffix of an action: on its own line when nested resources printed under it.
+    fn end_action(&mut self, suffix: &str) {
+        let (level, interrupted) = self.close_action();
+        if interrupted {
+            let text = format!("{}{suffix}", Self::resource_indent(level + 1));
+            self.line(&text);
+        } else {
+            self.end_line(suffix);
+        }
     }
 
     fn system_info_lines(&self) -> Vec<String> {
@@ -314,30 +340,37 @@ impl Events for DocFormatter {
         action: Action,
         _notified_by: Option<&NotifiedBy>,
     ) {
-        let recipe = recipe_header(resource);
-        if self.current_recipe.as_deref() != Some(recipe.as_str()) {
-            self.line(&format!("Recipe: {recipe}"));
-            self.current_recipe = Some(recipe);
+        // Nested resources print under their parent, with no recipe header.
+        if let Some(parent) = self.open_actions.last_mut() {
+            *parent = true;
+        } else {
+            let recipe = recipe_header(resource);
+            if self.current_recipe.as_deref() != Some(recipe.as_str()) {
+                self.line(&format!("Recipe: {recipe}"));
+                self.current_recipe = Some(recipe);
+            }
         }
         let text = format!(
-            "{RESOURCE_INDENT}* {} action {action}",
+            "{}* {} action {action}",
+            Self::resource_indent(self.open_actions.len()),
             resource_label(resource)
         );
+        self.open_actions.push(false);
         self.start_line(&text, None);
     }
 
     fn action_skipped(&mut self, _resource: &dyn Resource, _action: Action, reason: SkipReason) {
         self.skipped += 1;
-        self.end_line(&format!(" (skipped due to {})", reason.as_str()));
+        self.end_action(&format!(" (skipped due to {})", reason.as_str()));
     }
 
     fn action_up_to_date(&mut self, resource: &dyn Resource, _action: Action) {
         self.up_to_date += 1;
         // Chef's log resource suppresses the suffix; it is the one that never counts as updated.
         if resource.counts_as_update() {
-            self.end_line(" (up to date)");
+            self.end_action(" (up to date)");
         } else {
-            self.end_line("");
+            self.end_action("");
         }
     }
 
@@ -349,19 +382,27 @@ impl Events for DocFormatter {
         why_run: bool,
     ) {
         self.updated += 1;
+        let (level, interrupted) = self.close_action();
+        let detail = Self::resource_indent(level + 1);
         let prefix = if why_run { "Would " } else { "" };
         let sensitive = resource.common().sensitive;
         for change in changes {
-            let text = format!("{DETAIL_INDENT}- {prefix}{}", change.description);
+            let text = format!("{detail}- {prefix}{}", change.description);
             self.start_line(&text, Some(GREEN));
             if sensitive {
                 continue;
             }
             for diff in &change.diff {
-                self.start_line(&format!("{DETAIL_INDENT}{diff}"), None);
+                self.start_line(&format!("{detail}{diff}"), None);
             }
         }
-        self.end_line("");
+        if interrupted && changes.is_empty() {
+            // Chef's formatter ends an updated resource with a newline; after nested
+            // resources no line is open, so it prints an indented empty line.
+            self.line(&Self::resource_indent(level));
+        } else {
+            self.end_line("");
+        }
     }
 
     fn action_failed(
@@ -372,6 +413,7 @@ impl Events for DocFormatter {
         ignored: IgnoreFailure,
     ) {
         self.end_line("");
+        let (level, _) = self.close_action();
         if ignored == IgnoreFailure::Quiet {
             return;
         }
@@ -389,7 +431,10 @@ impl Events for DocFormatter {
             compiled_resource(resource),
         ));
         sections.push(("System Info:".to_string(), self.system_info_lines()));
-        self.print_box(&error_box(&title, &sections), DETAIL_INDENT);
+        self.print_box(
+            &error_box(&title, &sections),
+            &Self::resource_indent(level + 1),
+        );
     }
 
     fn converge_completed(&mut self, _summary: &RunSummary) {
@@ -773,5 +818,60 @@ Infra Phase failed. 0 resources updated in 01 seconds
             "Relevant File Content:\n----------------------\n{path}:\n\n  1:  resources:\n  2:    - type: file\n  3>>     mode: [\n  4:      name: /x\n"
         )), "{text}");
         assert!(text.ends_with("Infra Phase failed. 0 resources updated in 01 seconds\n"));
+    }
+
+    #[test]
+    fn nested_resources_print_one_level_deeper_without_a_recipe_header() {
+        let journal = Journal::new();
+        let out = SharedBuffer::new();
+        let mut doc = DocFormatter::new(Box::new(out.clone()));
+        start(&mut doc, false);
+        let nested_in = |recipe: &str| {
+            vec![
+                Scripted::new("directory", "/srv/a", &[Action::Create], &journal)
+                    .with_common(|c| c.recipe = recipe.into()),
+                Scripted::new("file", "/srv/a/x", &[Action::Create], &journal).updates(
+                    Action::Create,
+                    vec![Change::new("create new file /srv/a/x")],
+                ),
+            ]
+        };
+        let resources = vec![
+            Scripted::new("web_site", "a", &[Action::Create], &journal)
+                .with_nested(Action::Create, nested_in("site")),
+            Scripted::new("web_site", "b", &[Action::Create], &journal).with_nested(
+                Action::Create,
+                vec![Scripted::new(
+                    "directory",
+                    "/srv/b",
+                    &[Action::Create],
+                    &journal,
+                )],
+            ),
+            Scripted::new("log", "done", &[Action::Write], &journal),
+        ];
+        converge_into(&mut doc, resources, false, Duration::from_secs(1));
+        let text = out.contents();
+        let body = &text[text.find("Converging").unwrap()..];
+        assert_eq!(
+            body,
+            "\
+Converging 3 resources
+Recipe: cb::default
+  * web_site[a] action create
+    * directory[/srv/a] action create (up to date)
+    * file[/srv/a/x] action create
+      - create new file /srv/a/x
+  
+  * web_site[b] action create
+    * directory[/srv/b] action create (up to date)
+     (up to date)
+  * log[done] action write (up to date)
+
+Running handlers:
+Running handlers complete
+Infra Phase complete, 2/6 resources updated in 01 seconds
+"
+        );
     }
 }

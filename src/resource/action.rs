@@ -8,14 +8,17 @@ macro_rules! actions {
         /// An action a resource can take (`:create`, `:restart`, ...), named as in Chef.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Action {
-            $($variant),*
+            $($variant,)*
+            /// An action a custom resource or LWRP defines (`action :deploy do ... end`).
+            Custom(&'static str),
         }
 
         impl Action {
             /// Chef's name of the action, without the colon.
             pub fn as_str(self) -> &'static str {
                 match self {
-                    $(Action::$variant => $name),*
+                    $(Action::$variant => $name,)*
+                    Action::Custom(name) => name,
                 }
             }
 
@@ -69,6 +72,48 @@ actions! {
     Remount => "remount",
 }
 
+impl Action {
+    /// The action called `name`: a built-in one, or one a custom resource defines. `None` when
+    /// the name is not a Ruby method name (`:deploy`, `create_if_missing`).
+    pub fn named(name: &str) -> Option<Action> {
+        let name = name.strip_prefix(':').unwrap_or(name);
+        if let Ok(action) = name.parse() {
+            return Some(action);
+        }
+        let word = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        word.then(|| Action::Custom(intern(name)))
+    }
+
+    /// Whether a custom resource defines this action (it is none of Chef's built-in ones).
+    pub fn is_custom(self) -> bool {
+        matches!(self, Action::Custom(_))
+    }
+}
+
+/// One copy of each custom action name for the life of the process, so `Action` stays `Copy`;
+/// the names come from cookbook files, so there are few of them.
+fn intern(name: &str) -> &'static str {
+    static NAMES: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<&'static str>>> =
+        std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(Default::default);
+    let mut names = match names.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if let Some(known) = names.get(name) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.insert(leaked);
+    leaked
+}
+
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -96,6 +141,17 @@ mod tests {
         for a in Action::ALL {
             assert_eq!(a.as_str().parse::<Action>(), Ok(*a));
         }
+    }
+
+    #[test]
+    fn custom_actions_are_named_once_and_compare_by_name() {
+        assert_eq!(Action::named(":start"), Some(Action::Start));
+        let deploy = Action::named("deploy").unwrap();
+        assert!(deploy.is_custom());
+        assert_eq!(deploy, Action::named(":deploy").unwrap());
+        assert_eq!(deploy.to_string(), "deploy");
+        assert_eq!(Action::named("Not An Action"), None);
+        assert!("deploy".parse::<Action>().is_err());
     }
 
     #[test]

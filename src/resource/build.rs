@@ -377,8 +377,7 @@ fn parse_actions(prop: &PropValue, allowed: &[Action]) -> Result<Vec<Action>> {
     names
         .into_iter()
         .map(|name| {
-            name.parse::<Action>()
-                .ok()
+            Action::named(name)
                 .filter(|a| *a == Action::Nothing || allowed.contains(a))
                 .ok_or_else(|| invalid_action(name, allowed, prop))
         })
@@ -424,7 +423,7 @@ fn parse_notification(
         .get("action")
         .and_then(Value::as_str)
         .ok_or_else(|| err("expected `action` to be a string".into()))?;
-    let action = action.parse::<Action>().map_err(|e| err(e.to_string()))?;
+    let action = Action::named(action).ok_or_else(|| err(format!("unknown action `{action}`")))?;
     let reference = map
         .get("resource")
         .and_then(Value::as_str)

@@ -36,6 +36,11 @@ impl ResourceCollection {
         self.resources.get(index).map(|r| r.as_ref())
     }
 
+    /// The resource at `index`, to change it while compiling.
+    pub fn get_mut(&mut self, index: usize) -> Option<&mut (dyn Resource + 'static)> {
+        self.resources.get_mut(index).map(|r| r.as_mut())
+    }
+
     /// The index of the last resource declared with this id.
     pub fn find(&self, id: &ResourceId) -> Option<usize> {
         self.resources.iter().rposition(|r| r.id() == id)

@@ -15,6 +15,7 @@ pub mod context;
 pub mod cookbook_file;
 pub mod cron;
 pub mod cron_d;
+pub mod custom;
 pub mod directory;
 pub mod dpkg_package;
 pub mod execute;
@@ -121,5 +122,21 @@ pub trait Resource: fmt::Debug + Send {
     /// environment, user, group and umask to its guards).
     fn guard_defaults(&self) -> GuardOptions {
         GuardOptions::default()
+    }
+
+    /// The resources an action converges instead of `check`/`apply` (a custom resource's
+    /// action, compiled from its body).
+    fn nested(&self, _action: Action) -> Option<&ResourceCollection> {
+        None
+    }
+
+    /// This resource as a custom resource, if it is one.
+    fn custom(&self) -> Option<&custom::CustomResource> {
+        None
+    }
+
+    /// This resource as a custom resource, to attach its compiled actions.
+    fn custom_mut(&mut self) -> Option<&mut custom::CustomResource> {
+        None
     }
 }

@@ -9,9 +9,9 @@ use super::ast::Call;
 use super::attribute_file::AttributeHost;
 use super::fault_to_error;
 use super::frozen::CapturedBlock;
-use super::interp::{CallInfo, Fault, Host, Interp, Reply};
-use super::recipe::refusal;
-use super::value::{AttrRef, Value};
+use super::interp::{CallInfo, Fault, Host, Interp, Reply, NEW_RESOURCE};
+use super::recipe::{new_resource_method, refusal, NewResource};
+use super::value::{AttrRef, Mutability, Value};
 use super::{AttributeWrite, NodeAccess, WriteLevel};
 use crate::error::{Error, SourceLocation};
 use crate::resource::guard::GuardBlock;
@@ -48,9 +48,34 @@ const GUARD_HELPERS: &[&str] = &[
     "__method__",
 ];
 
+/// What a guard block or `lazy` value declared in a custom resource's action or a
+/// definition's body also sees: `new_resource` and `params`, as they were when it was declared.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GuardScope {
+    pub new_resource: Option<Arc<NewResource>>,
+    pub params: Option<Arc<Json>>,
+}
+
+impl GuardScope {
+    fn provides(&self, name: &str) -> bool {
+        match name {
+            "new_resource" => self.new_resource.is_some(),
+            "params" => self.params.is_some(),
+            // A property of the resource whose action declared the guard, read bare.
+            _ => self
+                .new_resource
+                .as_ref()
+                .is_some_and(|r| r.properties.contains_key(name)),
+        }
+    }
+}
+
 /// Refuses, when the recipe compiles, a call a guard block could not make at converge time.
-pub(crate) fn check_guard_call(call: &Call) -> Result<(), Fault> {
-    if call.receiver.is_some() || GUARD_HELPERS.contains(&call.name.as_ref()) {
+pub(crate) fn check_guard_call(call: &Call, scope: &GuardScope) -> Result<(), Fault> {
+    if call.receiver.is_some()
+        || GUARD_HELPERS.contains(&call.name.as_ref())
+        || scope.provides(&call.name)
+    {
         return Ok(());
     }
     let name = call.name.as_ref();
@@ -64,11 +89,16 @@ pub(crate) fn check_guard_call(call: &Call) -> Result<(), Fault> {
 }
 
 /// A block guard: the captured block, evaluated against the node of the run when it is tested.
-pub(crate) fn block_guard(file: Arc<Path>, text: String, block: CapturedBlock) -> GuardBlock {
+pub(crate) fn block_guard(
+    file: Arc<Path>,
+    text: String,
+    block: CapturedBlock,
+    scope: GuardScope,
+) -> GuardBlock {
     let block = Arc::new(block);
     GuardBlock::new(
         text,
-        Arc::new(move |cx: &Context| eval_guard_block(&file, &block, &cx.node)),
+        Arc::new(move |cx: &Context| eval_guard_block(&file, &block, &scope, &cx.node)),
     )
 }
 
@@ -78,9 +108,10 @@ pub(crate) fn lazy_value(
     file: Arc<Path>,
     location: SourceLocation,
     block: CapturedBlock,
+    scope: GuardScope,
 ) -> Arc<LazyCompute> {
     let block = Arc::new(block);
-    Arc::new(move |cx: &Context| eval_lazy_block(&file, &location, &block, &cx.node))
+    Arc::new(move |cx: &Context| eval_lazy_block(&file, &location, &block, &scope, &cx.node))
 }
 
 /// Runs a captured `lazy` block; its value as property JSON.
@@ -88,11 +119,13 @@ fn eval_lazy_block(
     file: &Path,
     location: &SourceLocation,
     block: &CapturedBlock,
+    scope: &GuardScope,
     node: &Json,
 ) -> crate::Result<Json> {
     let mut access = ConvergeNode { attributes: node };
     let mut host = GuardHost {
         node: AttributeHost::new(&mut access, false),
+        scope,
     };
     let mut interp = Interp::new(file, &mut host);
     let value = interp
@@ -108,10 +141,16 @@ fn eval_lazy_block(
 }
 
 /// Runs a captured guard block with `node` (the merged attributes) as `node`.
-fn eval_guard_block(file: &Path, block: &CapturedBlock, node: &Json) -> crate::Result<bool> {
+fn eval_guard_block(
+    file: &Path,
+    block: &CapturedBlock,
+    scope: &GuardScope,
+    node: &Json,
+) -> crate::Result<bool> {
     let mut access = ConvergeNode { attributes: node };
     let mut host = GuardHost {
         node: AttributeHost::new(&mut access, false),
+        scope,
     };
     let mut interp = Interp::new(file, &mut host);
     let truthy = interp
@@ -123,6 +162,7 @@ fn eval_guard_block(file: &Path, block: &CapturedBlock, node: &Json) -> crate::R
 /// What a block guard may call: the node (read-only) and the platform helpers.
 struct GuardHost<'n> {
     node: AttributeHost<'n>,
+    scope: &'n GuardScope,
 }
 
 impl<'a> Host<'a> for GuardHost<'_> {
@@ -133,9 +173,34 @@ impl<'a> Host<'a> for GuardHost<'_> {
         args: &[Value<'a>],
         info: CallInfo,
     ) -> Result<Reply<'a>, Fault> {
+        if let (Some(Value::Module(NEW_RESOURCE)), Some(resource)) =
+            (receiver, &self.scope.new_resource)
+        {
+            return new_resource_method(resource, name, args).map(Reply::Value);
+        }
         if receiver.is_none() {
             if let Some(why) = refusal(name) {
                 return Err(Fault::new("NotImplementedError", format!("`{name}` {why}")));
+            }
+            match (name, &self.scope.new_resource, &self.scope.params) {
+                ("new_resource", Some(_), _) => {
+                    return Ok(Reply::Value(Value::Module(NEW_RESOURCE)))
+                }
+                ("params", _, Some(params)) => {
+                    return Ok(Reply::Value(Value::from_owned_json(
+                        params,
+                        Mutability::Mutable,
+                    )))
+                }
+                (_, Some(resource), _) if args.is_empty() => {
+                    if let Some(value) = resource.properties.get(name) {
+                        return Ok(Reply::Value(Value::from_owned_json(
+                            value,
+                            Mutability::Mutable,
+                        )));
+                    }
+                }
+                _ => {}
             }
         }
         self.node.call(receiver, name, args, info)

@@ -33,6 +33,9 @@ pub(crate) fn stack_exhausted(base: usize) -> bool {
 /// evaluation; like refusals, `rescue` never catches it.
 pub(crate) const HOST_FAILURE: &str = "Skillet::HostFailure";
 
+/// The object `new_resource` answers in a custom resource's action; its methods are the host's.
+pub(crate) const NEW_RESOURCE: &str = "Chef::Resource";
+
 /// A Ruby error being raised: its class, message and where (once known).
 #[derive(Debug, Clone)]
 pub(crate) struct Fault {
@@ -178,14 +181,11 @@ pub(crate) trait Host<'a> {
     /// The module opened last is done.
     fn close_module(&mut self) {}
 
-    /// `def name ... end` evaluated here; most files may not define methods.
-    fn define(&mut self, name: &str, _body: Arc<Block>) -> Result<(), Fault> {
-        Err(Fault::new(
-            "NotImplementedError",
-            format!(
-                "unsupported Ruby: method definition (`def {name}`); methods may only be defined for templates, in a template's `helpers do ... end` or a library module given to `helpers`"
-            ),
-        ))
+    /// `def name ... end` evaluated here: the host may take the definition for itself (a
+    /// template's `helpers do ... end`, a library module) and answers true; otherwise (false)
+    /// it becomes a method of the file being evaluated, as in Ruby.
+    fn define(&mut self, _name: &str, _body: Arc<Block>) -> Result<bool, Fault> {
+        Ok(false)
     }
 
     /// The call a [`Reply::WithIvars`] asked for, with the caller's instance variables.
@@ -212,6 +212,10 @@ pub(crate) struct Interp<'a, 'h> {
     /// template), so nested evaluators share one stack budget.
     outer_base: Option<usize>,
     pub ivars: HashMap<Arc<str>, Value<'a>>,
+    /// Methods the code defined with `def` that the host did not take (or that were given to
+    /// it, as a resource type's helpers are to its actions); calls without a receiver find
+    /// them first.
+    pub methods: HashMap<Arc<str>, Arc<Block>>,
     host: &'h mut dyn Host<'a>,
     /// ERB output.
     pub out: String,
@@ -226,6 +230,7 @@ impl<'a, 'h> Interp<'a, 'h> {
             stack_base: stack_position(),
             outer_base: None,
             ivars: HashMap::new(),
+            methods: HashMap::new(),
             host,
             out: String::new(),
         }
@@ -431,10 +436,14 @@ impl<'a, 'h> Interp<'a, 'h> {
                 result?;
                 Value::Nil
             }
-            Expr::Def(name, block) => {
-                self.host
-                    .define(name, block.clone())
+            Expr::Def(name, method) => {
+                let taken = self
+                    .host
+                    .define(name, method.clone())
                     .map_err(|f| f.at(node.span))?;
+                if !taken {
+                    self.methods.insert(name.clone(), method.clone());
+                }
                 Value::Sym(name.clone())
             }
             Expr::Text(text) => {
@@ -796,6 +805,9 @@ impl<'a, 'h> Interp<'a, 'h> {
 
     fn call_self(&mut self, call: &Call, args: Vec<Value<'a>>, span: Span) -> Eval<'a> {
         let block = call.block.as_ref();
+        if let Some(method) = self.methods.get(&call.name).cloned() {
+            return self.call_defined(&call.name, &method, args);
+        }
         if let Some(value) = self.kernel(&call.name, &args, span)? {
             return Ok(value);
         }
@@ -839,6 +851,30 @@ impl<'a, 'h> Interp<'a, 'h> {
             Reply::NotFound => {
                 Err(Fault::new("NoMethodError", format!("undefined method `{}`", call.name)).into())
             }
+        }
+    }
+
+    /// Calls a method defined with `def`: its own scope, `return` ends it.
+    fn call_defined(&mut self, name: &str, method: &Arc<Block>, args: Vec<Value<'a>>) -> Eval<'a> {
+        if args.len() != method.params.len() {
+            return Err(Fault::argument(format!(
+                "wrong number of arguments (given {}, expected {}) for `{name}`",
+                args.len(),
+                method.params.len()
+            ))
+            .into());
+        }
+        let outer = std::mem::take(&mut self.frames);
+        let result = self.yield_block(&BlockArg::Code(method.clone()), args);
+        self.frames = outer;
+        match result {
+            Ok(v) | Err(Flow::Return(v)) => Ok(v),
+            Err(Flow::Next(_) | Flow::Break(_)) => Err(Fault::new(
+                "SyntaxError",
+                format!("`next` or `break` outside of a block in `{name}`"),
+            )
+            .into()),
+            Err(flow) => Err(flow),
         }
     }
 
@@ -920,7 +956,10 @@ impl<'a, 'h> Interp<'a, 'h> {
         span: Span,
     ) -> Eval<'a> {
         let mut receiver = receiver;
-        if matches!(receiver, Value::Node | Value::Attr(_)) {
+        if matches!(
+            receiver,
+            Value::Node | Value::Attr(_) | Value::Module(NEW_RESOURCE)
+        ) {
             let info = CallInfo {
                 span,
                 has_block: block.is_some(),

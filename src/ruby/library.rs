@@ -146,7 +146,7 @@ impl<'a> Host<'a> for LibraryHost {
         self.open.pop();
     }
 
-    fn define(&mut self, name: &str, body: Arc<Block>) -> Result<(), Fault> {
+    fn define(&mut self, name: &str, body: Arc<Block>) -> Result<bool, Fault> {
         let Some(module) = self.open.last() else {
             return Err(Fault::new(
                 "NotImplementedError",
@@ -156,7 +156,7 @@ impl<'a> Host<'a> for LibraryHost {
         let methods = self.modules.entry(module.clone()).or_default();
         methods.retain(|(n, _)| n != name);
         methods.push((name.to_string(), body));
-        Ok(())
+        Ok(true)
     }
 }
 

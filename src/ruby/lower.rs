@@ -925,8 +925,9 @@ impl<'s> Lowerer<'s> {
         })))
     }
 
-    /// `def name(a, b) ... end`: a method body in a scope of its own (it sees no outer locals);
-    /// whether a definition may run is up to the file's host.
+    /// `def name(a, b) ... end` without a receiver: a method body in a scope of its own (it sees
+    /// no outer locals), plain required parameters only. The file's host may take the
+    /// definition (template helpers, library modules); otherwise it is a method of the file.
     fn lower_def(&mut self, node: &pm::Node<'_>) -> Lowered {
         let span = self.span(node);
         let Some(def) = node.as_def_node() else {
@@ -935,7 +936,7 @@ impl<'s> Lowerer<'s> {
         if def.receiver().is_some() {
             return Err(Fault::new(
                 "NotImplementedError",
-                "unsupported Ruby: `def self.name` (a singleton method)",
+                "unsupported Ruby: a method defined on an object (`def self.x`)",
             )
             .at(span));
         }

@@ -9,6 +9,9 @@
 //! [`eval_recipe`] (recipes/*.rb: Chef's recipe DSL, declarations handed to the compiler as
 //! they are evaluated, block guards kept for converge time),
 //! [`eval_dsl_calls`] (metadata.rb, solo.rb, roles/*.rb: a list of top-level calls),
+//! [`definition::load_definitions`] (definitions/*.rb),
+//! [`custom_resource::load_resource_file`] (resources/*.rb and LWRP providers/*.rb),
+//! [`eval_custom_action`] (an action body, into the declared resource's own collection),
 //! [`erb::ErbTemplate`] (Chef's Erubis templates) and [`check`] (parse without running).
 //!
 //! The supported language: literals of every kind (strings with interpolation, heredocs, `%w`/`%i`,
@@ -17,15 +20,19 @@
 //! `unless`/modifiers/ternary, `case`/`when` (values, ranges, classes, regexps), `&&`/`||`/`!`,
 //! `begin`/`rescue`/`ensure`, `x rescue y`, blocks with `next`/`break`, `&:sym`, top-level `return`,
 //! and the everyday methods of String, Symbol, Integer, Float, Array, Hash, Range, Enumerable,
-//! `File`, `IO`, `ENV`, `JSON` and `Regexp`. Loops other than iterators (`while`, `until`, `for`),
-//! class definitions, lambdas, global variables and backticks are refused. Method definitions
-//! (`def`) run only as template helpers (`helpers do ... end` in a `template` block) and module
-//! definitions only in cookbook libraries read for `helpers(Module)` (`library`).
+//! `File`, `IO`, `ENV`, `JSON` and `Regexp`, and methods defined with `def` (plain parameters, a
+//! scope of their own). Loops other than iterators (`while`, `until`, `for`), class definitions,
+//! lambdas, global variables and backticks are refused. A `def` inside a template's
+//! `helpers do ... end` is a helper of that template, and module definitions are read only in
+//! cookbook libraries, for `helpers(Module)` (`library`); anywhere else a `def` is a method of
+//! the file being evaluated.
 
 mod ast;
 mod attribute_file;
 mod builtins;
 mod collections;
+pub mod custom_resource;
+pub mod definition;
 mod dsl_calls;
 pub mod erb;
 mod frozen;
@@ -42,7 +49,7 @@ mod value;
 pub use attribute_file::eval_attribute_file;
 pub use dsl_calls::{eval_dsl_calls, DslCall};
 pub use library::{find_library_module, library_modules, LibraryModule};
-pub use recipe::eval_recipe;
+pub use recipe::{eval_custom_action, eval_recipe, NewResource};
 
 pub(crate) use interp::Fault;
 

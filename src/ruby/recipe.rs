@@ -8,20 +8,27 @@
 //! are kept, with a copy of the variables they see, to be evaluated at converge time.
 //!
 //! Each declaration and `include_recipe` goes to the compiler as soon as it is evaluated, so
-//! included recipes run in place. Node reads and precedence-level writes (`node.default[...]`)
-//! go through the same [`AttributeHost`] as attribute files. Constructs skillet cannot run
-//! (`ruby_block`, commands at compile time) are refused with their reason. `search` reads the
-//! repository's documents through the host and matches them with `crate::search`.
+//! included recipes run in place. A call to a definition (`definitions/*.rb`) collects its
+//! block's settings like a resource's, then runs the definition's body in place with `params`.
+//! The same DSL evaluates a custom resource's action body ([`eval_custom_action`]), where
+//! `new_resource` and bare names read the declared resource's properties. Node reads and
+//! precedence-level writes (`node.default[...]`) go through the same [`AttributeHost`] as
+//! attribute files. Constructs skillet cannot run (`ruby_block`, commands at compile time) are
+//! refused with their reason. `search` reads the repository's documents through the host and
+//! matches them with `crate::search`.
 //! Block guards and `lazy { ... }` values are in `guard_block`: a lazy value stands in the
 //! properties as a marker until the resource block ends, then goes to the compiler as code.
-//! `helper(:name) { ... }` in a `template` block becomes a method of the template.
+//! `helper(:name) { ... }` in a `template` block becomes a method of the template, and so does
+//! a `def` in its `helpers do ... end`; a `def` anywhere else is a method of the recipe.
 
 use super::ast::Block;
 use super::attribute_file::AttributeHost;
+use super::custom_resource::ResourceType;
+use super::definition::Definition;
 use super::erb::TemplateHelper;
 use super::frozen::CapturedBlock;
-use super::guard_block::{block_guard, check_guard_call, lazy_value};
-use super::interp::{CallInfo, Fault, Host, Interp, Reply, HOST_FAILURE};
+use super::guard_block::{block_guard, check_guard_call, lazy_value, GuardScope};
+use super::interp::{CallInfo, Fault, Host, Interp, Reply, HOST_FAILURE, NEW_RESOURCE};
 use super::value::{AttrRef, Mutability, Value};
 use super::{fault_to_error, parse_file, NodeAccess};
 use crate::compile::decl::{DeclCode, PropValue, ResourceDecl};
@@ -47,7 +54,7 @@ pub fn eval_recipe(
     let mut dsl = RecipeDsl {
         host,
         file: Arc::from(path),
-        source,
+        source: Arc::from(source),
         cookbook,
         recipe,
         open: Vec::new(),
@@ -56,6 +63,9 @@ pub fn eval_recipe(
         lazies: Vec::new(),
         failure: None,
         line_starts: None,
+        params: None,
+        new_resource: None,
+        expanding: 0,
     };
     let mut interp = Interp::new(path, &mut dsl);
     let result = interp.run(&program);
@@ -67,6 +77,123 @@ pub fn eval_recipe(
             .take()
             .unwrap_or_else(|| fault_to_error(path, fault))),
     }
+}
+
+/// The resource whose action is being compiled, as `new_resource` shows it.
+#[derive(Debug)]
+pub struct NewResource {
+    /// The declared type (`mycb_site`).
+    pub kind: String,
+    pub name: String,
+    /// Every property of its type, with its value.
+    pub properties: IndexMap<String, Json>,
+    /// The cookbook and recipe that declared it.
+    pub cookbook: String,
+    pub recipe: String,
+    /// The properties its declaration set (`property_is_set?`).
+    pub set: Vec<String>,
+}
+
+/// Evaluates the body of `action` of a cookbook's resource type for one declared resource,
+/// handing the resources it declares to `host`. Errors name the resource (or provider) file.
+pub fn eval_custom_action(
+    resource_type: &ResourceType,
+    action: &str,
+    resource: NewResource,
+    host: &mut dyn RecipeHost,
+) -> crate::Result<()> {
+    let Some(body) = resource_type.actions.get(action) else {
+        return Ok(());
+    };
+    // As in Chef, the action's resources belong to the recipe that declared the resource, so
+    // templates and cookbook files are looked up in that recipe's cookbook.
+    let (cookbook, recipe) = (resource.cookbook.clone(), resource.recipe.clone());
+    let mut dsl = RecipeDsl {
+        host,
+        file: body.file.clone(),
+        source: body.source.clone(),
+        cookbook: &cookbook,
+        recipe: &recipe,
+        open: Vec::new(),
+        pending: None,
+        defining_helpers: false,
+        lazies: Vec::new(),
+        failure: None,
+        line_starts: None,
+        params: None,
+        new_resource: Some(Arc::new(resource)),
+        expanding: 0,
+    };
+    let mut interp = Interp::new(&body.file, &mut dsl);
+    interp.methods.extend(resource_type.helpers.iter().cloned());
+    let result = interp.run_captured(&body.body);
+    drop(interp);
+    match result {
+        Ok(_) => Ok(()),
+        Err(fault) => Err(dsl
+            .failure
+            .take()
+            .unwrap_or_else(|| fault_to_error(&body.file, fault))),
+    }
+}
+
+/// A method of `new_resource`: its name, type and property values (read only).
+pub(crate) fn new_resource_method<'a>(
+    resource: &NewResource,
+    name: &str,
+    args: &[Value<'a>],
+) -> Result<Value<'a>, Fault> {
+    if name == "property_is_set?" {
+        let [property] = args else {
+            return Err(Fault::argument(
+                "`property_is_set?` takes one property name",
+            ));
+        };
+        let property = match property {
+            Value::Sym(p) | Value::Str(p) => p.to_string(),
+            other => {
+                return Err(Fault::type_error(format!(
+                    "`property_is_set?` takes a Symbol, got {}",
+                    other.class_name()
+                )))
+            }
+        };
+        return Ok(Value::Bool(resource.set.contains(&property)));
+    }
+    if matches!(
+        name,
+        "updated_by_last_action" | "updated_by_last_action?" | "updated?"
+    ) {
+        return Err(Fault::new(
+            "NotImplementedError",
+            format!("`new_resource.{name}` depends on what happened at converge time, which skillet does not run Ruby for; the resource is updated when one of its action's resources is"),
+        ));
+    }
+    if !args.is_empty() {
+        return Err(Fault::new(
+            "NotImplementedError",
+            format!(
+                "setting `new_resource.{name}` in an action is not supported; use a local variable"
+            ),
+        ));
+    }
+    Ok(match name {
+        "name" => Value::str(&resource.name),
+        "resource_name" | "declared_type" => Value::Sym(Arc::from(resource.kind.as_str())),
+        "to_s" => Value::str(format!("{}[{}]", resource.kind, resource.name)),
+        _ => match resource.properties.get(name) {
+            Some(value) => Value::from_owned_json(value, Mutability::Mutable),
+            None => {
+                return Err(Fault::new(
+                    "NoMethodError",
+                    format!(
+                    "undefined method `{name}' for {}[{}]: the resource type has no such property",
+                    resource.kind, resource.name
+                ),
+                ))
+            }
+        },
+    })
 }
 
 /// Why a construct is refused, by the name it is called with.
@@ -82,7 +209,7 @@ pub(crate) fn refusal(name: &str) -> Option<&'static str> {
         | "exec" | "spawn" => {
             "runs a command while the recipe compiles, which skillet does not do; use an `execute` resource or a guard"
         }
-        "define" => "(a definition) is not supported yet",
+        "define" => "belongs in a cookbook's definitions/ directory, not in a recipe",
         "declare_resource" | "edit_resource" | "edit_resource!" | "find_resource"
         | "find_resource!" | "delete_resource" | "delete_resource!" | "with_run_context"
         | "resources_by_type" => "(changing the resource collection from code) is not supported yet",
@@ -104,6 +231,8 @@ struct OpenResource {
     properties: IndexMap<String, PropValue>,
     block_guards: Vec<Guard>,
     helpers: Vec<TemplateHelper>,
+    /// Set when the call is to a definition, whose body runs when the block is done.
+    definition: Option<Arc<Definition>>,
 }
 
 /// What a block handed over with [`Reply::TakeBlock`] is for.
@@ -170,7 +299,8 @@ fn take_lazy_markers(
 struct RecipeDsl<'h> {
     host: &'h mut dyn RecipeHost,
     file: Arc<Path>,
-    source: &'h str,
+    /// The text of `file` (a definition's file while its body runs).
+    source: Arc<str>,
     cookbook: &'h str,
     recipe: &'h str,
     /// Resource blocks being evaluated, innermost last.
@@ -180,12 +310,21 @@ struct RecipeDsl<'h> {
     /// A template's `helpers do ... end` block is being evaluated: its `def`s are helpers.
     defining_helpers: bool,
     /// `lazy { ... }` blocks taken so far, with their places; markers hold their index.
-    lazies: Vec<(CapturedBlock, SourceLocation)>,
+    lazies: Vec<(CapturedBlock, SourceLocation, GuardScope)>,
     /// An error from the compiler (a bad property, an included recipe's error), reported as is.
     failure: Option<Error>,
     /// Byte offsets of the source's lines, computed when a guard block first needs them.
     line_starts: Option<Vec<usize>>,
+    /// `params` of the definition whose body is running.
+    params: Option<Json>,
+    /// The resource whose action body is running (`new_resource`).
+    new_resource: Option<Arc<NewResource>>,
+    /// Definitions being expanded, one inside the other.
+    expanding: usize,
 }
+
+/// A definition that calls itself would expand forever; Chef dies with `SystemStackError`.
+const MAX_DEFINITION_DEPTH: usize = 50;
 
 /// Ruby's name of a value's type, for messages.
 fn kind_of(value: &Value<'_>) -> &'static str {
@@ -241,6 +380,28 @@ impl RecipeDsl<'_> {
         if let Some(why) = refusal(name) {
             return Err(Fault::new("NotImplementedError", format!("`{name}` {why}")));
         }
+        if let Some(resource) = &self.new_resource {
+            if name == "new_resource" {
+                return Ok(Reply::Value(Value::Module(NEW_RESOURCE)));
+            }
+            if name == "property_is_set?" {
+                return new_resource_method(resource, name, args).map(Reply::Value);
+            }
+            if args.is_empty() && !info.has_block {
+                if let Some(value) = resource.properties.get(name) {
+                    return Ok(Reply::Value(Value::from_owned_json(
+                        value,
+                        Mutability::Mutable,
+                    )));
+                }
+            }
+            if name == "include_recipe" {
+                return Err(Fault::new(
+                    "NotImplementedError",
+                    "`include_recipe` inside a resource's action is not supported; include the recipe from a recipe",
+                ));
+            }
+        }
         match self.node().self_call(name, args)? {
             Reply::NotFound => {}
             reply => return Ok(reply),
@@ -269,6 +430,10 @@ impl RecipeDsl<'_> {
                 return Ok(Reply::TakeBlock);
             }
             "recipe_name" => Value::str(self.recipe),
+            "params" if self.params.is_some() => self.params.as_ref().map_or(Value::Nil, |p| {
+                Value::from_owned_json(p, Mutability::Mutable)
+            }),
+            _ if self.host.definition(name).is_some() => return self.declare(name, args, info),
             _ if declares_resource(name, args, info) => return self.declare(name, args, info),
             _ => return Ok(Reply::NotFound),
         }))
@@ -419,6 +584,7 @@ impl RecipeDsl<'_> {
             properties,
             block_guards: Vec::new(),
             helpers: Vec::new(),
+            definition: self.host.definition(kind),
         };
         if info.has_block {
             self.open.push(resource);
@@ -428,8 +594,11 @@ impl RecipeDsl<'_> {
         Ok(Reply::Value(Value::Nil))
     }
 
-    /// Hands a fully evaluated declaration to the compiler.
+    /// Hands a fully evaluated declaration to the compiler (or runs a definition's body).
     fn finish(&mut self, resource: OpenResource) -> Result<(), Fault> {
+        if let Some(definition) = resource.definition.clone() {
+            return self.expand_definition(&definition, resource);
+        }
         let mut properties = resource.properties;
         let mut lazy = Vec::new();
         for (name, prop) in properties.iter_mut() {
@@ -442,13 +611,13 @@ impl RecipeDsl<'_> {
                 )));
             }
             for (path, index) in found {
-                let Some((block, location)) = self.lazies.get(index).cloned() else {
+                let Some((block, location, scope)) = self.lazies.get(index).cloned() else {
                     continue;
                 };
                 lazy.push(LazyValue {
                     property: name.clone(),
                     path,
-                    compute: lazy_value(self.file.clone(), location.clone(), block),
+                    compute: lazy_value(self.file.clone(), location.clone(), block, scope),
                     location,
                 });
             }
@@ -545,6 +714,64 @@ impl RecipeDsl<'_> {
         Ok(Reply::TakeBlock)
     }
 
+    /// Runs a definition's body in place, as Chef does: its resources are declared now, with
+    /// `params` = the defaults, then what the caller's block set, and `:name`.
+    fn expand_definition(
+        &mut self,
+        definition: &Definition,
+        call: OpenResource,
+    ) -> Result<(), Fault> {
+        if self.expanding >= MAX_DEFINITION_DEPTH {
+            return Err(Fault::new(
+                "SystemStackError",
+                format!(
+                    "definitions expand more than {MAX_DEFINITION_DEPTH} deep: `{}` expands itself",
+                    definition.name
+                ),
+            ));
+        }
+        let mut params = definition.defaults.clone();
+        for (key, prop) in call.properties {
+            params.insert(key, prop.value);
+        }
+        params.insert("name".to_string(), Json::String(call.name));
+        let saved = (
+            std::mem::replace(&mut self.file, definition.file.clone()),
+            std::mem::replace(&mut self.source, definition.source.clone()),
+            self.line_starts.take(),
+            self.params.replace(Json::Object(params)),
+        );
+        self.expanding += 1;
+        let mut interp = Interp::new(&definition.file, &mut *self);
+        let result = interp.run_captured(&definition.body);
+        drop(interp);
+        self.expanding -= 1;
+        (self.file, self.source, self.line_starts, self.params) = saved;
+        match result {
+            Ok(_) => Ok(()),
+            Err(_) if self.failure.is_some() => Err(Fault::new(HOST_FAILURE, "definition failed")),
+            Err(fault) => {
+                let error = fault_to_error(&definition.file, fault);
+                Err(self.fail(error))
+            }
+        }
+    }
+
+    /// `new_resource.port`, `new_resource.name`.
+    fn new_resource_call<'a>(
+        &mut self,
+        name: &str,
+        args: &[Value<'a>],
+    ) -> Result<Reply<'a>, Fault> {
+        let Some(resource) = &self.new_resource else {
+            return Err(Fault::new(
+                "NoMethodError",
+                "`new_resource` is only available in a resource's action",
+            ));
+        };
+        new_resource_method(resource, name, args).map(Reply::Value)
+    }
+
     /// A call inside a resource block.
     fn resource_call<'a>(
         &mut self,
@@ -584,7 +811,10 @@ impl RecipeDsl<'_> {
                         | "recipe_name"
                         | "lazy"
                         | "search"
-                ) {
+                ) || (name == "params" && self.params.is_some())
+                    || (matches!(name, "new_resource" | "property_is_set?")
+                        && self.new_resource.is_some())
+                {
                     return self.recipe_call(name, args, info);
                 }
                 return self.property(name, args, info);
@@ -613,7 +843,14 @@ impl RecipeDsl<'_> {
                 .open
                 .last()
                 .and_then(|r| r.properties.get(name))
-                .map(|p| p.value.clone());
+                .map(|p| p.value.clone())
+                .or_else(|| {
+                    // A property of the resource whose action this is, read bare inside a
+                    // sub-resource's block (Chef forwards it to the action's provider).
+                    self.new_resource
+                        .as_ref()
+                        .and_then(|r| r.properties.get(name).cloned())
+                });
             return Ok(Reply::Value(match current {
                 Some(json) => Value::from_owned_json(&json, Mutability::Mutable),
                 None => Value::Nil,
@@ -750,7 +987,7 @@ impl RecipeDsl<'_> {
 
     /// The first line of the guard block's source, for messages.
     fn block_text(&mut self, info: CallInfo) -> String {
-        let source = self.source;
+        let source = &*self.source;
         let starts = self.line_starts.get_or_insert_with(|| {
             std::iter::once(0)
                 .chain(source.match_indices('\n').map(|(i, _)| i + 1))
@@ -803,10 +1040,10 @@ fn interned(name: &str) -> &'static str {
 
 /// Refuses, when the recipe compiles, what a block run at converge time (a guard, a `lazy`
 /// value) could not call.
-fn check_converge_block(block: &CapturedBlock) -> Result<(), Fault> {
+fn check_converge_block(block: &CapturedBlock, scope: &GuardScope) -> Result<(), Fault> {
     match &block.block.body {
         Some(body) => super::scan::each_call(body, &mut |call, span| {
-            check_guard_call(call).map_err(|f| f.at(span))
+            check_guard_call(call, scope).map_err(|f| f.at(span))
         }),
         None => Ok(()),
     }
@@ -1002,6 +1239,9 @@ impl<'a> Host<'a> for RecipeDsl<'_> {
         args: &[Value<'a>],
         info: CallInfo,
     ) -> Result<Reply<'a>, Fault> {
+        if let Some(Value::Module(NEW_RESOURCE)) = receiver {
+            return self.new_resource_call(name, args);
+        }
         if receiver.is_some() {
             return self.node().call(receiver, name, args, info);
         }
@@ -1040,14 +1280,11 @@ impl<'a> Host<'a> for RecipeDsl<'_> {
         }
     }
 
-    fn define(&mut self, name: &str, body: Arc<Block>) -> Result<(), Fault> {
+    /// A `def` in a template's `helpers do ... end` is a helper of the template; anywhere else
+    /// it is left to the evaluator, as a method of the recipe.
+    fn define(&mut self, name: &str, body: Arc<Block>) -> Result<bool, Fault> {
         if !self.defining_helpers {
-            return Err(Fault::new(
-                "NotImplementedError",
-                format!(
-                    "unsupported Ruby: method definition (`def {name}`); methods may only be defined in a template's `helpers do ... end` or a library module given to `helpers`"
-                ),
-            ));
+            return Ok(false);
         }
         if let Some(body) = &body.body {
             check_refused_calls(body)?;
@@ -1056,16 +1293,20 @@ impl<'a> Host<'a> for RecipeDsl<'_> {
         if let Some(open) = self.open.last_mut() {
             open.helpers.push(helper);
         }
-        Ok(())
+        Ok(true)
     }
 
     fn take_block(&mut self, block: CapturedBlock, info: CallInfo) -> Result<Value<'a>, Fault> {
+        let scope = GuardScope {
+            new_resource: self.new_resource.clone(),
+            params: self.params.clone().map(Arc::new),
+        };
         let kind = match self.pending.take() {
             None => return Ok(Value::Nil),
             Some(Pending::Guard(kind)) => kind,
             Some(Pending::Lazy) => {
-                check_converge_block(&block)?;
-                self.lazies.push((block, self.location(info)));
+                check_converge_block(&block, &scope)?;
+                self.lazies.push((block, self.location(info), scope));
                 return Ok(Value::str(lazy_marker(self.lazies.len() - 1)));
             }
             Some(Pending::Helper(name)) => {
@@ -1079,13 +1320,14 @@ impl<'a> Host<'a> for RecipeDsl<'_> {
                 return Ok(Value::Nil);
             }
         };
-        check_converge_block(&block)?;
+        check_converge_block(&block, &scope)?;
         let guard = Guard {
             kind,
             command: GuardCommand::Block(block_guard(
                 self.file.clone(),
                 self.block_text(info),
                 block,
+                scope,
             )),
             options: GuardOptions::default(),
             location: self.location(info),

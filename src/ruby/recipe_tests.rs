@@ -24,6 +24,10 @@ struct Recorder {
     bags: DataBags,
     /// `declare` fails for this resource name (as the real builder does on a bad property).
     refuse: Option<String>,
+    /// Definitions recipes may call.
+    definitions: Vec<Arc<crate::ruby::definition::Definition>>,
+    /// The template helpers declarations kept, by resource name.
+    helpers: Vec<(String, Vec<String>)>,
 }
 
 impl Recorder {
@@ -33,6 +37,8 @@ impl Recorder {
             steps: Vec::new(),
             bags: DataBags::new(Path::new("/nonexistent")),
             refuse: None,
+            definitions: Vec::new(),
+            helpers: Vec::new(),
         }
     }
 
@@ -118,6 +124,19 @@ impl RecipeHost for Recorder {
         Ok(())
     }
 
+    fn declare_code(
+        &mut self,
+        decl: ResourceDecl,
+        code: crate::compile::decl::DeclCode,
+    ) -> Result<()> {
+        if !code.lazy.is_empty() {
+            return Err(Error::compile(decl.location.clone(), "no lazy values here"));
+        }
+        let names = code.helpers.iter().map(|h| h.name().to_string()).collect();
+        self.helpers.push((decl.name.clone(), names));
+        self.declare(decl, code.guards)
+    }
+
     fn include_recipe(&mut self, name: &str, location: &SourceLocation) -> Result<()> {
         self.steps
             .push(Step::Include(name.to_string(), location.clone()));
@@ -130,6 +149,10 @@ impl RecipeHost for Recorder {
 
     fn data_bag_item(&self, bag: &str, id: &str) -> Result<Json> {
         self.bags.item(bag, id)
+    }
+
+    fn definition(&self, name: &str) -> Option<Arc<crate::ruby::definition::Definition>> {
+        self.definitions.iter().find(|d| d.name == name).cloned()
     }
 }
 
@@ -557,4 +580,178 @@ fn a_package_named_by_a_list_installs_the_list_and_prints_it_joined() {
         json!("c")
     );
     assert!(!host.decl("x").properties.contains_key("package_name"));
+}
+
+const DEFINITIONS: &str = "/cb/definitions/site.rb";
+
+fn with_definitions(definitions: &str) -> Recorder {
+    let mut host = Recorder::new(json!({"app": {"root": "/srv"}}));
+    host.definitions =
+        crate::ruby::definition::load_definitions(Path::new(DEFINITIONS), definitions)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+    host
+}
+
+const SITE: &str = "define :site, port: 80, docroot: nil do\n  dir = params[:docroot] || \"#{node['app']['root']}/#{params[:name]}\"\n  directory dir\n  file \"#{dir}/port\" do\n    content params['port'].to_s\n    not_if { params[:port] == 0 }\n  end\nend\n";
+
+#[test]
+fn a_definition_expands_in_place_with_params() {
+    let mut host = with_definitions(SITE);
+    run_with(
+        &mut host,
+        "directory '/before'\nsite 'blog' do\n  port 8080\nend\nsite 'wiki'\ndirectory '/after'\n",
+    )
+    .unwrap();
+    let names: Vec<&str> = host.decls().iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "/before",
+            "/srv/blog",
+            "/srv/blog/port",
+            "/srv/wiki",
+            "/srv/wiki/port",
+            "/after"
+        ]
+    );
+    assert_eq!(prop(host.decl("/srv/blog/port"), "content"), "8080");
+    assert_eq!(prop(host.decl("/srv/wiki/port"), "content"), "80");
+    // Resources keep the calling recipe, and the line of the definition that declares them.
+    let port = host.decl("/srv/blog/port");
+    assert_eq!(
+        (port.cookbook.as_str(), port.recipe.as_str()),
+        ("cb", "default")
+    );
+    assert_eq!(port.location.to_string(), format!("{DEFINITIONS}:4:3"));
+    assert_eq!(host.guards("/srv/blog/port").len(), 1);
+}
+
+#[test]
+fn a_definition_that_calls_itself_is_an_error_not_a_crash() {
+    let mut host = with_definitions("define :again do\n  again params[:name]\nend\n");
+    let err = run_with(&mut host, "\nagain 'x'\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`again` expands itself"), "{err}");
+}
+
+#[test]
+fn an_error_in_a_definition_body_names_the_definition_file() {
+    let mut host = with_definitions(
+        "define :broken do\n  file params[:name] do\n    mode(1, 2, nil.upcase)\n  end\nend\n",
+    );
+    let err = run_with(&mut host, "broken 'x'\n").unwrap_err().to_string();
+    assert!(err.starts_with(&format!("{DEFINITIONS}:3:")), "{err}");
+    assert!(error("define :x do\nend\n").contains("definitions/ directory"));
+}
+
+#[test]
+fn an_action_body_reads_new_resource_bare_properties_and_helpers_even_in_guards() {
+    let dir = tempfile::tempdir().unwrap();
+    let rtype = crate::ruby::custom_resource::load_resource_file(
+        Path::new("/cb/resources/site.rb"),
+        "property :root, String, name_property: true\nproperty :port, Integer, default: 80\n\naction_class do\n  def conf\n    \"#{new_resource.root}/site.conf\"\n  end\nend\n\naction :create do\n  file conf do\n    content \"port #{port} for #{new_resource.name} #{property_is_set?(:root)} #{new_resource.property_is_set?(:port)}\"\n    not_if { ::File.exist?(\"#{root}/hush\") }\n    only_if { new_resource.port > 0 }\n  end\nend\n",
+        "cb",
+    )
+    .unwrap();
+    let root = dir.path().display().to_string();
+    let resource = NewResource {
+        kind: "cb_site".into(),
+        name: "blog".into(),
+        properties: [
+            ("root".to_string(), json!(root)),
+            ("port".to_string(), json!(8080)),
+        ]
+        .into_iter()
+        .collect(),
+        cookbook: "app".into(),
+        recipe: "web".into(),
+        set: vec!["root".to_string()],
+    };
+    let mut host = Recorder::new(json!({}));
+    eval_custom_action(&rtype, "create", resource, &mut host).unwrap();
+    let conf = format!("{root}/site.conf");
+    let decl = host.decl(&conf);
+    assert_eq!(prop(decl, "content"), "port 8080 for blog true false");
+    // Sub-resources belong to the recipe that declared the custom resource, as in Chef (its
+    // templates come from that cookbook).
+    assert_eq!(
+        (decl.cookbook.as_str(), decl.recipe.as_str()),
+        ("app", "web")
+    );
+    let guards = host.guards(&conf);
+    let mut cx = context(json!({}));
+    let inherited = GuardOptions::default();
+    assert!(guards
+        .iter()
+        .all(|g| g.allows(&inherited, &mut cx).unwrap()));
+    std::fs::write(dir.path().join("hush"), "").unwrap();
+    assert!(!guards[0].allows(&inherited, &mut cx).unwrap());
+}
+
+#[test]
+fn new_resource_has_no_setters_and_no_unknown_properties() {
+    let rtype = crate::ruby::custom_resource::load_resource_file(
+        Path::new("/cb/resources/site.rb"),
+        "property :root, String\naction :create do\n  log new_resource.colour\nend\naction :delete do\n  new_resource.root('x')\nend\n",
+        "cb",
+    )
+    .unwrap();
+    let resource = || NewResource {
+        kind: "cb_site".into(),
+        name: "blog".into(),
+        properties: [("root".to_string(), Json::Null)].into_iter().collect(),
+        cookbook: "cb".into(),
+        recipe: "default".into(),
+        set: Vec::new(),
+    };
+    let mut host = Recorder::new(json!({}));
+    let err = eval_custom_action(&rtype, "create", resource(), &mut host).unwrap_err();
+    assert!(
+        err.to_string().starts_with("/cb/resources/site.rb:3:"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("has no such property"), "{err}");
+    let err = eval_custom_action(&rtype, "delete", resource(), &mut host).unwrap_err();
+    assert!(err.to_string().contains("use a local variable"), "{err}");
+    let rtype = crate::ruby::custom_resource::load_resource_file(
+        Path::new("/cb/providers/x.rb"),
+        "action :create do\n  new_resource.updated_by_last_action(true)\nend\n",
+        "cb",
+    )
+    .unwrap();
+    let err = eval_custom_action(&rtype, "create", resource(), &mut host).unwrap_err();
+    assert!(
+        err.to_string().starts_with("/cb/providers/x.rb:2:"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("depends on what happened at converge time"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_def_in_a_recipe_is_a_method_of_the_recipe_and_one_in_helpers_is_the_templates() {
+    let host = run(
+        "def conf(name)\n  \"/etc/#{name}.conf\"\nend\ntemplate conf('app') do\n  helpers do\n    def shout(s)\n      s.upcase\n    end\n  end\nend\nfile conf('db')\n",
+    );
+    assert_eq!(host.decls()[0].name, "/etc/app.conf");
+    assert_eq!(host.decls()[1].name, "/etc/db.conf");
+    assert_eq!(
+        host.helpers[0],
+        ("/etc/app.conf".to_string(), vec!["shout".to_string()])
+    );
+    // The template's helper is not a method of the recipe.
+    let e = error(
+        "template 'x' do\n  helpers do\n    def loud\n      'A'\n    end\n  end\nend\nlog loud\n",
+    );
+    assert!(
+        e.contains("8:5: undefined local variable or method `loud`"),
+        "{e}"
+    );
 }

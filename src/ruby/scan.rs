@@ -86,7 +86,7 @@ pub(crate) fn each_call(
                 .filter_map(|r| r.body.as_ref())
                 .try_for_each(walk)
         }
-        Expr::Def(_, block) => block.body.iter().try_for_each(|n| each_call(n, visit)),
+        Expr::Def(_, method) => method.body.iter().try_for_each(walk),
         Expr::Module(_, body, _) => body.iter().try_for_each(|n| each_call(n, visit)),
         Expr::Call(call) => {
             visit(call, node.span)?;

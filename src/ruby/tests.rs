@@ -207,18 +207,36 @@ fn collection_methods_match_ruby() {
 }
 
 #[test]
+fn methods_defined_with_def_have_their_own_scope() {
+    assert_eq!(
+        ruby("x = 10\ndef twice(n)\n  return n * 2 if n > 0\n  0\nend\n[twice(x), twice(-1)]"),
+        "[20, 0]"
+    );
+    assert_eq!(ruby("def greet(who)\n  \"hi #{who}\"\nend"), ":greet");
+    assert!(
+        error("x = 1\ndef peek\n  x\nend\npeek").contains("undefined local variable or method `x`")
+    );
+    assert!(error("def one(a)\n  a\nend\none")
+        .contains("wrong number of arguments (given 0, expected 1)"));
+}
+
+#[test]
 fn unsupported_constructs_are_refused_with_their_position() {
     assert_eq!(
         error("x = 1\nwhile x < 3\n  x += 1\nend\n"),
         "/t/test.rb:2:1: unsupported Ruby: `while` loop"
     );
     assert_eq!(
-        error("def helper\n  1\nend"),
-        "/t/test.rb:1:1: unsupported Ruby: method definition (`def helper`); methods may only be defined for templates, in a template's `helpers do ... end` or a library module given to `helpers`"
-    );
-    assert_eq!(
         error("module Helpers\nend"),
         "/t/test.rb:1:1: unsupported Ruby: module definition (`module Helpers`); modules are read only from a cookbook's libraries/, as template helpers"
+    );
+    assert_eq!(
+        error("def helper(a = 1)\n  a\nend"),
+        "/t/test.rb:1:1: unsupported Ruby: method parameters other than plain names"
+    );
+    assert_eq!(
+        error("def self.helper\n  1\nend"),
+        "/t/test.rb:1:1: unsupported Ruby: a method defined on an object (`def self.x`)"
     );
     assert_eq!(
         error("x = 1\n  $stdout"),
