@@ -297,7 +297,11 @@ fn twenty_hosts_converge_against_one_server_at_once() {
             .unwrap_or_else(|| panic!("{name} saved"));
         assert_eq!(node["automatic"]["roles"], json!(["app"]), "{name}");
     }
-    assert_eq!(indexed(&api, "node", "role:app", 20), 20, "nodes found by search");
+    assert_eq!(
+        indexed(&api, "node", "role:app", 20),
+        20,
+        "nodes found by search"
+    );
 }
 
 /// How many objects of `index` match `query`, waiting (up to 5 s) for `expected`: goiardi
