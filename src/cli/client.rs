@@ -7,18 +7,17 @@
 //! saved back, after a failed converge too.
 
 use super::prepare::{expand_node, finish, load_server_config, NodeOptions, NodeSource};
-use super::solo::{compile_and_converge, early_failure, sinks, warn};
+use super::solo::{compile_and_converge, early_failure, sinks, warn, RunFrame};
 use super::ClientArgs;
-use crate::converge::{exit_code, lock::RunLock};
 use crate::error::{Error, Result};
 use crate::node::{Environment, Node, Role, RoleSource};
 use crate::platform::fs::{stage_and_rename, staging_path, Mode, Ownership};
 use crate::repo::{Config, Repository};
-use crate::report::{Events, RunEnd, RunStart};
+use crate::report::Events;
 use crate::server::api::{Api, ServerDataBags, ServerSearch};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Runs `client` and returns the exit code.
 pub fn run(args: &ClientArgs) -> i32 {
@@ -40,51 +39,26 @@ pub fn run(args: &ClientArgs) -> i32 {
         Err(e) => return early_failure(&e),
     };
     let why_run = args.run.why_run || config.why_run;
-    events.run_started(&RunStart {
-        version: env!("CARGO_PKG_VERSION").to_string(),
+    let run = RunFrame {
+        args: &args.run,
+        config: &config,
         why_run,
-        system_info: Vec::new(),
-    });
-    for w in &warnings {
-        warn(w);
-    }
-    let result = locked_run(args, &config, why_run, events.as_mut());
-    let code = match &result {
-        Ok(()) => exit_code::SUCCESS,
-        Err(e) => exit_code::for_error(e),
+        warnings: &warnings,
+        started,
     };
-    events.run_completed(&RunEnd {
-        elapsed: started.elapsed(),
-        exit_code: code,
-        error: result.as_ref().err(),
-    });
-    if let Err(e) = &result {
-        eprintln!("FATAL: {}: {e}", e.class());
-    }
-    code
+    run.report(events.as_mut(), |events| {
+        client_run(args, &config, why_run, events)
+    })
 }
 
-fn locked_run(
+/// The client run itself, under the lock: registration, node, cookbooks, compile, converge,
+/// node save.
+fn client_run(
     args: &ClientArgs,
     config: &Config,
     why_run: bool,
     events: &mut dyn Events,
 ) -> Result<()> {
-    let lockfile = args
-        .run
-        .lockfile
-        .clone()
-        .unwrap_or_else(|| config.lockfile.clone());
-    let timeout = args
-        .run
-        .run_lock_timeout
-        .map(Duration::from_secs)
-        .or(config.run_lock_timeout);
-    let _lock = RunLock::acquire(&lockfile, timeout, |holder| {
-        warn(&crate::converge::lock::wait_message(holder));
-    })
-    .inspect_err(|e| events.compile_failed(e))?;
-
     let (api, mut prepared, repo) =
         sync_and_prepare(args, config).inspect_err(|e| events.compile_failed(e))?;
     let log_level = args

@@ -32,49 +32,89 @@ pub fn run(args: &SoloArgs) -> i32 {
         Err(e) => return early_failure(&e),
     };
     let why_run = args.why_run || config.why_run;
-    events.run_started(&RunStart {
-        version: env!("CARGO_PKG_VERSION").to_string(),
+    let run = RunFrame {
+        args,
+        config: &config,
         why_run,
-        system_info: Vec::new(),
-    });
-    for w in &warnings {
-        warn(w);
-    }
-    let result = locked_run(args, &config, why_run, events.as_mut());
-    let code = match &result {
-        Ok(()) => exit_code::SUCCESS,
-        Err(e) => exit_code::for_error(e),
+        warnings: &warnings,
+        started,
     };
-    events.run_completed(&RunEnd {
-        elapsed: started.elapsed(),
-        exit_code: code,
-        error: result.as_ref().err(),
-    });
-    if let Err(e) = &result {
-        eprintln!("FATAL: {}: {e}", e.class());
-    }
-    code
+    run.report(events.as_mut(), |events| {
+        solo_run(args, &config, why_run, events)
+    })
 }
 
-fn locked_run(
+/// A run as the user sees it, shared by `solo` and `client`: its start, the config's warnings,
+/// the body under the run lock, its end with Chef's exit code, and the FATAL line.
+pub(super) struct RunFrame<'a> {
+    pub args: &'a SoloArgs,
+    pub config: &'a Config,
+    pub why_run: bool,
+    pub warnings: &'a [String],
+    pub started: Instant,
+}
+
+impl RunFrame<'_> {
+    pub fn report(
+        &self,
+        events: &mut dyn Events,
+        body: impl FnOnce(&mut dyn Events) -> Result<()>,
+    ) -> i32 {
+        events.run_started(&RunStart {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            why_run: self.why_run,
+            system_info: Vec::new(),
+        });
+        for w in self.warnings {
+            warn(w);
+        }
+        let result = self.locked(events, body);
+        let code = match &result {
+            Ok(()) => exit_code::SUCCESS,
+            Err(e) => exit_code::for_error(e),
+        };
+        events.run_completed(&RunEnd {
+            elapsed: self.started.elapsed(),
+            exit_code: code,
+            error: result.as_ref().err(),
+        });
+        if let Err(e) = &result {
+            eprintln!("FATAL: {}: {e}", e.class());
+        }
+        code
+    }
+
+    /// `body` while holding the run lock (`--lockfile`, `--run-lock-timeout`).
+    fn locked(
+        &self,
+        events: &mut dyn Events,
+        body: impl FnOnce(&mut dyn Events) -> Result<()>,
+    ) -> Result<()> {
+        let lockfile = self
+            .args
+            .lockfile
+            .clone()
+            .unwrap_or_else(|| self.config.lockfile.clone());
+        let timeout = self
+            .args
+            .run_lock_timeout
+            .map(Duration::from_secs)
+            .or(self.config.run_lock_timeout);
+        let _lock = RunLock::acquire(&lockfile, timeout, |holder| {
+            warn(&crate::converge::lock::wait_message(holder));
+        })
+        .inspect_err(|e| events.compile_failed(e))?;
+        body(events)
+    }
+}
+
+/// The solo run itself, under the lock: repository, node, compile, converge, node save.
+fn solo_run(
     args: &SoloArgs,
     config: &Config,
     why_run: bool,
     events: &mut dyn Events,
 ) -> Result<()> {
-    let lockfile = args
-        .lockfile
-        .clone()
-        .unwrap_or_else(|| config.lockfile.clone());
-    let timeout = args
-        .run_lock_timeout
-        .map(Duration::from_secs)
-        .or(config.run_lock_timeout);
-    let _lock = RunLock::acquire(&lockfile, timeout, |holder| {
-        warn(&crate::converge::lock::wait_message(holder));
-    })
-    .inspect_err(|e| events.compile_failed(e))?;
-
     let repo = Repository::open(config).inspect_err(|e| events.compile_failed(e))?;
     for path in &repo.shadowed {
         warn(&format!(
