@@ -10,31 +10,30 @@ use std::path::{Path, PathBuf};
 /// The config file to use: the one given, else `./solo.json`, `./solo.rb`, `/etc/chef/solo.rb`.
 /// A given file that does not exist is only a warning, as in chef-solo.
 pub fn load_config(given: Option<&Path>, warnings: &mut Vec<String>) -> Result<Config> {
-    let chosen: Option<PathBuf> = match given {
-        Some(p) if p.is_file() => Some(p.to_path_buf()),
-        Some(p) => {
-            warnings.push(format!(
-                "Did not find config file: {}. Using command line options instead.",
-                p.display()
-            ));
-            None
-        }
-        None => ["solo.json", "solo.rb", "/etc/chef/solo.rb"]
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.is_file()),
-    };
-    let config = Config::load(chosen.as_deref())?;
-    for (key, at) in &config.ignored_keys {
-        warnings.push(format!("{at}: unknown configuration key `{key}` ignored"));
-    }
-    Ok(config)
+    let chosen = choose_config(
+        given,
+        &["solo.json", "solo.rb", "/etc/chef/solo.rb"],
+        warnings,
+    );
+    with_ignored_keys(Config::load(chosen.as_deref())?, warnings)
 }
 
 /// The config for a run against a Chef server: the one given, else `/etc/chef/client.rb`, then
 /// `/etc/chef/client.json`.
 pub fn load_server_config(given: Option<&Path>, warnings: &mut Vec<String>) -> Result<Config> {
-    let chosen: Option<PathBuf> = match given {
+    let defaults = ["/etc/chef/client.rb", "/etc/chef/client.json"];
+    let chosen = choose_config(given, &defaults, warnings);
+    with_ignored_keys(Config::load_for_server(chosen.as_deref())?, warnings)
+}
+
+/// The given config file if it exists (a missing one is a warning), else the first default
+/// that does.
+fn choose_config(
+    given: Option<&Path>,
+    defaults: &[&str],
+    warnings: &mut Vec<String>,
+) -> Option<PathBuf> {
+    match given {
         Some(p) if p.is_file() => Some(p.to_path_buf()),
         Some(p) => {
             warnings.push(format!(
@@ -43,12 +42,12 @@ pub fn load_server_config(given: Option<&Path>, warnings: &mut Vec<String>) -> R
             ));
             None
         }
-        None => ["/etc/chef/client.rb", "/etc/chef/client.json"]
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.is_file()),
-    };
-    let config = Config::load_for_server(chosen.as_deref())?;
+        None => defaults.iter().map(PathBuf::from).find(|p| p.is_file()),
+    }
+}
+
+/// The config, after warning about each key it ignored.
+fn with_ignored_keys(config: Config, warnings: &mut Vec<String>) -> Result<Config> {
     for (key, at) in &config.ignored_keys {
         warnings.push(format!("{at}: unknown configuration key `{key}` ignored"));
     }
