@@ -73,6 +73,8 @@ pub fn run(args: &CheckArgs) -> i32 {
         platform: text(&automatic, "platform"),
         platform_version: text(&automatic, "platform_version"),
     };
+    // Each recipe compiles on its own, so one broken recipe does not hide the others.
+    let mut failed_recipes = 0;
     for cookbook in repo.cookbooks() {
         counts.cookbooks += 1;
         let recipes = match cookbook.recipe_names() {
@@ -83,32 +85,38 @@ pub fn run(args: &CheckArgs) -> i32 {
             }
         };
         counts.recipes += recipes.len();
-        let expansion = Expansion {
-            recipes: recipes
-                .iter()
-                .map(|r| RecipeEntry {
-                    name: format!("{}::{r}", cookbook.name()),
+        for recipe in &recipes {
+            let expansion = Expansion {
+                recipes: vec![RecipeEntry {
+                    name: format!("{}::{recipe}", cookbook.name()),
                     version: None,
-                })
-                .collect(),
-            roles: Vec::new(),
-            default_attributes: Default::default(),
-            override_attributes: Default::default(),
-        };
-        let mut node = Node::new("check");
-        node.set_automatic(automatic.clone());
-        node.apply_expansion(&expansion);
-        let sources = RepoSources::new(&repo, host.clone());
-        let environment = crate::node::Environment::default_env();
-        if let Err(e) = compile(
-            &repo,
-            &mut node,
-            &expansion,
-            &environment,
-            &FileRecipeLoader,
-            &sources,
-        ) {
-            errors.push(e);
+                }],
+                roles: Vec::new(),
+                default_attributes: Default::default(),
+                override_attributes: Default::default(),
+            };
+            let mut node = Node::new("check");
+            node.set_automatic(automatic.clone());
+            node.apply_expansion(&expansion);
+            let sources = RepoSources::new(&repo, host.clone());
+            let environment = crate::node::Environment::default_env();
+            if let Err(e) = compile(
+                &repo,
+                &mut node,
+                &expansion,
+                &environment,
+                &FileRecipeLoader,
+                &sources,
+            ) {
+                failed_recipes += 1;
+                // An attribute file or include shared by several recipes fails them all alike.
+                if !errors
+                    .iter()
+                    .any(|known| known.to_string() == e.to_string())
+                {
+                    errors.push(e);
+                }
+            }
         }
     }
 
@@ -119,7 +127,44 @@ pub fn run(args: &CheckArgs) -> i32 {
         );
         0
     } else {
-        fail(&errors)
+        for e in &errors {
+            eprintln!("ERROR: {e}");
+        }
+        eprintln!(
+            "{} of {} recipes compile",
+            counts.recipes - failed_recipes,
+            counts.recipes
+        );
+        print_reasons(&errors);
+        eprintln!("{} problem(s) found", errors.len());
+        1
+    }
+}
+
+/// The problems grouped by what is wrong (the message without its place), most frequent
+/// first, each with the places it was found: how far the repository is from running.
+fn print_reasons(errors: &[Error]) {
+    let mut reasons: Vec<(String, Vec<String>)> = Vec::new();
+    for e in errors {
+        let (reason, place) = match e {
+            Error::Compile {
+                location, message, ..
+            } => (message.clone(), location.to_string()),
+            other => (other.to_string(), String::new()),
+        };
+        match reasons.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, places)) => places.push(place),
+            None => reasons.push((reason, vec![place])),
+        }
+    }
+    reasons.sort_by_key(|(_, places)| std::cmp::Reverse(places.len()));
+    eprintln!("Reasons, most frequent first:");
+    for (reason, places) in reasons {
+        eprintln!("  {} x {reason}", places.len());
+        let places: Vec<String> = places.into_iter().filter(|p| !p.is_empty()).collect();
+        if !places.is_empty() {
+            eprintln!("      {}", places.join(", "));
+        }
     }
 }
 
