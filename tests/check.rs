@@ -59,28 +59,23 @@ fn every_problem_is_reported_at_once() {
 }
 
 #[test]
-fn each_recipe_compiles_on_its_own_and_the_reasons_are_grouped() {
+fn the_problems_are_grouped_by_reason() {
     let repo = Repo::new();
-    repo.cookbook("legacy", "1.0.0")
-        .write(
-            "cookbooks/legacy/recipes/one.rb",
-            "ruby_block 'a' do\n  block { 1 }\nend\n",
-        )
-        .write(
-            "cookbooks/legacy/recipes/two.rb",
-            "log 'x'\nruby_block 'b' do\n  block { 2 }\nend\n",
-        )
-        .write("cookbooks/legacy/recipes/three.rb", "log 'fine'\n")
-        .write(
-            "cookbooks/legacy/recipes/four.rb",
-            "lazy_thing = shell_out('id')\n",
-        );
+    for (name, recipe) in [
+        ("one", "ruby_block 'a' do\n  block { 1 }\nend\n"),
+        ("two", "log 'x'\nruby_block 'b' do\n  block { 2 }\nend\n"),
+        ("three", "log 'fine'\n"),
+        ("four", "id = shell_out('id')\n"),
+    ] {
+        repo.cookbook(name, "1.0.0")
+            .write(&format!("cookbooks/{name}/recipes/default.rb"), recipe);
+    }
     let run = repo.run(&["check", "-c", "solo.json"]);
     assert_eq!(run.code(), 1, "{}", run.all());
-    run.shows("1 of 4 recipes compile")
+    run.shows("1 of 4 cookbooks compile")
         .shows("Reasons, most frequent first:\n  2 x `ruby_block` runs arbitrary Ruby")
-        .shows("recipes/one.rb:1:1, ")
-        .shows("recipes/two.rb:2:1\n")
+        .shows("one/recipes/default.rb:1:1, ")
+        .shows("two/recipes/default.rb:2:1\n")
         .shows("  1 x `shell_out` runs a command while the recipe compiles")
         .shows("3 problem(s) found");
 }

@@ -73,50 +73,47 @@ pub fn run(args: &CheckArgs) -> i32 {
         platform: text(&automatic, "platform"),
         platform_version: text(&automatic, "platform_version"),
     };
-    // Each recipe compiles on its own, so one broken recipe does not hide the others.
-    let mut failed_recipes = 0;
+    // A cookbook's recipes compile together, as a run list naming them all would: one may
+    // notify a resource another declares.
+    let mut failed_cookbooks = 0;
     for cookbook in repo.cookbooks() {
         counts.cookbooks += 1;
         let recipes = match cookbook.recipe_names() {
             Ok(r) => r,
             Err(e) => {
+                failed_cookbooks += 1;
                 errors.push(e);
                 continue;
             }
         };
         counts.recipes += recipes.len();
-        for recipe in &recipes {
-            let expansion = Expansion {
-                recipes: vec![RecipeEntry {
-                    name: format!("{}::{recipe}", cookbook.name()),
+        let expansion = Expansion {
+            recipes: recipes
+                .iter()
+                .map(|r| RecipeEntry {
+                    name: format!("{}::{r}", cookbook.name()),
                     version: None,
-                }],
-                roles: Vec::new(),
-                default_attributes: Default::default(),
-                override_attributes: Default::default(),
-            };
-            let mut node = Node::new("check");
-            node.set_automatic(automatic.clone());
-            node.apply_expansion(&expansion);
-            let sources = RepoSources::new(&repo, host.clone());
-            let environment = crate::node::Environment::default_env();
-            if let Err(e) = compile(
-                &repo,
-                &mut node,
-                &expansion,
-                &environment,
-                &FileRecipeLoader,
-                &sources,
-            ) {
-                failed_recipes += 1;
-                // An attribute file or include shared by several recipes fails them all alike.
-                if !errors
-                    .iter()
-                    .any(|known| known.to_string() == e.to_string())
-                {
-                    errors.push(e);
-                }
-            }
+                })
+                .collect(),
+            roles: Vec::new(),
+            default_attributes: Default::default(),
+            override_attributes: Default::default(),
+        };
+        let mut node = Node::new("check");
+        node.set_automatic(automatic.clone());
+        node.apply_expansion(&expansion);
+        let sources = RepoSources::new(&repo, host.clone());
+        let environment = crate::node::Environment::default_env();
+        if let Err(e) = compile(
+            &repo,
+            &mut node,
+            &expansion,
+            &environment,
+            &FileRecipeLoader,
+            &sources,
+        ) {
+            failed_cookbooks += 1;
+            errors.push(e);
         }
     }
 
@@ -131,9 +128,9 @@ pub fn run(args: &CheckArgs) -> i32 {
             eprintln!("ERROR: {e}");
         }
         eprintln!(
-            "{} of {} recipes compile",
-            counts.recipes - failed_recipes,
-            counts.recipes
+            "{} of {} cookbooks compile",
+            counts.cookbooks - failed_cookbooks,
+            counts.cookbooks
         );
         print_reasons(&errors);
         eprintln!("{} problem(s) found", errors.len());
