@@ -51,32 +51,11 @@ pub fn eval_recipe(
     host: &mut dyn RecipeHost,
 ) -> crate::Result<()> {
     let program = parse_file(path, source)?;
-    let mut dsl = RecipeDsl {
-        host,
-        file: Arc::from(path),
-        source: Arc::from(source),
-        cookbook,
-        recipe,
-        open: Vec::new(),
-        pending: None,
-        defining_helpers: false,
-        lazies: Vec::new(),
-        failure: None,
-        line_starts: None,
-        params: None,
-        new_resource: None,
-        expanding: 0,
-    };
+    let mut dsl = RecipeDsl::new(host, Arc::from(path), Arc::from(source), cookbook, recipe);
     let mut interp = Interp::new(path, &mut dsl);
-    let result = interp.run(&program);
+    let result = interp.run(&program).map(drop);
     drop(interp);
-    match result {
-        Ok(_) => Ok(()),
-        Err(fault) => Err(dsl
-            .failure
-            .take()
-            .unwrap_or_else(|| fault_to_error(path, fault))),
-    }
+    dsl.outcome(result)
 }
 
 /// The resource whose action is being compiled, as `new_resource` shows it.
@@ -108,33 +87,19 @@ pub fn eval_custom_action(
     // As in Chef, the action's resources belong to the recipe that declared the resource, so
     // templates and cookbook files are looked up in that recipe's cookbook.
     let (cookbook, recipe) = (resource.cookbook.clone(), resource.recipe.clone());
-    let mut dsl = RecipeDsl {
+    let mut dsl = RecipeDsl::new(
         host,
-        file: body.file.clone(),
-        source: body.source.clone(),
-        cookbook: &cookbook,
-        recipe: &recipe,
-        open: Vec::new(),
-        pending: None,
-        defining_helpers: false,
-        lazies: Vec::new(),
-        failure: None,
-        line_starts: None,
-        params: None,
-        new_resource: Some(Arc::new(resource)),
-        expanding: 0,
-    };
+        body.file.clone(),
+        body.source.clone(),
+        &cookbook,
+        &recipe,
+    );
+    dsl.new_resource = Some(Arc::new(resource));
     let mut interp = Interp::new(&body.file, &mut dsl);
     interp.methods.extend(resource_type.helpers.iter().cloned());
-    let result = interp.run_captured(&body.body);
+    let result = interp.run_captured(&body.body).map(drop);
     drop(interp);
-    match result {
-        Ok(_) => Ok(()),
-        Err(fault) => Err(dsl
-            .failure
-            .take()
-            .unwrap_or_else(|| fault_to_error(&body.file, fault))),
-    }
+    dsl.outcome(result)
 }
 
 /// A method of `new_resource`: its name, type and property values (read only).
@@ -336,6 +301,43 @@ fn word(value: &Value<'_>) -> Option<String> {
     match value {
         Value::Str(s) | Value::Sym(s) => Some(s.to_string()),
         _ => None,
+    }
+}
+
+impl<'h> RecipeDsl<'h> {
+    fn new(
+        host: &'h mut dyn RecipeHost,
+        file: Arc<Path>,
+        source: Arc<str>,
+        cookbook: &'h str,
+        recipe: &'h str,
+    ) -> Self {
+        RecipeDsl {
+            host,
+            file,
+            source,
+            cookbook,
+            recipe,
+            open: Vec::new(),
+            pending: None,
+            defining_helpers: false,
+            lazies: Vec::new(),
+            failure: None,
+            line_starts: None,
+            params: None,
+            new_resource: None,
+            expanding: 0,
+        }
+    }
+
+    /// The evaluation's result as an error naming its place: the compiler's own error when
+    /// one stopped it, else the fault in this file.
+    fn outcome(&mut self, result: Result<(), Fault>) -> crate::Result<()> {
+        result.map_err(|fault| {
+            self.failure
+                .take()
+                .unwrap_or_else(|| fault_to_error(&self.file, fault))
+        })
     }
 }
 
