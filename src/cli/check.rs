@@ -124,17 +124,12 @@ pub fn run(args: &CheckArgs) -> i32 {
         );
         0
     } else {
-        for e in &errors {
-            eprintln!("ERROR: {e}");
-        }
-        eprintln!(
+        let summary = format!(
             "{} of {} cookbooks compile",
             counts.cookbooks - failed_cookbooks,
             counts.cookbooks
         );
-        print_reasons(&errors);
-        eprintln!("{} problem(s) found", errors.len());
-        1
+        fail_with(&errors, Some(&summary))
     }
 }
 
@@ -182,8 +177,18 @@ fn text(map: &serde_json::Map<String, serde_json::Value>, key: &str) -> String {
 }
 
 fn fail(errors: &[Error]) -> i32 {
+    fail_with(errors, None)
+}
+
+/// Every error, then (after a whole check) how much compiled and the reasons grouped, then
+/// the count; exit code 1.
+fn fail_with(errors: &[Error], summary: Option<&str>) -> i32 {
     for e in errors {
         eprintln!("ERROR: {e}");
+    }
+    if let Some(summary) = summary {
+        eprintln!("{summary}");
+        print_reasons(errors);
     }
     eprintln!("{} problem(s) found", errors.len());
     1
