@@ -122,7 +122,7 @@ fn sync_and_prepare(
     local.cookbook_path = vec![cache];
     let mut repo = Repository::open(&local)?;
     repo.data_bags = Arc::new(ServerDataBags(api.clone()));
-    repo.search = Some(Arc::new(ServerSearch::new(api.clone())));
+    repo.search = Some(Arc::new(ServerSearch(api.clone())));
     let prepared = finish(expanded, &local, &repo, &opts)?;
     Ok((api, prepared, repo))
 }

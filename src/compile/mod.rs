@@ -75,9 +75,15 @@ pub trait RecipeHost: NodeAccess {
     fn library_module(&self, _name: &str) -> Result<Option<crate::ruby::LibraryModule>> {
         Ok(None)
     }
-    /// The documents `search(index, ...)` looks in (`node`, `role`, `environment`, `client`
-    /// or a data bag).
-    fn search_documents(&self, index: &str) -> Result<Vec<crate::search::Document>> {
+    /// The results of `search(index, query)` (`node`, `role`, `environment`, `client` or a
+    /// data bag), paged and filtered as `page` asks; `parsed` is `query` already checked.
+    fn search(
+        &self,
+        index: &str,
+        _query: &str,
+        _parsed: &crate::search::Query,
+        _page: &crate::search::Page,
+    ) -> Result<Vec<serde_json::Value>> {
         Err(Error::input(
             "NotImplementedError",
             format!("search(:{index}) is not available here"),
@@ -397,10 +403,19 @@ impl RecipeHost for DriverHost<'_, '_> {
         self.state.repo.data_bags.item(bag, id)
     }
 
-    fn search_documents(&self, index: &str) -> Result<Vec<crate::search::Document>> {
+    fn search(
+        &self,
+        index: &str,
+        query: &str,
+        parsed: &crate::search::Query,
+        page: &crate::search::Page,
+    ) -> Result<Vec<serde_json::Value>> {
         match &self.state.repo.search {
-            Some(source) => source.documents(index),
-            None => crate::search::local::documents(self.state.repo, index),
+            Some(source) => source.search(index, query, page),
+            None => {
+                let documents = crate::search::local::documents(self.state.repo, index)?;
+                Ok(crate::search::search(documents, parsed, page))
+            }
         }
     }
 

@@ -28,8 +28,8 @@ pub struct Repository {
     pub data_bags: std::sync::Arc<dyn data_bag::DataBagSource>,
     /// Where saved nodes are (`nodes/<name>.json`), which `search(:node, ...)` reads.
     pub node_path: PathBuf,
-    /// Where `search` finds documents when not in this repository's files (a Chef server).
-    pub search: Option<std::sync::Arc<dyn crate::search::DocumentSource>>,
+    /// Where `search` is answered when not from this repository's files (a Chef server).
+    pub search: Option<std::sync::Arc<dyn crate::search::SearchSource>>,
 }
 
 impl Repository {

@@ -524,15 +524,14 @@ impl RecipeDsl<'_> {
         let page = search_page(args.len(), rest)?;
         let parsed = crate::search::parse(&query)
             .map_err(|e| Fault::argument(format!("invalid search query: '{query}': {e}")))?;
-        let documents = match self.host.search_documents(&index) {
-            Ok(d) => d,
+        let rows = match self.host.search(&index, &query, &parsed, &page) {
+            Ok(rows) => rows,
             Err(Error::Input { class, message }) => {
                 let at = self.location(info);
                 return Err(self.fail(Error::compile_as(class, at, message)));
             }
             Err(e) => return Err(self.fail(e)),
         };
-        let rows = crate::search::search(documents, &parsed, &page);
         let items = Value::array(
             rows.iter()
                 .map(|r| Value::from_owned_json(r, Mutability::Mutable))

@@ -25,11 +25,12 @@ pub struct Document {
     pub indexed: Value,
 }
 
-/// Where a run's `search` finds the documents of an index when they are not the repository's
-/// own files: a Chef server, in client mode. The query is matched here, the same way for both.
-pub trait DocumentSource: Send + Sync + std::fmt::Debug {
-    /// Every document of `index` (`node`, `role`, `environment`, `client` or a data bag).
-    fn documents(&self, index: &str) -> crate::Result<Vec<Document>>;
+/// Where a run's `search` is answered when not from the repository's own files: a Chef
+/// server, in client mode, which runs the query itself (only the matches travel).
+pub trait SearchSource: Send + Sync + std::fmt::Debug {
+    /// The results of `query` over `index` (`node`, `role`, `environment`, `client` or a data
+    /// bag), paged and filtered as `page` asks, shaped as [`search`] returns them.
+    fn search(&self, index: &str, query: &str, page: &Page) -> crate::Result<Vec<Value>>;
 }
 
 /// What to return of the matching documents.

@@ -434,80 +434,67 @@ impl crate::repo::data_bag::DataBagSource for ServerDataBags {
     }
 }
 
-/// `search` in client mode: each index's documents as the server's search returns them for
-/// `*:*`, fetched once per index and run, then matched by the same query engine as solo's.
+/// `search` in client mode: the query runs on the server, and only the matches travel, a
+/// page of at most [`SEARCH_PAGE`] rows per request.
 #[derive(Debug)]
-pub struct ServerSearch {
-    api: std::sync::Arc<Api>,
-    fetched: std::sync::Mutex<std::collections::HashMap<String, Vec<crate::search::Document>>>,
-}
+pub struct ServerSearch(pub std::sync::Arc<Api>);
 
 /// How many rows one search request asks for.
-const SEARCH_PAGE: u64 = 1000;
+const SEARCH_PAGE: usize = 1000;
 
-impl ServerSearch {
-    pub fn new(api: std::sync::Arc<Api>) -> ServerSearch {
-        ServerSearch {
-            api,
-            fetched: Default::default(),
-        }
-    }
-
-    fn fetch(&self, index: &str) -> Result<Vec<crate::search::Document>> {
-        let mut documents = Vec::new();
-        let mut start = 0;
+impl crate::search::SearchSource for ServerSearch {
+    fn search(&self, index: &str, query: &str, page: &crate::search::Page) -> Result<Vec<Value>> {
+        // A partial search (`filter_result`): each key with its attribute path.
+        let filter = page.filter.as_ref().map(|keys| {
+            Value::Object(
+                keys.iter()
+                    .map(|(key, path)| (key.clone(), Value::from(path.clone())))
+                    .collect(),
+            )
+        });
+        let mut rows = Vec::new();
+        let mut start = page.start;
         loop {
-            let page = self.api.search(index, "*:*", SEARCH_PAGE, start, None)?;
-            let count = page.rows.len() as u64;
-            documents.extend(page.rows.into_iter().map(|row| search_document(index, row)));
+            let wanted = page.rows.map_or(SEARCH_PAGE, |r| {
+                r.saturating_sub(rows.len()).min(SEARCH_PAGE)
+            });
+            if wanted == 0 {
+                return Ok(rows);
+            }
+            let answer =
+                self.0
+                    .search(index, query, wanted as u64, start as u64, filter.as_ref())?;
+            let count = answer.rows.len();
+            rows.extend(answer.rows.into_iter().map(|row| match filter {
+                Some(_) => row,
+                None => search_result(index, row),
+            }));
             start += count;
             // A short page is the last (some servers count only the page in `total`).
-            if count < SEARCH_PAGE {
-                return Ok(documents);
+            if count < wanted {
+                return Ok(rows);
             }
         }
     }
 }
 
-impl crate::search::DocumentSource for ServerSearch {
-    fn documents(&self, index: &str) -> Result<Vec<crate::search::Document>> {
-        let cached = self
-            .fetched
-            .lock()
-            .ok()
-            .and_then(|cache| cache.get(index).cloned());
-        if let Some(documents) = cached {
-            return Ok(documents);
-        }
-        let documents = self.fetch(index)?;
-        if let Ok(mut cache) = self.fetched.lock() {
-            cache.insert(index.to_string(), documents.clone());
-        }
-        Ok(documents)
-    }
-}
-
-/// One row of a server search as a document: nodes are indexed by their merged attributes,
-/// data bag items are the item itself (servers wrap it in `raw_data`).
-fn search_document(index: &str, row: Value) -> crate::search::Document {
-    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
+/// One row of a server search shaped as a local search returns it: a node as its merged
+/// attributes with its name, a data bag item as the item (servers wrap it in `raw_data`).
+fn search_result(index: &str, row: Value) -> Value {
     match index {
         "node" => {
-            let name = text(&row, "name").unwrap_or_default();
-            crate::search::node_document(&name, &row)
+            let name = row
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            crate::search::node_document(&name, &row).value
         }
-        "role" | "environment" | "client" => {
-            let name = text(&row, "name").unwrap_or_default();
-            crate::search::item_document(&name, row)
-        }
-        _ => {
-            let item = match row.get("raw_data") {
-                Some(raw) => raw.clone(),
-                None => row,
-            };
-            let id = text(&item, "id").unwrap_or_default();
-            crate::search::item_document(&id, item)
-        }
+        "role" | "environment" | "client" => row,
+        _ => match row.get("raw_data") {
+            Some(raw) => raw.clone(),
+            None => row,
+        },
     }
 }
 
