@@ -2,8 +2,9 @@
 //! `skillet kitchen test` over every suite — one throwaway host per role and the multi-host
 //! migration — each host converged twice under the idempotency gate, verified by the
 //! repository's own scripts, then destroyed. Real MariaDB, nginx, lighttpd, rinetd and the
-//! node exporter are installed from Debian's registry inside the hosts. The test needs root
-//! and a registry the machine reaches; without them it says so and passes.
+//! node exporter come from Debian's registry, installed once into the example's package layer
+//! (`preinstall`) that every host starts from. The test needs root and a registry the machine
+//! reaches; without them it says so and passes.
 
 mod common;
 

@@ -8,6 +8,7 @@
 use crate::error::{Error, Result};
 use crate::kitchen::driver::host_enter::{self, EnterSpec};
 use crate::kitchen::driver::host_init::{self, HostSpec};
+use crate::kitchen::driver::layer::{self, LayerSpec};
 use crate::kitchen::driver::namespace::{host_path, is_running};
 use crate::kitchen::driver::require_root;
 use crate::kitchen::report;
@@ -45,6 +46,8 @@ enum KitchenCommand {
     Exec(ExecArgs),
     #[command(name = "__init", hide = true)]
     Init(InitArgs),
+    #[command(name = "__layer", hide = true)]
+    Layer(LayerArgs),
     #[command(name = "__enter", hide = true)]
     Enter(EnterArgs),
     #[command(name = "__in", hide = true)]
@@ -127,6 +130,20 @@ struct InitArgs {
     hostname: String,
     #[arg(long)]
     apt_netns: bool,
+    #[arg(long)]
+    layer: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+struct LayerArgs {
+    #[arg(long)]
+    lower: PathBuf,
+    #[arg(long)]
+    scratch: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(last = true)]
+    packages: Vec<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -162,6 +179,14 @@ struct InArgs {
 pub fn run(args: &KitchenArgs) -> i32 {
     match &args.command {
         KitchenCommand::Init(a) => return host_init::run(&init_spec(a)),
+        KitchenCommand::Layer(a) => {
+            return layer::run(&LayerSpec {
+                lower: a.lower.clone(),
+                scratch: a.scratch.clone(),
+                out: a.out.clone(),
+                packages: a.packages.clone(),
+            })
+        }
         KitchenCommand::Enter(a) => {
             let spec = enter_spec(a);
             return match (&a.lab_netns, a.tty) {
@@ -242,6 +267,7 @@ fn init_spec(a: &InitArgs) -> HostSpec {
         hostname: a.hostname.clone(),
         hosts: read_stdin(),
         apt_netns: a.apt_netns,
+        layer: a.layer.clone(),
     }
 }
 

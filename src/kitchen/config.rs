@@ -88,6 +88,9 @@ pub struct DriverConfig {
     /// (everything else stays in the host's isolated lab); `host` (the default) keeps apt
     /// isolated too.
     pub apt_network_machine: bool,
+    /// Debian packages baked into a cached layer stacked on the lower (see
+    /// `driver::layer`), so hosts start with them installed.
+    pub preinstall: Vec<String>,
 }
 
 /// The `provisioner` section, with the suite's run list and attributes moved into it.
@@ -144,7 +147,9 @@ const HOST_KEYS: &[&str] = &["name", "driver", "provisioner", "run_list", "attri
 pub const MAX_SUITE_HOSTS: usize = 50;
 /// What `apt_network` may be.
 const APT_NETWORK: &str = "`apt_network` to be `machine` or `host`";
-const DRIVER_KEYS: &[&str] = &["name", "base_root", "apt_network"];
+const DRIVER_KEYS: &[&str] = &["name", "base_root", "apt_network", "preinstall"];
+/// What `preinstall` may be.
+const PREINSTALL: &str = "`preinstall` to be a list of Debian package names";
 const PROVISIONER_KEYS: &[&str] = &[
     "name",
     "run_list",
@@ -541,11 +546,33 @@ fn driver_config(
         },
         None => false,
     };
+    let preinstall = match fields.get("preinstall") {
+        Some(v) => {
+            let names = v.as_strings(PREINSTALL)?;
+            if names.iter().any(|n| !is_package_name(n)) {
+                return Err(v.expected(PREINSTALL));
+            }
+            names
+        }
+        None => Vec::new(),
+    };
     Ok(DriverConfig {
         name,
         base_root,
         apt_network_machine,
+        preinstall,
     })
+}
+
+/// Debian's rule for package names (lower case letters, digits, `+`, `-`, `.`; at least two
+/// characters, starting with a letter or digit), so nothing else reaches apt-get's argv.
+fn is_package_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() >= 2
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c))
 }
 
 fn provisioner_config(
@@ -769,6 +796,26 @@ suites:
             ]
         );
         assert_eq!(c.instances[2].index, 2);
+    }
+
+    #[test]
+    fn preinstall_lists_package_names_and_a_suite_may_set_its_own() {
+        let text = BASIC.replace(
+            "name: namespace",
+            "name: namespace\n  preinstall: [nginx, rinetd]",
+        );
+        let c = config(&text).unwrap();
+        assert_eq!(c.instances[0].driver.preinstall, ["nginx", "rinetd"]);
+        assert!(config(BASIC).unwrap().instances[0]
+            .driver
+            .preinstall
+            .is_empty());
+        for bad in ["preinstall: nginx", "preinstall: [nginx, 'x; rm -rf /']"] {
+            let text = BASIC.replace("name: namespace", &format!("name: namespace\n  {bad}"));
+            let err = config(&text).unwrap_err().to_string();
+            assert!(err.contains("kitchen.yml:3:"), "{err}");
+            assert!(err.contains("list of Debian package names"), "{err}");
+        }
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct HostSpec {
     /// Bind the machine's network namespace at [`APT_NETNS`] inside the host (`apt_network:
     /// machine`), so apt can reach the package registry while the host stays isolated.
     pub apt_netns: bool,
+    /// A package layer (squashfs image) stacked on the lower, if the host has one.
+    pub layer: Option<PathBuf>,
 }
 
 /// Where a host with `apt_network: machine` finds the machine's network namespace: a file
@@ -184,9 +186,14 @@ fn build_root(spec: &HostSpec, machine_netns: Option<std::fs::File>) -> Result<(
     }
     hide_non_standard(&spec.lower, &upper)?;
     write_identity(&upper, spec)?;
+    let mut lowers = spec.lower.display().to_string();
+    if let Some(image) = &spec.layer {
+        let mounted = spec.scratch.join("layer");
+        super::layer::mount_image(image, &mounted)?;
+        lowers = format!("{}:{lowers}", mounted.display());
+    }
     let layers = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        spec.lower.display(),
+        "lowerdir={lowers},upperdir={},workdir={}",
         upper.display(),
         work.display()
     );
@@ -232,7 +239,7 @@ fn bind_machine_netns(root: &Path, netns: &std::fs::File) -> Result<()> {
 /// An allowlist, not a blocklist: whatever the machine keeps at its top level (repositories,
 /// caches, `/.dockerenv`) stays out of the host. Directories a host needs empty are made
 /// opaque; everything else gets a whiteout.
-fn hide_non_standard(lower: &Path, upper: &Path) -> Result<()> {
+pub(crate) fn hide_non_standard(lower: &Path, upper: &Path) -> Result<()> {
     let entries = std::fs::read_dir(lower).with_path(lower)?;
     for entry in entries.flatten() {
         let name = entry.file_name();
@@ -289,7 +296,7 @@ fn machine_id() -> Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn mount_system(root: &Path) -> Result<()> {
+pub(crate) fn mount_system(root: &Path) -> Result<()> {
     let secure = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     for dir in MOUNTED {
         let path = root.join(dir);
@@ -365,13 +372,13 @@ fn mount_dev(dev: &Path) -> Result<()> {
     Ok(())
 }
 
-fn mount_fs(kind: &str, target: &Path, flags: MsFlags, data: &str) -> Result<()> {
+pub(crate) fn mount_fs(kind: &str, target: &Path, flags: MsFlags, data: &str) -> Result<()> {
     let data = (!data.is_empty()).then_some(data);
     mount(Some(kind), target, Some(kind), flags, data)
         .map_err(|e| os_error(&format!("mounting {kind} on {}", target.display()), e))
 }
 
-fn os_error(what: &str, errno: nix::errno::Errno) -> Error {
+pub(crate) fn os_error(what: &str, errno: nix::errno::Errno) -> Error {
     Error::input(
         "Kitchen::ActionFailed",
         format!("{what} failed: {}", errno.desc()),

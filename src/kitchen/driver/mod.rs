@@ -7,6 +7,7 @@
 
 pub mod host_enter;
 pub mod host_init;
+pub mod layer;
 pub mod namespace;
 mod terminal;
 

@@ -5,10 +5,12 @@
 //! removes the veth and the network namespace, and the lab once no host is left in it.
 
 use super::host_enter::EnterSpec;
+use super::layer;
 use crate::error::{Error, IoContext, Result};
 use crate::kitchen::config::{DriverConfig, Instance};
 use crate::kitchen::lab::{host_address, HostLink, Lab};
 use crate::kitchen::state::HostState;
+use crate::kitchen::stream::progress;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::io::Write;
@@ -137,6 +139,14 @@ impl NamespaceDriver {
                 ),
             ));
         }
+        // Before anything is made: a failed build leaves nothing to undo.
+        let layer = if driver.preinstall.is_empty() {
+            None
+        } else {
+            Some(layer::ensure(lower, &driver.preinstall, &|text| {
+                progress(text)
+            })?)
+        };
         let link = &plan.link;
         if let Err(e) = self.lab.attach(link) {
             self.lab.detach(link);
@@ -146,7 +156,7 @@ impl NamespaceDriver {
         let scratch = &plan.scratch;
         let started = std::fs::create_dir_all(scratch)
             .with_path(scratch)
-            .and_then(|()| start_pid1(plan, driver));
+            .and_then(|()| start_pid1(plan, driver, layer.as_deref()));
         match started {
             Ok(pid) => Ok(HostState {
                 name: plan.name.clone(),
@@ -364,7 +374,7 @@ fn ip_netns_del(netns: &str) -> Result<()> {
     ))
 }
 
-fn start_pid1(plan: &Made, driver: &DriverConfig) -> Result<i32> {
+fn start_pid1(plan: &Made, driver: &DriverConfig, layer: Option<&Path>) -> Result<i32> {
     let mut command = Command::new(self_exe()?);
     command
         .args(["kitchen", "__init", "--netns"])
@@ -376,6 +386,9 @@ fn start_pid1(plan: &Made, driver: &DriverConfig) -> Result<i32> {
         .args(["--hostname", &plan.hostname]);
     if driver.apt_network_machine {
         command.arg("--apt-netns");
+    }
+    if let Some(image) = layer {
+        command.arg("--layer").arg(image);
     }
     let mut child = command
         .stdin(Stdio::piped())
