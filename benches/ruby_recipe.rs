@@ -107,7 +107,7 @@ fn compile_once(dir: &Path) -> usize {
     config.data_bag_path = dir.join("data_bags");
     let repo = Repository::open(&config).expect("repository");
     let run_list = RunList::from_strings(&["recipe[bench]".to_string()]).expect("run list");
-    let expansion = expand(run_list.items(), "_default", &repo).expect("expansion");
+    let expansion = expand(&run_list, "_default", &repo).expect("expansion");
     let mut node = Node::new("bench");
     node.apply_expansion(&expansion);
     node.set_automatic(skillet::ohai::collect_minimal());

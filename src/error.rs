@@ -109,6 +109,19 @@ impl Error {
         }
     }
 
+    /// An error at `location` when the input was written in a file, else one without a place
+    /// (a command-line argument, a value from the server).
+    pub fn located(
+        class: &'static str,
+        location: Option<&SourceLocation>,
+        message: impl Into<String>,
+    ) -> Self {
+        match location {
+            Some(at) => Error::compile_as(class, at.clone(), message),
+            None => Error::input(class, message),
+        }
+    }
+
     /// The same compile error, about `location` instead (other errors are unchanged): for
     /// readers that find where a value was written only once they know it is wrong.
     pub fn at(self, location: SourceLocation) -> Self {
@@ -143,6 +156,14 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// The message without the place it is about (Chef prints the two apart).
+    pub fn bare_message(&self) -> String {
+        match self {
+            Error::Compile { message, .. } => message.clone(),
+            other => other.to_string(),
         }
     }
 

@@ -137,6 +137,64 @@ fn missing_roles_are_all_reported() {
     );
 }
 
+/// A run-list item that names nothing points at where the run list names it: the node file's
+/// element, a JSON role's element, a Ruby role's `run_list` call.
+#[test]
+fn a_run_list_item_naming_nothing_points_at_the_item() {
+    let repo = repo_with_marker();
+    repo.write(
+        "node.json",
+        "{\n  \"run_list\": [\n    \"recipe[cb]\",\n    \"recipe[ghost]\"\n  ]\n}\n",
+    );
+    assert_refused(
+        &repo,
+        &["-j", "node.json"],
+        &["CookbookNotFound", "node.json:4:5", "cookbook `ghost`"],
+    );
+    repo.write("node.json", "{\"run_list\": [\"recipe[cb::nope]\"]}");
+    assert_refused(
+        &repo,
+        &["-j", "node.json"],
+        &["RecipeNotFound", "node.json:1:15"],
+    );
+    repo.write("node.json", "{\"run_list\": [\"recipe[cb@2.0.0]\"]}");
+    assert_refused(
+        &repo,
+        &["-j", "node.json"],
+        &[
+            "CookbookVersionSelectionError",
+            "node.json:1:15",
+            "version 2.0.0",
+        ],
+    );
+    repo.write(
+        "roles/r.json",
+        "{\"name\": \"r\",\n \"run_list\": [\"recipe[cb]\", \"role[ghost]\"]}",
+    );
+    repo.write("node.json", r#"{"run_list": ["role[r]"]}"#);
+    assert_refused(
+        &repo,
+        &["-j", "node.json"],
+        &["MissingRole", "roles/r.json:2:29"],
+    );
+    std::fs::remove_file(repo.path().join("roles/r.json")).unwrap();
+    repo.write(
+        "roles/r.rb",
+        "name 'r'\nrun_list 'recipe[cb]',\n  'recipe[ghost]'\n",
+    );
+    assert_refused(
+        &repo,
+        &["-j", "node.json"],
+        &["CookbookNotFound", "roles/r.rb:2:1"],
+    );
+    // From the command line there is no file to point at; the message still names it.
+    assert_refused(
+        &repo,
+        &["-o", "recipe[ghost]"],
+        &["cookbook `ghost` not found"],
+    );
+}
+
 #[test]
 fn attribute_file_with_unsupported_ruby() {
     let repo = repo_with_marker();

@@ -207,7 +207,7 @@ fn collection_of(repo: &Repo) -> Vec<Value> {
     config.data_bag_path = repo.path().join("data_bags");
     let repository = Repository::open(&config).expect("repository");
     let run_list = RunList::from_strings(&["recipe[site]".to_string()]).expect("run list");
-    let expansion = expand(run_list.items(), "_default", &repository).expect("expansion");
+    let expansion = expand(&run_list, "_default", &repository).expect("expansion");
     let mut node = Node::new("compare");
     node.apply_expansion(&expansion);
     let sources = RepoSources::new(&repository, HostFacts::default());

@@ -131,11 +131,8 @@ impl Bundle {
         let env_name = environment.as_deref().unwrap_or("_default");
         // Loading the environment checks it exists and parses before anything travels.
         repo.environment(env_name)?;
-        let expansion = expand(run_list.items(), env_name, &repo)?;
-        let cookbooks = crate::compile::order::cookbook_order(
-            &repo,
-            expansion.recipes.iter().map(|r| r.cookbook()),
-        )?;
+        let expansion = expand(&run_list, env_name, &repo)?;
+        let cookbooks = crate::compile::order::cookbook_order(&repo, &expansion.recipes)?;
         let mut entries = Vec::new();
         for name in &cookbooks {
             let Some(cookbook) = repo.cookbook(name) else {

@@ -93,6 +93,7 @@ pub fn run(args: &CheckArgs) -> i32 {
                 .map(|r| RecipeEntry {
                     name: format!("{}::{r}", cookbook.name()),
                     version: None,
+                    origin: None,
                 })
                 .collect(),
             roles: Vec::new(),

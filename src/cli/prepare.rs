@@ -211,7 +211,7 @@ pub fn expand_node(
         None => (node.run_list.clone(), false),
     };
     let environment = source.environment(&node.chef_environment)?;
-    let expansion = expand(run_list.items(), &node.chef_environment, source.roles())?;
+    let expansion = expand(&run_list, &node.chef_environment, source.roles())?;
     node.apply_environment(&environment);
     node.apply_expansion(&expansion);
     Ok(Expanded {
@@ -243,10 +243,7 @@ pub fn finish(
         node_file,
         automatic,
     } = expanded;
-    let cookbook_order = crate::compile::order::cookbook_order(
-        repo,
-        expansion.recipes.iter().map(|r| r.cookbook()),
-    )?;
+    let cookbook_order = crate::compile::order::cookbook_order(repo, &expansion.recipes)?;
     let automatic = if opts.minimal_ohai || config.minimal_ohai {
         automatic
     } else {

@@ -146,7 +146,7 @@ pub fn compile(
     loader: &dyn RecipeLoader,
     sources: &RepoSources<'_>,
 ) -> Result<Compiled> {
-    let order = order::cookbook_order(repo, expansion.recipes.iter().map(|r| r.cookbook()))?;
+    let order = order::cookbook_order(repo, &expansion.recipes)?;
     compile_in_order(repo, order, node, expansion, environment, loader, sources)
 }
 
@@ -200,7 +200,15 @@ pub fn compile_in_order(
         resource_types,
     };
     for entry in &expansion.recipes {
-        state.load_recipe(entry.cookbook(), entry.recipe(), None)?;
+        state
+            .load_recipe(entry.cookbook(), entry.recipe(), None)
+            .map_err(|e| match (e, &entry.origin) {
+                // Not found as the run list names it: say where the run list does.
+                (Error::Input { class, message }, Some(at)) if class.ends_with("NotFound") => {
+                    Error::compile_as(class, at.clone(), message)
+                }
+                (e, _) => e,
+            })?;
     }
     if !state.included.is_empty() {
         add_automatic_recipes(state.node, &state.included);
@@ -253,12 +261,11 @@ impl<'a> RecipeState<'a> {
             let message = format!(
                 "Cookbook {cookbook_name} not found. If you're loading {cookbook_name} from another cookbook, make sure you configure the dependency in your metadata"
             );
-            return Err(match included_at {
-                Some(at) => {
-                    Error::compile_as("Chef::Exceptions::CookbookNotFound", at.clone(), message)
-                }
-                None => Error::input("Chef::Exceptions::CookbookNotFound", message),
-            });
+            return Err(Error::located(
+                "Chef::Exceptions::CookbookNotFound",
+                included_at,
+                message,
+            ));
         };
         if included_at.is_some() && !self.in_order.contains(cookbook_name) {
             self.warnings.push(format!(
@@ -288,12 +295,11 @@ impl<'a> RecipeState<'a> {
                 self.included.pop();
             }
             let message = format!("could not find recipe {recipe} for cookbook {cookbook_name}");
-            return Err(match included_at {
-                Some(at) => {
-                    Error::compile_as("Chef::Exceptions::RecipeNotFound", at.clone(), message)
-                }
-                None => Error::input("Chef::Exceptions::RecipeNotFound", message),
-            });
+            return Err(Error::located(
+                "Chef::Exceptions::RecipeNotFound",
+                included_at,
+                message,
+            ));
         };
         for step in steps {
             match step {
@@ -530,15 +536,14 @@ fn check_versions(
         };
         let wanted = Version::parse(pin).map_err(|why| Error::input("ArgumentError", why))?;
         if wanted != cookbook.metadata.version {
-            return Err(Error::input(
-                "Chef::Exceptions::CookbookVersionSelectionError",
-                format!(
-                    "run list requires {} at version {wanted}, but {} has version {}",
-                    entry.cookbook(),
-                    cookbook.metadata.file.display(),
-                    cookbook.metadata.version
-                ),
-            ));
+            let message = format!(
+                "run list requires {} at version {wanted}, but {} has version {}",
+                entry.cookbook(),
+                cookbook.metadata.file.display(),
+                cookbook.metadata.version
+            );
+            let class = "Chef::Exceptions::CookbookVersionSelectionError";
+            return Err(Error::located(class, entry.origin.as_ref(), message));
         }
     }
     for (name, constraint) in &environment.cookbook_versions {

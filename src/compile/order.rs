@@ -6,6 +6,7 @@
 //! dependents, and top-level order follows the run list.
 
 use crate::error::{Error, Result};
+use crate::node::RecipeEntry;
 use crate::repo::Repository;
 use std::collections::HashSet;
 
@@ -13,23 +14,20 @@ use std::collections::HashSet;
 ///
 /// Every missing cookbook is reported at once: a run-list cookbook by name, a dependency at the
 /// metadata line that declares it.
-pub fn cookbook_order<'a>(
-    repo: &Repository,
-    run_list_cookbooks: impl IntoIterator<Item = &'a str>,
-) -> Result<Vec<String>> {
+pub fn cookbook_order(repo: &Repository, run_list: &[RecipeEntry]) -> Result<Vec<String>> {
     let mut order = Vec::new();
     let mut seen = HashSet::new();
     let mut missing = Vec::new();
-    for name in run_list_cookbooks {
+    for entry in run_list {
+        let name = entry.cookbook();
         if repo.cookbook(name).is_none() {
             if !missing
                 .iter()
                 .any(|e: &Error| e.to_string().contains(&format!("`{name}`")))
             {
-                missing.push(Error::input(
-                    "Chef::Exceptions::CookbookNotFound",
-                    format!("cookbook `{name}` not found in the cookbook path"),
-                ));
+                let class = "Chef::Exceptions::CookbookNotFound";
+                let message = format!("cookbook `{name}` not found in the cookbook path");
+                missing.push(Error::located(class, entry.origin.as_ref(), message));
             }
             continue;
         }

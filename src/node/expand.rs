@@ -7,8 +7,8 @@
 
 use super::attributes::{deep_merge_union, Map};
 use super::role::Role;
-use super::run_list::{is_version, RunListItem};
-use crate::error::{Error, Result};
+use super::run_list::{is_version, RunList, RunListItem};
+use crate::error::{Error, Result, SourceLocation};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -25,12 +25,22 @@ impl RoleSource for HashMap<String, Role> {
 }
 
 /// One recipe of the expanded run list.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct RecipeEntry {
     /// The name as written in the run list (`"cb"` or `"cb::r"`).
     pub name: String,
     /// The exact cookbook version pinned for this name, if any.
     pub version: Option<String>,
+    /// Where the run list (the node's, or a role's) names it first, when that is a file.
+    pub origin: Option<SourceLocation>,
+}
+
+/// Entries are equal when they name the same recipe and pin; where they were written does
+/// not count.
+impl PartialEq for RecipeEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.version == other.version
+    }
 }
 
 impl RecipeEntry {
@@ -72,11 +82,7 @@ pub struct Expansion {
 }
 
 /// Expands `items` for `environment`, loading roles from `roles`.
-pub fn expand(
-    items: &[RunListItem],
-    environment: &str,
-    roles: &dyn RoleSource,
-) -> Result<Expansion> {
+pub fn expand(items: &RunList, environment: &str, roles: &dyn RoleSource) -> Result<Expansion> {
     let mut expander = Expander {
         environment,
         roles,
@@ -95,32 +101,39 @@ struct Expander<'a> {
     expansion: Expansion,
     defaults: Value,
     overrides: Value,
-    missing: Vec<String>,
+    /// Missing roles, each with where it was named first.
+    missing: Vec<(String, Option<SourceLocation>)>,
 }
 
 impl Expander<'_> {
-    fn expand_items(&mut self, items: &[RunListItem]) -> Result<()> {
-        for item in items {
+    fn expand_items(&mut self, list: &RunList) -> Result<()> {
+        for (item, at) in list.located() {
             match item {
                 RunListItem::Recipe { name, version } => {
-                    self.add_recipe(name, version.as_deref())?
+                    self.add_recipe(name, version.as_deref(), at)?
                 }
-                RunListItem::Role(name) => self.enter_role(name)?,
+                RunListItem::Role(name) => self.enter_role(name, at)?,
             }
         }
         Ok(())
     }
 
     /// Chef's `VersionedRecipeList#add_recipe`: the literal name once, its pin checked.
-    fn add_recipe(&mut self, name: &str, version: Option<&str>) -> Result<()> {
+    fn add_recipe(
+        &mut self,
+        name: &str,
+        version: Option<&str>,
+        at: Option<&SourceLocation>,
+    ) -> Result<()> {
         let existing = self.expansion.recipes.iter_mut().find(|r| r.name == name);
         match existing {
             Some(entry) => {
                 if let Some(version) = version {
                     if let Some(recorded) = &entry.version {
                         if !same_version(recorded, version) {
-                            return Err(Error::input(
+                            return Err(Error::located(
                                 "Chef::Exceptions::CookbookVersionConflict",
+                                at,
                                 format!(
                                     "Run list requires {name} at versions {recorded} and {version}"
                                 ),
@@ -133,22 +146,23 @@ impl Expander<'_> {
             None => self.expansion.recipes.push(RecipeEntry {
                 name: name.to_string(),
                 version: version.map(str::to_string),
+                origin: at.cloned(),
             }),
         }
         Ok(())
     }
 
-    fn enter_role(&mut self, name: &str) -> Result<()> {
+    fn enter_role(&mut self, name: &str, at: Option<&SourceLocation>) -> Result<()> {
         // Marked before loading, so cycles and repeats (and repeated missing roles) stop here.
         if self.expansion.roles.iter().any(|r| r == name) {
             return Ok(());
         }
         self.expansion.roles.push(name.to_string());
         let Some(role) = self.roles.role(name)? else {
-            self.missing.push(name.to_string());
+            self.missing.push((name.to_string(), at.cloned()));
             return Ok(());
         };
-        self.expand_items(role.run_list_for(self.environment).items())?;
+        self.expand_items(role.run_list_for(self.environment))?;
         deep_merge_union(&mut self.defaults, &Value::Object(role.default_attributes));
         deep_merge_union(
             &mut self.overrides,
@@ -158,12 +172,14 @@ impl Expander<'_> {
     }
 
     fn finish(mut self) -> Result<Expansion> {
-        if !self.missing.is_empty() {
-            return Err(Error::input(
+        if let Some((_, first)) = self.missing.first() {
+            let names: Vec<&str> = self.missing.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(Error::located(
                 "Chef::Exceptions::MissingRole",
+                first.as_ref(),
                 format!(
                     "The expanded run list includes nonexistent roles: {}",
-                    self.missing.join(", ")
+                    names.join(", ")
                 ),
             ));
         }
@@ -218,7 +234,7 @@ mod tests {
 
     fn run(list: &[&str], env: &str, roles: &HashMap<String, Role>) -> Result<Expansion> {
         let list = RunList::from_strings(list).unwrap();
-        expand(list.items(), env, roles)
+        expand(&list, env, roles)
     }
 
     fn names(expansion: &Expansion) -> Vec<String> {
@@ -327,7 +343,7 @@ mod tests {
         assert_eq!(err.class(), "Chef::Exceptions::MissingRole");
         assert_eq!(
             err.to_string(),
-            "The expanded run list includes nonexistent roles: ghost1, ghost2"
+            "roles/web.json:1:14: The expanded run list includes nonexistent roles: ghost1, ghost2"
         );
     }
 
@@ -359,16 +375,41 @@ mod tests {
     }
 
     #[test]
+    fn each_recipe_remembers_where_the_run_list_named_it_first() {
+        let roles = roles(&[("web", json!({"run_list": ["recipe[a]", "recipe[b]"]}))]);
+        let e = run(&["role[web]", "recipe[a]"], "_default", &roles).unwrap();
+        let places: Vec<String> = e
+            .recipes
+            .iter()
+            .map(|r| {
+                r.origin
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(places, ["roles/web.json:1:14", "roles/web.json:1:26"]);
+        let missing = run(&["role[web]", "role[gone]"], "_default", &roles).unwrap_err();
+        assert!(!missing.to_string().contains(".json:"), "{missing}");
+        let roles = self::roles(&[("web", json!({"run_list": ["role[gone]"]}))]);
+        let missing = run(&["role[web]"], "_default", &roles).unwrap_err();
+        assert!(
+            missing.to_string().contains("roles/web.json:1:14"),
+            "{missing}"
+        );
+    }
+
+    #[test]
     fn a6_a_repeated_role_is_applied_only_at_its_first_occurrence() {
         let roles = roles(&[
             ("a", json!({"default_attributes": {"x": "a"}})),
             ("b", json!({"default_attributes": {"x": "b"}})),
         ]);
-        let list = [
+        let list = RunList::new(vec![
             RunListItem::Role("a".into()),
             RunListItem::Role("b".into()),
             RunListItem::Role("a".into()),
-        ];
+        ]);
         let e = expand(&list, "_default", &roles).unwrap();
         assert_eq!(Value::Object(e.default_attributes), json!({"x": "b"}));
     }
@@ -386,7 +427,12 @@ mod tests {
 
     #[test]
     fn b2_role_load_errors_pass_through() {
-        let err = expand(&[RunListItem::Role("r".into())], "_default", &FailingSource).unwrap_err();
+        let err = expand(
+            &RunList::new(vec![RunListItem::Role("r".into())]),
+            "_default",
+            &FailingSource,
+        )
+        .unwrap_err();
         assert_eq!(err.to_string(), "bad r");
     }
 }

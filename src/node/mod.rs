@@ -308,16 +308,16 @@ fn json_run_list(
         Error::compile(at, format!("expected `{key}` to be an array of strings"))
     };
     let items = list.as_array().ok_or_else(|| expected(locate(&[key])))?;
-    let mut parsed = Vec::with_capacity(items.len());
+    let mut parsed = RunList::default();
     for (i, item) in items.iter().enumerate() {
         let index = i.to_string();
-        let at = || locate(&[key, &index]);
-        let text = item.as_str().ok_or_else(|| expected(at()))?;
+        let at = locate(&[key, &index]);
+        let text = item.as_str().ok_or_else(|| expected(at.clone()))?;
         let entry = RunListItem::parse(text)
-            .map_err(|err| Error::compile_as("ArgumentError", at(), err.to_string()))?;
-        parsed.push(entry);
+            .map_err(|err| Error::compile_as("ArgumentError", at.clone(), err.to_string()))?;
+        parsed.push_at(entry, Some(at));
     }
-    Ok(RunList::new(parsed))
+    Ok(parsed)
 }
 
 /// A new node file gets 0644 like Chef's; an existing one keeps its mode.
@@ -419,10 +419,12 @@ mod tests {
                 RecipeEntry {
                     name: "a".into(),
                     version: Some("1.0".into()),
+                    origin: None,
                 },
                 RecipeEntry {
                     name: "b::x".into(),
                     version: None,
+                    origin: None,
                 },
             ],
             roles: vec!["web".into()],

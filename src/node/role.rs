@@ -134,10 +134,10 @@ pub(crate) fn run_list_at(src: &JsonSource<'_>, keys: &[&str]) -> Result<Option<
                 format!("expected `{shown}` to be an array of strings"),
             ));
         };
-        let parsed = RunListItem::parse(text).map_err(|err| {
-            Error::compile_as("ArgumentError", src.location(&item_keys), err.to_string())
-        })?;
-        list.push(parsed);
+        let location = src.location(&item_keys);
+        let parsed = RunListItem::parse(text)
+            .map_err(|err| Error::compile_as("ArgumentError", location.clone(), err.to_string()))?;
+        list.push_at(parsed, Some(location));
     }
     Ok(Some(list))
 }

@@ -3,7 +3,7 @@
 //! Expansion (roles → recipes) lives in `expand`; this module only knows the item syntax and
 //! that a run list ignores exact duplicates.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SourceLocation};
 use std::fmt;
 
 /// One entry of a run list.
@@ -115,9 +115,19 @@ pub(crate) fn is_version(s: &str) -> bool {
 }
 
 /// An ordered run list; exact duplicate items are ignored as it is built.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct RunList {
     items: Vec<RunListItem>,
+    /// Where each item was written, when it came from a file: errors about an item (a
+    /// cookbook that is not there, a pin that does not match) point at it.
+    locations: Vec<Option<SourceLocation>>,
+}
+
+/// Two run lists are equal when their items are; where they were written does not count.
+impl PartialEq for RunList {
+    fn eq(&self, other: &Self) -> bool {
+        self.items == other.items
+    }
 }
 
 impl RunList {
@@ -137,8 +147,29 @@ impl RunList {
 
     /// Appends an item unless the same item is already present.
     pub fn push(&mut self, item: RunListItem) {
+        self.push_at(item, None);
+    }
+
+    /// Appends an item written at `location`, unless the same item is already present.
+    pub fn push_at(&mut self, item: RunListItem, location: Option<SourceLocation>) {
         if !self.items.contains(&item) {
             self.items.push(item);
+            self.locations.push(location);
+        }
+    }
+
+    /// The items in order, each with where it was written when known.
+    pub fn located(&self) -> impl Iterator<Item = (&RunListItem, Option<&SourceLocation>)> {
+        self.items
+            .iter()
+            .zip(self.locations.iter().map(Option::as_ref))
+    }
+
+    /// Maps every known location through `f` (a run list read from generated text, pointed
+    /// back at its source).
+    pub fn relocate(&mut self, f: &dyn Fn(&SourceLocation) -> SourceLocation) {
+        for location in self.locations.iter_mut().flatten() {
+            *location = f(location);
         }
     }
 

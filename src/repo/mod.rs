@@ -134,9 +134,13 @@ impl crate::node::RoleSource for Repository {
             }
             Some(NamedFile::Ruby(path)) => {
                 let dsl = DslJson::read(&path, "role", ROLE_METHODS)?;
-                Role::from_json(&dsl.text, &path)
-                    .map(Some)
-                    .map_err(|e| dsl.relocate(e))
+                let mut role = Role::from_json(&dsl.text, &path).map_err(|e| dsl.relocate(e))?;
+                let to_call = |at: &SourceLocation| dsl.call_of(at).unwrap_or_else(|| at.clone());
+                role.run_list.relocate(&to_call);
+                for list in role.env_run_lists.values_mut() {
+                    list.relocate(&to_call);
+                }
+                Ok(Some(role))
             }
             None => Ok(None),
         }
@@ -331,14 +335,19 @@ impl DslJson {
         let Error::Compile { location, .. } = &error else {
             return error;
         };
-        let call = (location.line as usize)
-            .checked_sub(2)
-            .and_then(|i| self.calls.get(i))
-            .or(self.calls.first());
-        match call {
-            Some(call) => error.at(call.clone()),
+        match self.call_of(location) {
+            Some(call) => error.at(call),
             None => error,
         }
+    }
+
+    /// The call that set the key at `location` of the generated JSON.
+    fn call_of(&self, location: &SourceLocation) -> Option<SourceLocation> {
+        (location.line as usize)
+            .checked_sub(2)
+            .and_then(|i| self.calls.get(i))
+            .or(self.calls.first())
+            .cloned()
     }
 }
 

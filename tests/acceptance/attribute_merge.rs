@@ -41,7 +41,7 @@ fn build_node(input: &Value, repo: &Path) -> Result<Node, Error> {
         None => node.run_list.clone(),
     };
     let roles = load_roles(input, repo)?;
-    let expansion = expand(run_list.items(), &node.chef_environment, &roles)?;
+    let expansion = expand(&run_list, &node.chef_environment, &roles)?;
     let environment = load_environment(input, repo, &node.chef_environment)?;
     node.apply_environment(&environment);
     node.apply_expansion(&expansion);

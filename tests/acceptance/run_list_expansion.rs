@@ -56,7 +56,7 @@ fn run_expansion(input: &Value, repo: &Path) -> Result<Expansion, Error> {
     }
     let run_list = RunList::from_strings(&strings(&input["run_list"]))?;
     let environment = input["environment"].as_str().unwrap_or("_default");
-    expand(run_list.items(), environment, &RoleDir(dir))
+    expand(&run_list, environment, &RoleDir(dir))
 }
 
 fn compare_expansion(expansion: &Expansion, expected: &Value) -> Outcome {
@@ -85,9 +85,9 @@ fn compare_error(err: &Error, expected: &Value) -> Outcome {
         return Outcome::Fail(format!("expected {class}, got {}: {err}", err.class()));
     }
     match expected["error_message"].as_str() {
-        Some(message) if message != err.to_string() => Outcome::Fail(format!(
+        Some(message) if message != err.bare_message() => Outcome::Fail(format!(
             "expected message {message:?}, got {:?}",
-            err.to_string()
+            err.bare_message()
         )),
         _ => Outcome::Pass,
     }
@@ -165,7 +165,7 @@ fn run_compile(input: &Value, repo: &Path) -> Result<Compiled, Error> {
     })?;
     let repository = Repository::open(&config)?;
     let run_list = RunList::from_strings(&strings(&input["run_list"]))?;
-    let expansion = expand(run_list.items(), "_default", &repository)?;
+    let expansion = expand(&run_list, "_default", &repository)?;
     let mut node = Node::new("acceptance");
     node.apply_expansion(&expansion);
     let sources = RepoSources::new(&repository, HostFacts::default());
