@@ -172,23 +172,58 @@ fn reap_all() {
 }
 
 fn build_root(spec: &HostSpec, machine_netns: Option<std::fs::File>) -> Result<()> {
+    let built = overlay_root(
+        &spec.scratch,
+        &spec.lower,
+        spec.layer.as_deref(),
+        &|upper| write_identity(upper, spec),
+    )?;
+    let root = built.root;
+    mount_system(&root)?;
+    if let Some(netns) = machine_netns {
+        bind_machine_netns(&root, &netns)?;
+    }
+    sethostname(&spec.hostname).map_err(|e| os_error("sethostname", e))?;
+    chroot(&root).map_err(|e| os_error("chroot", e))?;
+    chdir("/").map_err(|e| os_error("chdir", e))?;
+    Ok(())
+}
+
+/// A root made by [`overlay_root`].
+pub(crate) struct OverlayRoot {
+    /// Where the root's changes go.
+    pub upper: PathBuf,
+    /// The merged root.
+    pub root: PathBuf,
+}
+
+/// Makes this mount namespace's mounts private, then mounts an overlay of `lower` (with the
+/// package `layer` image above it, if any) and a fresh upper, all on a tmpfs at `scratch`:
+/// everything outside a standard root hidden, and `prepare` given the upper before the
+/// overlay is mounted.
+pub(crate) fn overlay_root(
+    scratch: &Path,
+    lower: &Path,
+    layer: Option<&Path>,
+    prepare: &dyn Fn(&Path) -> Result<()>,
+) -> Result<OverlayRoot> {
     let none: Option<&str> = None;
     mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
         .map_err(|e| os_error("making mounts private", e))?;
-    mount_fs("tmpfs", &spec.scratch, MsFlags::MS_NODEV, "mode=755")?;
+    mount_fs("tmpfs", scratch, MsFlags::MS_NODEV, "mode=755")?;
     let (upper, work, root) = (
-        spec.scratch.join("upper"),
-        spec.scratch.join("work"),
-        spec.scratch.join("root"),
+        scratch.join("upper"),
+        scratch.join("work"),
+        scratch.join("root"),
     );
     for dir in [&upper, &work, &root] {
         std::fs::create_dir(dir).with_path(dir)?;
     }
-    hide_non_standard(&spec.lower, &upper)?;
-    write_identity(&upper, spec)?;
-    let mut lowers = spec.lower.display().to_string();
-    if let Some(image) = &spec.layer {
-        let mounted = spec.scratch.join("layer");
+    hide_non_standard(lower, &upper)?;
+    prepare(&upper)?;
+    let mut lowers = lower.display().to_string();
+    if let Some(image) = layer {
+        let mounted = scratch.join("layer");
         super::layer::mount_image(image, &mounted)?;
         lowers = format!("{}:{lowers}", mounted.display());
     }
@@ -202,18 +237,11 @@ fn build_root(spec: &HostSpec, machine_netns: Option<std::fs::File>) -> Result<(
             "Kitchen::ActionFailed",
             format!(
                 "{e} (the lower layer {} must be a directory on a file system overlayfs accepts: check `base_root`)",
-                spec.lower.display()
+                lower.display()
             ),
         )
     })?;
-    mount_system(&root)?;
-    if let Some(netns) = machine_netns {
-        bind_machine_netns(&root, &netns)?;
-    }
-    sethostname(&spec.hostname).map_err(|e| os_error("sethostname", e))?;
-    chroot(&root).map_err(|e| os_error("chroot", e))?;
-    chdir("/").map_err(|e| os_error("chdir", e))?;
-    Ok(())
+    Ok(OverlayRoot { upper, root })
 }
 
 /// Binds the open handle of the machine's network namespace at [`APT_NETNS`] in the host's
@@ -239,7 +267,7 @@ fn bind_machine_netns(root: &Path, netns: &std::fs::File) -> Result<()> {
 /// An allowlist, not a blocklist: whatever the machine keeps at its top level (repositories,
 /// caches, `/.dockerenv`) stays out of the host. Directories a host needs empty are made
 /// opaque; everything else gets a whiteout.
-pub(crate) fn hide_non_standard(lower: &Path, upper: &Path) -> Result<()> {
+fn hide_non_standard(lower: &Path, upper: &Path) -> Result<()> {
     let entries = std::fs::read_dir(lower).with_path(lower)?;
     for entry in entries.flatten() {
         let name = entry.file_name();
@@ -372,7 +400,7 @@ fn mount_dev(dev: &Path) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn mount_fs(kind: &str, target: &Path, flags: MsFlags, data: &str) -> Result<()> {
+fn mount_fs(kind: &str, target: &Path, flags: MsFlags, data: &str) -> Result<()> {
     let data = (!data.is_empty()).then_some(data);
     mount(Some(kind), target, Some(kind), flags, data)
         .map_err(|e| os_error(&format!("mounting {kind} on {}", target.display()), e))

@@ -15,11 +15,11 @@
 //! whatever the install started, and packs the upper with mksquashfs. Every mount goes with
 //! its namespaces; the image is written under a temporary name and renamed when complete.
 
-use super::host_init::{hide_non_standard, mount_fs, mount_system, os_error};
+use super::host_init::{mount_system, os_error, overlay_root};
 use crate::error::{Error, IoContext, Result};
 use crate::platform::fs::sha256_hex;
 use nix::fcntl::{Flock, FlockArg};
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::mount::{umount2, MntFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -236,37 +236,21 @@ fn isolate_and_build(spec: &LayerSpec) -> Result<()> {
 /// Runs as PID 1 of the build's PID namespace, so every process the install started dies
 /// with it.
 fn build_in_namespaces(spec: &LayerSpec) -> Result<()> {
-    let none: Option<&str> = None;
-    mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
-        .map_err(|e| os_error("making mounts private", e))?;
-    mount_fs("tmpfs", &spec.scratch, MsFlags::MS_NODEV, "mode=755")?;
-    let (upper, work, root) = (
-        spec.scratch.join("upper"),
-        spec.scratch.join("work"),
-        spec.scratch.join("root"),
-    );
-    for dir in [&upper, &work, &root] {
-        std::fs::create_dir(dir).with_path(dir)?;
-    }
-    hide_non_standard(&spec.lower, &upper)?;
-    let policy = upper.join(POLICY_RC_D);
-    write_policy(&policy)?;
-    let layers = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        spec.lower.display(),
-        upper.display(),
-        work.display()
-    );
-    mount_fs("overlay", &root, MsFlags::empty(), &layers)?;
-    mount_system(&root)?;
+    let policy = PathBuf::from(POLICY_RC_D);
+    let built = overlay_root(&spec.scratch, &spec.lower, None, &|upper| {
+        write_policy(&upper.join(&policy))
+    })?;
+    mount_system(&built.root)?;
     sethostname("skillet-layer").map_err(|e| os_error("sethostname", e))?;
-    let installed = install(&root, &spec.packages);
+    let installed = install(&built.root, &spec.packages);
     // Whatever the maintainer scripts left running must not write while the upper is packed.
     let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
-    umount2(&root, MntFlags::MNT_DETACH).map_err(|e| os_error("unmounting the build root", e))?;
+    umount2(&built.root, MntFlags::MNT_DETACH)
+        .map_err(|e| os_error("unmounting the build root", e))?;
     installed?;
+    let policy = built.upper.join(policy);
     std::fs::remove_file(&policy).with_path(&policy)?;
-    squash(&upper, &spec.out)
+    squash(&built.upper, &spec.out)
 }
 
 fn write_policy(path: &Path) -> Result<()> {
