@@ -404,7 +404,10 @@ fn destroy(kitchen: &Kitchen, many: &Many) -> Result<i32> {
         progress(&format!("Destroyed a host with no state ({netns})"));
     }
     for dir in kitchen.sweep_orphan_servers() {
-        progress(&format!("Stopped a Chef server with no state ({})", dir.display()));
+        progress(&format!(
+            "Stopped a Chef server with no state ({})",
+            dir.display()
+        ));
     }
     Ok(failed)
 }

@@ -133,31 +133,33 @@ impl Kitchen {
         let hosts = self.create_hosts(instance)?;
         progress(&format!("Converging <{}>", instance.name));
         let mut state = self.states.load(&instance.name)?;
-        let result = self.chef_server(instance, &hosts, &mut state).and_then(|server| {
-            let targets = self.targets(instance, &hosts);
-            targets.iter().try_for_each(|(view, host)| {
-                let (converges, enforce) = plan(&view.provisioner);
-                let source = match (&server, view.provisioner.chef_server) {
-                    (Some(server), Some(_)) => Source::Server(server),
-                    _ => Source::Repository {
-                        peers: targets
-                            .iter()
-                            .map(|(_, peer)| peer)
-                            .filter(|peer| peer.hostname != host.hostname)
-                            .collect(),
-                    },
-                };
-                provision::converge(
-                    &self.driver,
-                    host,
-                    &source,
-                    view,
-                    &self.config.project_dir,
-                    converges,
-                    enforce,
-                )
-            })
-        });
+        let result = self
+            .chef_server(instance, &hosts, &mut state)
+            .and_then(|server| {
+                let targets = self.targets(instance, &hosts);
+                targets.iter().try_for_each(|(view, host)| {
+                    let (converges, enforce) = plan(&view.provisioner);
+                    let source = match (&server, view.provisioner.chef_server) {
+                        (Some(server), Some(_)) => Source::Server(server),
+                        _ => Source::Repository {
+                            peers: targets
+                                .iter()
+                                .map(|(_, peer)| peer)
+                                .filter(|peer| peer.hostname != host.hostname)
+                                .collect(),
+                        },
+                    };
+                    provision::converge(
+                        &self.driver,
+                        host,
+                        &source,
+                        view,
+                        &self.config.project_dir,
+                        converges,
+                        enforce,
+                    )
+                })
+            });
         self.record(&mut state, "converge", result)
     }
 

@@ -658,7 +658,9 @@ fn chef_server(provisioner: &IndexMap<String, Located>) -> Result<Option<ChefSer
         Tree::Scalar(Value::String(name)) if name == "goiardi" => Ok(Some(ChefServer::Goiardi)),
         Tree::Scalar(Value::String(name)) => Err(Error::compile(
             value.location.clone(),
-            format!("expected {CHEF_SERVER}, found `{name}`: goiardi is the server skillet can start"),
+            format!(
+                "expected {CHEF_SERVER}, found `{name}`: goiardi is the server skillet can start"
+            ),
         )),
         _ => Err(value.expected(CHEF_SERVER)),
     }
@@ -1052,7 +1054,10 @@ suites:
     fn chef_server_is_off_unless_a_level_names_goiardi() {
         let c = config(BASIC).unwrap();
         assert_eq!(c.instances[0].chef_server(), None);
-        let text = BASIC.replace("name: chef_zero\n", "name: chef_zero\n  chef_server: goiardi\n");
+        let text = BASIC.replace(
+            "name: chef_zero\n",
+            "name: chef_zero\n  chef_server: goiardi\n",
+        );
         let c = config(&text).unwrap();
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
         assert!(c
@@ -1087,7 +1092,10 @@ suites:
             suite.for_host(&suite.hosts[1]).chef_server(),
             Some(ChefServer::Goiardi)
         );
-        let all = format!("provisioner: {{chef_server: goiardi}}\n{}", &HOSTS[HOSTS.find('\n').unwrap() + 1..]);
+        let all = format!(
+            "provisioner: {{chef_server: goiardi}}\n{}",
+            &HOSTS[HOSTS.find('\n').unwrap() + 1..]
+        );
         let c = config(&all).unwrap();
         assert!(c.instances[0]
             .hosts
@@ -1102,7 +1110,10 @@ suites:
         )
         .unwrap_err()
         .to_string();
-        assert!(err.starts_with("kitchen.yml:1:28: expected `chef_server` to be `goiardi`"), "{err}");
+        assert!(
+            err.starts_with("kitchen.yml:1:28: expected `chef_server` to be `goiardi`"),
+            "{err}"
+        );
         assert!(err.contains("found `chef_zero`"), "{err}");
         let err = config(
             "platforms: [{name: p}]\nsuites:\n  - name: s\n    provisioner:\n      chef_server: [goiardi]\n",

@@ -254,7 +254,11 @@ fn prepare_client_sandbox(
     let validator = server.dir.join(VALIDATOR_KEY);
     let key = std::fs::read(&validator).with_path(&validator)?;
     write_private(&sandbox.join("validation.pem"), &key)?;
-    let client_rb = client_rb(&server.url, &host.hostname, instance.provisioner.environment.as_deref());
+    let client_rb = client_rb(
+        &server.url,
+        &host.hostname,
+        instance.provisioner.environment.as_deref(),
+    );
     write_private(&sandbox.join("client.rb"), client_rb.as_bytes())?;
     write_json(&sandbox.join("dna.json"), &dna_json(&instance.provisioner))
 }
@@ -434,11 +438,23 @@ mod tests {
     #[test]
     fn client_rb_names_the_server_the_keys_and_the_environment() {
         let text = client_rb("http://10.201.0.1:8889", "lb", Some("it's"));
-        assert!(text.contains("chef_server_url 'http://10.201.0.1:8889'\n"), "{text}");
+        assert!(
+            text.contains("chef_server_url 'http://10.201.0.1:8889'\n"),
+            "{text}"
+        );
         assert!(text.contains("node_name 'lb'\n"), "{text}");
-        assert!(text.contains("validation_client_name 'chef-validator'\n"), "{text}");
-        assert!(text.contains("validation_key '/tmp/kitchen/validation.pem'\n"), "{text}");
-        assert!(text.contains("client_key '/tmp/kitchen-client.pem'\n"), "{text}");
+        assert!(
+            text.contains("validation_client_name 'chef-validator'\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("validation_key '/tmp/kitchen/validation.pem'\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("client_key '/tmp/kitchen-client.pem'\n"),
+            "{text}"
+        );
         assert!(text.contains("environment 'it\\'s'\n"), "{text}");
         assert!(!client_rb("http://x:1", "a", None).contains("environment"));
     }
