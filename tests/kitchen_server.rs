@@ -58,6 +58,10 @@ fn project() -> Repo {
         r#"{"name": "lb", "run_list": ["recipe[lb]"]}"#,
     )
     .write(
+        "environments/staging.json",
+        r#"{"name": "staging", "description": "the one before production"}"#,
+    )
+    .write(
         "kitchen.yml",
         "driver: namespace
 provisioner:
@@ -76,6 +80,7 @@ suites:
         run_list: ['role[lb]']
   - name: one
     run_list: ['role[app]']
+    provisioner: {client_rb: {environment: staging}}
   - name: flaky
     run_list: ['recipe[churn]']
 ",
@@ -89,17 +94,24 @@ suites:
     repo
 }
 
-/// The names of the nodes the instance's server holds, asked as its admin from the lab.
-fn nodes_on_server(repo: &Repo, instance: &str) -> Vec<String> {
+/// `GET path` on the instance's server, as its admin, from the lab.
+fn ask_server(repo: &Repo, instance: &str, path: &str) -> serde_json::Value {
     let state = StateDir::new(repo.path()).load(instance).unwrap();
     let server = state.server.expect("the state names the server");
     let netns = PathBuf::from(format!("/run/netns/{}", server.lab));
     let key = server.dir.join("admin.pem");
-    let nodes = in_netns(&netns, || {
+    in_netns(&netns, || {
         let api = skillet::server::connect(&server.url, "admin", &key, &Default::default())
             .expect("admin connection");
-        api.http.json("GET", "/nodes", None).expect("GET /nodes")
-    });
+        api.http
+            .json("GET", path, None)
+            .expect("GET from the server")
+    })
+}
+
+/// The names of the nodes the instance's server holds.
+fn nodes_on_server(repo: &Repo, instance: &str) -> Vec<String> {
+    let nodes = ask_server(repo, instance, "/nodes");
     let mut names: Vec<String> = nodes
         .as_object()
         .map(|m| m.keys().cloned().collect())
@@ -182,6 +194,10 @@ fn a_suite_converges_against_the_goiardi_it_starts_and_destroy_stops_it() {
         ["app1", "app2", "lb"]
     );
     assert_eq!(nodes_on_server(&repo, "one-debian-12"), ["one-debian-12"]);
+    let one = ask_server(&repo, "one-debian-12", "/nodes/one-debian-12");
+    assert_eq!(one["chef_environment"], "staging", "{one:#}");
+    let lb = ask_server(&repo, "web-debian-12", "/nodes/lb");
+    assert_eq!(lb["automatic"]["ipaddress"], "10.201.0.12", "{lb:#}");
     assert_eq!(goiardi_of(&repo).len(), 2, "{:?}", goiardi_of(&repo));
 
     // A later converge finds the running server and uploads the edited cookbook.
@@ -211,6 +227,28 @@ fn a_suite_converges_against_the_goiardi_it_starts_and_destroy_stops_it() {
     .ok()
     .shows("app v2\n");
     assert_eq!(exec(&repo, "one", "cat /etc/app-role"), "app\n");
+
+    // A server that died is started again; the hosts register with it anew.
+    let state = StateDir::new(repo.path()).load("web-debian-12").unwrap();
+    let old = state.server.unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(old.pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    while std::fs::read_to_string(format!("/proc/{}/stat", old.pid))
+        .is_ok_and(|s| !s.contains(") Z "))
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    repo.run(&["kitchen", "converge", "web"])
+        .ok()
+        .shows("Starting the Chef server (goiardi) of <web-debian-12>")
+        .shows("[web-debian-12/lb]   * template[/etc/lb-backends] action create (up to date)");
+    assert_eq!(
+        nodes_on_server(&repo, "web-debian-12"),
+        ["app1", "app2", "lb"]
+    );
 
     // destroy stops each server and removes its data, also one whose state was lost.
     std::fs::remove_file(repo.path().join(".kitchen/web-debian-12.json")).unwrap();
@@ -307,6 +345,28 @@ fn a_server_that_fails_or_never_answers_fails_converge_with_its_log() {
     assert!(
         text.contains("install the Debian package `goiardi`"),
         "{text}"
+    );
+
+    // A server whose lab went with its last host is replaced by one in the new lab.
+    repo.run(&["kitchen", "destroy", "one"]).ok();
+    let states = StateDir::new(repo.path());
+    let flaky = states.load("flaky-debian-12").unwrap();
+    let old = flaky.server.clone().expect("the kept instance's server");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(flaky.hosts[0].pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    repo.run(&["kitchen", "converge", "flaky"])
+        .ok()
+        .shows("Starting the Chef server (goiardi) of <flaky-debian-12>")
+        .shows("[flaky-debian-12]   * execute[always-runs] action run");
+    let now = states.load("flaky-debian-12").unwrap().server.unwrap();
+    assert_ne!(now.pid, old.pid);
+    assert!(
+        std::fs::read_to_string(format!("/proc/{}/stat", old.pid))
+            .map_or(true, |s| s.contains(") Z ")),
+        "the old server still runs"
     );
     repo.run(&["kitchen", "destroy"]).ok();
     assert_nothing_left(&repo);

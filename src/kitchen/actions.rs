@@ -186,6 +186,10 @@ impl Kitchen {
             self.states.path(),
             &mut record,
         )?;
+        if current.as_ref() != Some(&server) {
+            // A new server may not know the hosts' clients: they register again.
+            hosts.iter().try_for_each(provision::drop_client_key)?;
+        }
         let outcome = server::upload_repository(&server, &self.config.project_dir)?;
         progress(&format!(
             "Uploaded the repository to {}: {} changed, {} unchanged",

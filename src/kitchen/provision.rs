@@ -263,6 +263,15 @@ fn prepare_client_sandbox(
     write_json(&sandbox.join("dna.json"), &dna_json(&instance.provisioner))
 }
 
+/// Removes the host's client key, so its next client run registers it anew.
+pub fn drop_client_key(host: &HostState) -> Result<()> {
+    let key = host_path(host, CLIENT_KEY);
+    match std::fs::remove_file(&key) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&key, e)),
+        _ => Ok(()),
+    }
+}
+
 /// client.rb for a host of the instance; the node is named after the host.
 fn client_rb(url: &str, node_name: &str, environment: Option<&str>) -> String {
     let mut text = format!(

@@ -72,6 +72,17 @@ pub fn is_running(server: &ServerState) -> bool {
         .is_some_and(|(state, started)| state != 'Z' && started == server.start_time)
 }
 
+/// Whether the server's network namespace is the lab's as it is now.
+fn listens_in_lab(server: &ServerState) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let theirs = std::fs::metadata(format!("/proc/{}/ns/net", server.pid));
+    let lab = std::fs::metadata(Path::new("/run/netns").join(&server.lab));
+    match (theirs, lab) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
 /// The instance's server, running: the one the state names if it still runs, else a new one.
 /// `record` is called with a new server's state as soon as it is started (before it answers),
 /// so a crash in between still leaves it findable by `destroy`.
@@ -83,8 +94,17 @@ pub fn ensure(
     record: &mut dyn FnMut(Option<&ServerState>) -> Result<()>,
 ) -> Result<ServerState> {
     if let Some(server) = current.filter(|s| is_running(s)) {
-        return Ok(server.clone());
+        if listens_in_lab(server) {
+            return Ok(server.clone());
+        }
+        // Its lab went with its last host and a new lab was made: nothing can reach it there.
+        terminate(server.pid, server.start_time)?;
     }
+    let program = find_program(GOIARDI, std::env::var_os("PATH").as_deref()).ok_or_else(|| {
+        failed(format!(
+            "`chef_server: goiardi` needs goiardi, which is not installed: install the Debian package `{GOIARDI}` (apt-get install {GOIARDI})"
+        ))
+    })?;
     let Some(first) = hosts.first() else {
         return Err(failed(format!("{} has no host", instance.name)));
     };
@@ -101,7 +121,7 @@ pub fn ensure(
         instance.name,
         at.url()
     ));
-    let (server, child) = spawn(&at, &dir)?;
+    let (server, child) = spawn(&program, &at, &dir)?;
     record(Some(&server))?;
     match wait_ready(&server, child, &at) {
         Ok(()) => Ok(server),
@@ -134,18 +154,13 @@ impl Listen {
 
 /// Starts goiardi in the lab's network namespace (a child started from a thread that joined
 /// it), in a process group of its own so a Ctrl-C at the terminal leaves it running.
-fn spawn(at: &Listen, dir: &Path) -> Result<(ServerState, Child)> {
-    let program = find_program(GOIARDI, std::env::var_os("PATH").as_deref()).ok_or_else(|| {
-        failed(format!(
-            "`chef_server: goiardi` needs goiardi, which is not installed: install the Debian package `{GOIARDI}` (apt-get install {GOIARDI})"
-        ))
-    })?;
+fn spawn(program: &Path, at: &Listen, dir: &Path) -> Result<(ServerState, Child)> {
     let lfs = dir.join("lfs");
     std::fs::create_dir_all(&lfs).with_path(&lfs)?;
     let log_path = dir.join(LOG);
     let log = File::create(&log_path).with_path(&log_path)?;
     let log_err = log.try_clone().with_path(&log_path)?;
-    let mut command = Command::new(&program);
+    let mut command = Command::new(program);
     command
         .args(["-I", &at.address, "-H", &at.address, "-A"])
         .arg("-P")
