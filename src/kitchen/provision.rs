@@ -43,6 +43,7 @@ pub enum Source<'a> {
     /// every host's node.
     Server(&'a ServerState),
 }
+
 /// Repository directories copied into the sandbox, when the project has them.
 const REPO_DIRS: &[&str] = &["roles", "environments", "data_bags"];
 /// Directories holding cookbooks.
