@@ -403,6 +403,12 @@ fn destroy(kitchen: &Kitchen, many: &Many) -> Result<i32> {
     for netns in kitchen.driver().sweep_orphans(&hosts)? {
         progress(&format!("Destroyed a host with no state ({netns})"));
     }
+    for dir in kitchen.sweep_orphan_servers() {
+        progress(&format!(
+            "Stopped a Chef server with no state ({})",
+            dir.display()
+        ));
+    }
     Ok(failed)
 }
 

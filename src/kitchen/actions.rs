@@ -7,9 +7,10 @@
 use super::config::{Instance, KitchenConfig, ProvisionerConfig};
 use super::driver::namespace::is_running;
 use super::driver::NamespaceDriver;
-use super::state::{HostState, InstanceState, StateDir};
+use super::provision::Source;
+use super::state::{HostState, InstanceState, ServerState, StateDir};
 use super::stream::progress;
-use super::{provision, verify};
+use super::{provision, server, verify};
 use crate::error::{Error, Result};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -132,25 +133,71 @@ impl Kitchen {
         let hosts = self.create_hosts(instance)?;
         progress(&format!("Converging <{}>", instance.name));
         let mut state = self.states.load(&instance.name)?;
-        let targets = self.targets(instance, &hosts);
-        let result = targets.iter().try_for_each(|(view, host)| {
-            let (converges, enforce) = plan(&view.provisioner);
-            let peers: Vec<&HostState> = targets
-                .iter()
-                .map(|(_, peer)| peer)
-                .filter(|peer| peer.hostname != host.hostname)
-                .collect();
-            provision::converge(
-                &self.driver,
-                host,
-                &peers,
-                view,
-                &self.config.project_dir,
-                converges,
-                enforce,
-            )
-        });
+        let result = self
+            .chef_server(instance, &hosts, &mut state)
+            .and_then(|server| {
+                let targets = self.targets(instance, &hosts);
+                targets.iter().try_for_each(|(view, host)| {
+                    let (converges, enforce) = plan(&view.provisioner);
+                    let source = match (&server, view.provisioner.chef_server) {
+                        (Some(server), Some(_)) => Source::Server(server),
+                        _ => Source::Repository {
+                            peers: targets
+                                .iter()
+                                .map(|(_, peer)| peer)
+                                .filter(|peer| peer.hostname != host.hostname)
+                                .collect(),
+                        },
+                    };
+                    provision::converge(
+                        &self.driver,
+                        host,
+                        &source,
+                        view,
+                        &self.config.project_dir,
+                        converges,
+                        enforce,
+                    )
+                })
+            });
         self.record(&mut state, "converge", result)
+    }
+
+    /// With `chef_server`, the instance's server, running and holding the project's repository
+    /// as it is now (started if needed and recorded in `state`); `None` without.
+    fn chef_server(
+        &self,
+        instance: &Instance,
+        hosts: &[HostState],
+        state: &mut InstanceState,
+    ) -> Result<Option<ServerState>> {
+        if instance.chef_server().is_none() {
+            return Ok(None);
+        }
+        let current = state.server.clone();
+        let mut record = |server: Option<&ServerState>| {
+            state.server = server.cloned();
+            self.states.save(state)
+        };
+        let server = server::ensure(
+            instance,
+            hosts,
+            current.as_ref(),
+            self.states.path(),
+            &mut record,
+        )?;
+        if current.as_ref() != Some(&server) {
+            // A new server may not know the hosts' clients: they register again.
+            hosts.iter().try_for_each(provision::drop_client_key)?;
+        }
+        let outcome = server::upload_repository(&server, &self.config.project_dir)?;
+        progress(&format!(
+            "Uploaded the repository to {}: {} changed, {} unchanged",
+            server.url,
+            outcome.changed.len(),
+            outcome.unchanged
+        ));
+        Ok(Some(server))
     }
 
     /// Each host with the instance as that host sees it (its name, run list, attributes).
@@ -188,12 +235,18 @@ impl Kitchen {
         self.record(&mut state, "verify", result)
     }
 
-    /// Destroys the instance's hosts (if any) and forgets its state.
+    /// Destroys the instance's hosts (if any) and its Chef server (if it started one), and
+    /// forgets its state.
     pub fn destroy(&self, name: &str) -> Result<()> {
         let state = self.states.load(name)?;
-        if !state.hosts.is_empty() {
+        if !state.hosts.is_empty() || state.server.is_some() {
             progress(&format!("Destroying <{name}>"));
         }
+        // The server first: it lives in the lab, which goes with the last host.
+        let stopped = match &state.server {
+            Some(server) => server::stop(server),
+            None => Ok(()),
+        };
         // The hosts of a suite go down together, as they came up.
         let results: Vec<Result<()>> = std::thread::scope(|s| {
             let workers: Vec<_> = state
@@ -213,10 +266,27 @@ impl Kitchen {
                 })
                 .collect()
         });
-        match results.into_iter().find_map(|r| r.err()) {
+        match std::iter::once(stopped)
+            .chain(results)
+            .find_map(|r| r.err())
+        {
             Some(e) => Err(e),
             None => self.states.remove(name),
         }
+    }
+
+    /// Stops the Chef servers of this project that no state names (a crash between starting
+    /// one and recording it, a lost state file) and removes their data; returns their
+    /// directories.
+    pub fn sweep_orphan_servers(&self) -> Vec<std::path::PathBuf> {
+        let known: Vec<ServerState> = self
+            .states
+            .names()
+            .iter()
+            .filter_map(|n| self.states.load(n).ok())
+            .filter_map(|s| s.server)
+            .collect();
+        server::sweep_orphans(self.states.path(), &known)
     }
 
     /// The running first host of an instance (the only one of a one-host suite), or an error

@@ -64,6 +64,15 @@ impl Instance {
         !self.hosts.is_empty()
     }
 
+    /// The Chef server the instance starts: the one its provisioner names, or, in a multi-host
+    /// suite, the one any of its hosts' provisioners names.
+    pub fn chef_server(&self) -> Option<ChefServer> {
+        if !self.is_multi_host() {
+            return self.provisioner.chef_server;
+        }
+        self.hosts.iter().find_map(|h| h.provisioner.chef_server)
+    }
+
     /// The instance as one of its hosts sees it: named `<instance>/<host>` in output and
     /// errors, converged with the host's run list, attributes and overrides.
     pub fn for_host(&self, host: &HostConfig) -> Instance {
@@ -108,6 +117,16 @@ pub struct ProvisionerConfig {
     pub enforce_idempotency: bool,
     /// The chef environment, if any.
     pub environment: Option<String>,
+    /// `chef_server`: converge with `skillet client` against a Chef server the instance
+    /// starts, instead of `skillet solo`; `None` for solo.
+    pub chef_server: Option<ChefServer>,
+}
+
+/// The Chef server an instance starts for its hosts (`provisioner: {chef_server: goiardi}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChefServer {
+    /// goiardi, the Chef server API in one Go binary (Debian's `goiardi` package).
+    Goiardi,
 }
 
 /// The `verifier` section.
@@ -158,7 +177,10 @@ const PROVISIONER_KEYS: &[&str] = &[
     "enforce_idempotency",
     "client_rb",
     "solo_rb",
+    "chef_server",
 ];
+/// What `chef_server` may be.
+const CHEF_SERVER: &str = "`chef_server` to be `goiardi` (or false for none)";
 const VERIFIER_KEYS: &[&str] = &["name", "command", "timeout"];
 
 /// Which file to read: `KITCHEN_YAML`, else `kitchen.yml`/`.kitchen.yml` in `dir`.
@@ -622,7 +644,26 @@ fn provisioner_config(
         multiple_converge,
         enforce_idempotency,
         environment: environment(&fields)?,
+        chef_server: chef_server(&fields)?,
     })
+}
+
+/// `chef_server: goiardi` (`false` or null turns off one a wider level set).
+fn chef_server(provisioner: &IndexMap<String, Located>) -> Result<Option<ChefServer>> {
+    let Some(value) = provisioner.get("chef_server") else {
+        return Ok(None);
+    };
+    match &value.tree {
+        Tree::Scalar(Value::Null | Value::Bool(false)) => Ok(None),
+        Tree::Scalar(Value::String(name)) if name == "goiardi" => Ok(Some(ChefServer::Goiardi)),
+        Tree::Scalar(Value::String(name)) => Err(Error::compile(
+            value.location.clone(),
+            format!(
+                "expected {CHEF_SERVER}, found `{name}`: goiardi is the server skillet can start"
+            ),
+        )),
+        _ => Err(value.expected(CHEF_SERVER)),
+    }
 }
 
 /// Test Kitchen's rule: the platform's run list items come before the suite's (and, in a
@@ -1007,6 +1048,80 @@ suites:
             err.starts_with("kitchen.yml:4:13: expected each of `hosts` to be a mapping"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn chef_server_is_off_unless_a_level_names_goiardi() {
+        let c = config(BASIC).unwrap();
+        assert_eq!(c.instances[0].chef_server(), None);
+        let text = BASIC.replace(
+            "name: chef_zero\n",
+            "name: chef_zero\n  chef_server: goiardi\n",
+        );
+        let c = config(&text).unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert!(c
+            .instances
+            .iter()
+            .all(|i| i.chef_server() == Some(ChefServer::Goiardi)));
+        // A platform or a suite turns it off again.
+        let off = text.replace(
+            "    excludes: [ubuntu_22/04]\n    provisioner:\n",
+            "    excludes: [ubuntu_22/04]\n    provisioner:\n      chef_server: false\n",
+        );
+        let c = config(&off).unwrap();
+        assert_eq!(c.instances[0].chef_server(), Some(ChefServer::Goiardi));
+        assert_eq!(c.instances[2].chef_server(), None);
+    }
+
+    #[test]
+    fn chef_server_of_a_multi_host_suite_may_be_set_per_host() {
+        let text = HOSTS.replace(
+            "provisioner: {enforce_idempotency: true}",
+            "provisioner: {enforce_idempotency: true, chef_server: goiardi}",
+        );
+        let c = config(&text).unwrap();
+        let suite = &c.instances[0];
+        assert_eq!(suite.chef_server(), Some(ChefServer::Goiardi));
+        assert_eq!(suite.hosts[0].provisioner.chef_server, None);
+        assert_eq!(
+            suite.hosts[1].provisioner.chef_server,
+            Some(ChefServer::Goiardi)
+        );
+        assert_eq!(
+            suite.for_host(&suite.hosts[1]).chef_server(),
+            Some(ChefServer::Goiardi)
+        );
+        let all = format!(
+            "provisioner: {{chef_server: goiardi}}\n{}",
+            &HOSTS[HOSTS.find('\n').unwrap() + 1..]
+        );
+        let c = config(&all).unwrap();
+        assert!(c.instances[0]
+            .hosts
+            .iter()
+            .all(|h| h.provisioner.chef_server == Some(ChefServer::Goiardi)));
+    }
+
+    #[test]
+    fn an_unknown_chef_server_is_an_error_at_its_place() {
+        let err = config(
+            "provisioner: {chef_server: chef_zero}\nplatforms: [{name: p}]\nsuites: [{name: s}]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("kitchen.yml:1:28: expected `chef_server` to be `goiardi`"),
+            "{err}"
+        );
+        assert!(err.contains("found `chef_zero`"), "{err}");
+        let err = config(
+            "platforms: [{name: p}]\nsuites:\n  - name: s\n    provisioner:\n      chef_server: [goiardi]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("kitchen.yml:5:20:"), "{err}");
+        assert!(err.contains("found a list"), "{err}");
     }
 
     #[test]

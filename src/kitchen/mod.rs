@@ -3,7 +3,8 @@
 //!
 //! [`config`] reads kitchen.yml into instances, [`state`] keeps each instance's state between
 //! commands, [`driver`] makes hosts (namespaces around an overlay root) on the [`lab`] network,
-//! [`provision`] converges a host with skillet itself, [`verify`] runs the suite's checks, and
+//! [`provision`] converges a host with skillet itself (with `chef_server`, against a Chef
+//! server [`server`] starts in the lab), [`verify`] runs the suite's checks, and
 //! [`actions`] chains them as Test Kitchen's commands do; [`report`] writes `test`'s results.
 
 pub mod actions;
@@ -13,6 +14,7 @@ pub mod lab;
 pub mod located;
 pub mod provision;
 pub mod report;
+pub mod server;
 pub mod state;
 pub mod stream;
 pub mod verify;

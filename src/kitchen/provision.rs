@@ -1,25 +1,49 @@
 //! Converging a host: the repository copied in, `skillet solo` run inside, and the
-//! idempotency gate.
+//! idempotency gate; or, with `chef_server`, `skillet client` run inside against the
+//! instance's Chef server (see [`super::server`]).
 //!
 //! The sandbox is `/tmp/kitchen` inside the host (a tmpfs of the host's own): cookbooks,
 //! roles, environments and data bags from the project, a `solo.json` pointing at them and a
-//! `dna.json` with the instance's run list and attributes. The skillet binary itself is not
-//! copied: the host runs the very binary the user ran (see `__enter --skillet`).
+//! `dna.json` with the instance's run list and attributes. In client mode it holds
+//! `client.rb`, the validator's key and `dna.json` (the first-boot JSON) instead; the client's
+//! own key is kept outside the sandbox, so it survives the sandbox being rebuilt for each
+//! converge. The skillet binary itself is not copied: the host runs the very binary the user
+//! ran (see `__enter --skillet`).
 
 use super::config::{Instance, ProvisionerConfig};
 use super::driver::host_enter::EnterSpec;
 use super::driver::host_init::APT_NETNS;
 use super::driver::namespace::host_path;
 use super::driver::NamespaceDriver;
-use super::state::HostState;
+use super::server::{self, VALIDATOR, VALIDATOR_KEY};
+use super::state::{HostState, ServerState};
 use super::stream::{progress, run_streamed};
 use crate::error::{Error, IoContext, Result};
+use crate::platform::fs::{stage_and_rename, staging_path, Mode, Ownership};
 use crate::platform::packages::apt::APT_NETNS_VAR;
 use serde_json::{json, Value};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The sandbox inside the host.
 pub const SANDBOX: &str = "/tmp/kitchen";
+/// The host's client key in client mode: outside the sandbox, which each converge rebuilds,
+/// and on the host's own /tmp, so a new host never inherits one.
+pub const CLIENT_KEY: &str = "/tmp/kitchen-client.pem";
+
+/// Where a host's run gets its cookbooks, roles and peers' nodes.
+#[derive(Debug, Clone)]
+pub enum Source<'a> {
+    /// `skillet solo` on a copy of the repository, with the nodes the suite's other hosts
+    /// saved when they converged.
+    Repository {
+        /// The other hosts of a multi-host suite.
+        peers: Vec<&'a HostState>,
+    },
+    /// `skillet client` against the instance's Chef server, which holds the repository and
+    /// every host's node.
+    Server(&'a ServerState),
+}
+
 /// Repository directories copied into the sandbox, when the project has them.
 const REPO_DIRS: &[&str] = &["roles", "environments", "data_bags"];
 /// Directories holding cookbooks.
@@ -34,21 +58,31 @@ const NOT_COOKBOOK: &[&str] = &[
     "site-cookbooks",
 ];
 
-/// Copies the repository into the host and converges it as configured; `converges` is how
-/// many runs (the idempotency gate applies from the second one when `enforce` is set). The
-/// nodes its `peers` (the other hosts of a multi-host suite) saved when they converged are in
-/// its node path, so `search(:node, ...)` finds them as it would on a Chef server.
+/// Prepares the host's sandbox for `source` and converges it as configured; `converges` is
+/// how many runs (the idempotency gate applies from the second one when `enforce` is set).
+/// From a repository copy, the nodes the peers saved when they converged are in the host's
+/// node path, so `search(:node, ...)` finds them as it would on a Chef server; from a server,
+/// the server answers it.
 pub fn converge(
     driver: &NamespaceDriver,
     host: &HostState,
-    peers: &[&HostState],
+    source: &Source<'_>,
     instance: &Instance,
     project_dir: &Path,
     converges: u32,
     enforce: bool,
 ) -> Result<()> {
-    prepare_sandbox(host, instance, project_dir)?;
-    share_saved_nodes(host, peers)?;
+    let command = match source {
+        Source::Repository { peers } => {
+            prepare_sandbox(host, instance, project_dir)?;
+            share_saved_nodes(host, peers)?;
+            "solo"
+        }
+        Source::Server(server) => {
+            prepare_client_sandbox(host, instance, server)?;
+            "client"
+        }
+    };
     for run in 1..=converges {
         if converges > 1 {
             progress(&format!(
@@ -62,7 +96,7 @@ pub fn converge(
             skillet: true,
             env: solo_env(instance),
             timeout: None,
-            argv: solo_argv(&report),
+            argv: run_argv(command, &report),
         };
         let result = run_streamed(driver.command(host, &spec)?, &instance.name)?;
         if result.code != 0 {
@@ -73,7 +107,7 @@ pub fn converge(
                 .collect();
             let why = fatal.iter().map(|l| format!("\n  {l}")).collect::<String>();
             return Err(failed(format!(
-                "converge of {} failed (skillet solo exited {}){why}",
+                "converge of {} failed (skillet {command} exited {}){why}",
                 instance.name, result.code
             )));
         }
@@ -93,12 +127,17 @@ fn solo_env(instance: &Instance) -> Vec<(String, String)> {
     vec![(APT_NETNS_VAR.to_string(), APT_NETNS.to_string())]
 }
 
-fn solo_argv(report: &str) -> Vec<String> {
+/// `skillet solo` (from solo.json) or `skillet client` (from client.rb), with the node JSON.
+fn run_argv(command: &str, report: &str) -> Vec<String> {
+    let config = match command {
+        "client" => "client.rb",
+        _ => "solo.json",
+    };
     [
         "skillet",
-        "solo",
+        command,
         "-c",
-        &format!("{SANDBOX}/solo.json"),
+        &format!("{SANDBOX}/{config}"),
         "-j",
         &format!("{SANDBOX}/dna.json"),
         "--report-file",
@@ -176,6 +215,101 @@ fn prepare_sandbox(host: &HostState, instance: &Instance, project_dir: &Path) ->
         &solo_json(instance, host, &cookbook_paths),
     )?;
     write_json(&sandbox.join("dna.json"), &dna_json(&instance.provisioner))
+}
+
+/// The directories holding the project's cookbooks, as seen from the machine: `cookbooks/`
+/// and `site-cookbooks/`, and, when the project is itself a cookbook, `staged` with a fresh
+/// copy of it (a cookbook path holds cookbooks, not one cookbook).
+pub fn cookbook_dirs(project_dir: &Path, staged: &Path) -> Result<Vec<PathBuf>> {
+    let mut dirs: Vec<PathBuf> = COOKBOOK_DIRS
+        .iter()
+        .map(|d| project_dir.join(d))
+        .filter(|d| d.is_dir())
+        .collect();
+    if staged.exists() {
+        std::fs::remove_dir_all(staged).with_path(staged)?;
+    }
+    if let Some(name) = project_cookbook_name(project_dir) {
+        copy_tree(project_dir, &staged.join(name), NOT_COOKBOOK)?;
+        dirs.push(staged.to_path_buf());
+    }
+    Ok(dirs)
+}
+
+/// The client-mode sandbox: `client.rb`, the validator's key (the first run registers the
+/// host with it) and the first-boot JSON. A host with no client key yet is new to the
+/// server: a client or node of its name left by an earlier host is deleted first.
+fn prepare_client_sandbox(
+    host: &HostState,
+    instance: &Instance,
+    server: &ServerState,
+) -> Result<()> {
+    let sandbox = host_path(host, SANDBOX);
+    if sandbox.exists() {
+        std::fs::remove_dir_all(&sandbox).with_path(&sandbox)?;
+    }
+    std::fs::create_dir_all(&sandbox).with_path(&sandbox)?;
+    if !host_path(host, CLIENT_KEY).exists() {
+        server::forget_client(server, &host.hostname)?;
+    }
+    let validator = server.dir.join(VALIDATOR_KEY);
+    let key = std::fs::read(&validator).with_path(&validator)?;
+    write_private(&sandbox.join("validation.pem"), &key)?;
+    let client_rb = client_rb(
+        &server.url,
+        &host.hostname,
+        instance.provisioner.environment.as_deref(),
+    );
+    write_private(&sandbox.join("client.rb"), client_rb.as_bytes())?;
+    write_json(&sandbox.join("dna.json"), &dna_json(&instance.provisioner))
+}
+
+/// Removes the host's client key, so its next client run registers it anew.
+pub fn drop_client_key(host: &HostState) -> Result<()> {
+    let key = host_path(host, CLIENT_KEY);
+    match std::fs::remove_file(&key) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&key, e)),
+        _ => Ok(()),
+    }
+}
+
+/// client.rb for a host of the instance; the node is named after the host.
+fn client_rb(url: &str, node_name: &str, environment: Option<&str>) -> String {
+    let mut text = format!(
+        "# Written by skillet kitchen.\n\
+         chef_server_url {}\n\
+         node_name {}\n\
+         validation_client_name {}\n\
+         validation_key {}\n\
+         client_key {}\n\
+         file_cache_path {}\n\
+         file_backup_path {}\n",
+        ruby_string(url),
+        ruby_string(node_name),
+        ruby_string(VALIDATOR),
+        ruby_string(&format!("{SANDBOX}/validation.pem")),
+        ruby_string(CLIENT_KEY),
+        ruby_string(&format!("{SANDBOX}/cache")),
+        ruby_string(&format!("{SANDBOX}/backup")),
+    );
+    if let Some(env) = environment {
+        text.push_str(&format!("environment {}\n", ruby_string(env)));
+    }
+    text
+}
+
+/// A single-quoted Ruby string literal.
+fn ruby_string(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// Writes a file only root may read, atomically.
+fn write_private(path: &Path, content: &[u8]) -> Result<()> {
+    let ownership = Ownership {
+        mode: Some(Mode::new(0o600)),
+        ..Ownership::default()
+    };
+    stage_and_rename(path, &staging_path(path), content, ownership, &|_| Ok(()))
 }
 
 /// Copies each peer's saved node (`nodes/<hostname>.json` in its sandbox) into the host's node
@@ -280,6 +414,7 @@ mod tests {
             multiple_converge: 1,
             enforce_idempotency: false,
             environment: None,
+            chef_server: None,
         };
         assert_eq!(
             dna_json(&p),
@@ -308,6 +443,47 @@ mod tests {
         copy_tree(from.path(), to.path(), NOT_COOKBOOK).unwrap();
         assert!(to.path().join("recipes/default.yml").is_file());
         assert!(!to.path().join(".kitchen").exists());
+    }
+
+    #[test]
+    fn client_rb_names_the_server_the_keys_and_the_environment() {
+        let text = client_rb("http://10.201.0.1:8889", "lb", Some("it's"));
+        assert!(
+            text.contains("chef_server_url 'http://10.201.0.1:8889'\n"),
+            "{text}"
+        );
+        assert!(text.contains("node_name 'lb'\n"), "{text}");
+        assert!(
+            text.contains("validation_client_name 'chef-validator'\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("validation_key '/tmp/kitchen/validation.pem'\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("client_key '/tmp/kitchen-client.pem'\n"),
+            "{text}"
+        );
+        assert!(text.contains("environment 'it\\'s'\n"), "{text}");
+        assert!(!client_rb("http://x:1", "a", None).contains("environment"));
+    }
+
+    #[test]
+    fn cookbook_dirs_stage_a_project_that_is_a_cookbook() {
+        let project = tempfile::tempdir().unwrap();
+        let staged = project.path().join(".kitchen/x/server/project-cookbook");
+        std::fs::create_dir_all(project.path().join("cookbooks/a")).unwrap();
+        assert_eq!(
+            cookbook_dirs(project.path(), &staged).unwrap(),
+            [project.path().join("cookbooks")]
+        );
+        std::fs::write(project.path().join("metadata.rb"), "name 'web'\n").unwrap();
+        let dirs = cookbook_dirs(project.path(), &staged).unwrap();
+        assert_eq!(dirs.last(), Some(&staged));
+        assert!(staged.join("web/metadata.rb").is_file());
+        assert!(!staged.join("web/.kitchen").exists());
+        assert!(!staged.join("web/cookbooks").exists());
     }
 
     #[test]

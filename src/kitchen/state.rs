@@ -2,7 +2,7 @@
 //!
 //! The state is what lets `create`, `converge`, `login` and `verify` be separate invocations:
 //! it names each host's PID 1 (one host, or the named hosts of a multi-host suite) (with its start time, so a recycled PID is never mistaken for it),
-//! its network namespace, veth and address. Files are written to a temporary name and renamed,
+//! its network namespace, veth and address, and the Chef server the instance started, if any. Files are written to a temporary name and renamed,
 //! so a crash never leaves half a state file.
 
 use crate::error::{Error, IoContext, Result};
@@ -22,6 +22,25 @@ pub struct InstanceState {
     /// The instance's hosts once created: one, or a multi-host suite's in declared order.
     #[serde(default)]
     pub hosts: Vec<HostState>,
+    /// The Chef server the instance started (`provisioner: {chef_server: ...}`), while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerState>,
+}
+
+/// A Chef server started for an instance, running in the lab's network namespace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerState {
+    /// The server's PID, as seen from the machine.
+    pub pid: i32,
+    /// Its start time in clock ticks (field 22 of /proc/PID/stat), so a recycled PID is never
+    /// taken for it.
+    pub start_time: u64,
+    /// The URL the hosts use (`http://<gateway>:<port>`).
+    pub url: String,
+    /// The lab network namespace it listens in.
+    pub lab: String,
+    /// Its directory: configuration, keys, data and log.
+    pub dir: PathBuf,
 }
 
 impl InstanceState {
@@ -162,6 +181,13 @@ mod tests {
                 hostname: "default-debian".into(),
                 scratch: "/x".into(),
             }],
+            server: Some(ServerState {
+                pid: 43,
+                start_time: 8,
+                url: "http://10.200.0.1:8889".into(),
+                lab: "l".into(),
+                dir: "/p/.kitchen/default-debian/server".into(),
+            }),
         };
         states.save(&state).unwrap();
         assert_eq!(states.load("default-debian").unwrap(), state);
