@@ -88,6 +88,9 @@ pub struct DriverConfig {
     /// (everything else stays in the host's isolated lab); `host` (the default) keeps apt
     /// isolated too.
     pub apt_network_machine: bool,
+    /// `apt_network: cache`: the host stays isolated and apt goes through the lab's package
+    /// cache on its gateway (see `kitchen::cache`).
+    pub apt_network_cache: bool,
 }
 
 /// The `provisioner` section, with the suite's run list and attributes moved into it.
@@ -116,6 +119,9 @@ pub struct VerifierConfig {
     pub command: Option<String>,
     /// How long a verify may take before it is stopped and failed.
     pub timeout: Duration,
+    /// `from: lab`: a one-host instance's checks run on the machine in the lab's network, as
+    /// a client of the host, instead of inside it (`from: host`, the default).
+    pub from_lab: bool,
 }
 
 const PROVISIONERS: &[&str] = &["skillet", "chef_solo", "chef_zero", "chef_infra"];
@@ -143,7 +149,7 @@ const HOST_KEYS: &[&str] = &["name", "driver", "provisioner", "run_list", "attri
 /// Hosts per multi-host suite: they share one /24 of the lab.
 pub const MAX_SUITE_HOSTS: usize = 50;
 /// What `apt_network` may be.
-const APT_NETWORK: &str = "`apt_network` to be `machine` or `host`";
+const APT_NETWORK: &str = "`apt_network` to be `machine`, `cache` or `host`";
 const DRIVER_KEYS: &[&str] = &["name", "base_root", "apt_network"];
 const PROVISIONER_KEYS: &[&str] = &[
     "name",
@@ -154,7 +160,9 @@ const PROVISIONER_KEYS: &[&str] = &[
     "client_rb",
     "solo_rb",
 ];
-const VERIFIER_KEYS: &[&str] = &["name", "command", "timeout"];
+const VERIFIER_KEYS: &[&str] = &["name", "command", "timeout", "from"];
+/// What the verifier's `from` may be.
+const VERIFY_FROM: &str = "the verifier's `from` to be `host` or `lab`";
 
 /// Which file to read: `KITCHEN_YAML`, else `kitchen.yml`/`.kitchen.yml` in `dir`.
 pub fn find_kitchen_yaml(dir: &Path) -> Result<PathBuf> {
@@ -533,18 +541,20 @@ fn driver_config(
         Some(v) => PathBuf::from(v.as_string("`base_root` to be a directory path")?),
         None => PathBuf::from("/"),
     };
-    let apt_network_machine = match fields.get("apt_network") {
+    let (apt_network_machine, apt_network_cache) = match fields.get("apt_network") {
         Some(v) => match v.as_string(APT_NETWORK)?.as_str() {
-            "machine" => true,
-            "host" => false,
+            "machine" => (true, false),
+            "cache" => (false, true),
+            "host" => (false, false),
             _ => return Err(v.expected(APT_NETWORK)),
         },
-        None => false,
+        None => (false, false),
     };
     Ok(DriverConfig {
         name,
         base_root,
         apt_network_machine,
+        apt_network_cache,
     })
 }
 
@@ -683,10 +693,19 @@ fn verifier_config(
         Some(v) => Duration::from_secs(v.as_u64("`timeout` to be a number of seconds")?),
         None => Duration::from_secs(600),
     };
+    let from_lab = match fields.get("from") {
+        Some(v) => match v.as_string(VERIFY_FROM)?.as_str() {
+            "lab" => true,
+            "host" => false,
+            _ => return Err(v.expected(VERIFY_FROM)),
+        },
+        None => false,
+    };
     Ok(VerifierConfig {
         name,
         command,
         timeout,
+        from_lab,
     })
 }
 
@@ -783,7 +802,37 @@ suites:
         let bad = BASIC.replace("name: namespace", "name: namespace\n  apt_network: lab");
         let err = config(&bad).unwrap_err().to_string();
         assert!(err.contains("kitchen.yml:3:16"), "{err}");
-        assert!(err.contains("`machine` or `host`"), "{err}");
+        assert!(err.contains("`machine`, `cache` or `host`"), "{err}");
+    }
+
+    #[test]
+    fn apt_network_cache_is_its_own_value() {
+        let text = BASIC.replace(
+            "  - name: ubuntu_22/04\n",
+            "  - name: ubuntu_22/04\n    driver: {apt_network: cache}\n",
+        );
+        let c = config(&text).unwrap();
+        assert!(!c.instances[0].driver.apt_network_cache);
+        assert!(c.instances[1].driver.apt_network_cache);
+        assert!(!c.instances[1].driver.apt_network_machine);
+    }
+
+    #[test]
+    fn the_verifier_runs_from_the_host_unless_it_says_lab() {
+        let text = BASIC.replace(
+            "  - name: ubuntu_22/04\n",
+            "  - name: ubuntu_22/04\n    verifier: {from: lab}\n",
+        );
+        let c = config(&text).unwrap();
+        assert!(!c.instances[0].verifier.from_lab);
+        assert!(c.instances[1].verifier.from_lab);
+        let bad = BASIC.replace(
+            "  - name: ubuntu_22/04\n",
+            "  - name: ubuntu_22/04\n    verifier: {from: outside}\n",
+        );
+        let err = config(&bad).unwrap_err().to_string();
+        assert!(err.contains("kitchen.yml:"), "{err}");
+        assert!(err.contains("`host` or `lab`"), "{err}");
     }
 
     #[test]

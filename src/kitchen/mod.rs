@@ -5,8 +5,10 @@
 //! commands, [`driver`] makes hosts (namespaces around an overlay root) on the [`lab`] network,
 //! [`provision`] converges a host with skillet itself, [`verify`] runs the suite's checks, and
 //! [`actions`] chains them as Test Kitchen's commands do; [`report`] writes `test`'s results.
+//! [`cache`] is the lab's package cache for hosts with `apt_network: cache`.
 
 pub mod actions;
+pub mod cache;
 pub mod config;
 pub mod driver;
 pub mod lab;

@@ -45,6 +45,9 @@ pub struct HostSpec {
     /// Bind the machine's network namespace at [`APT_NETNS`] inside the host (`apt_network:
     /// machine`), so apt can reach the package registry while the host stays isolated.
     pub apt_netns: bool,
+    /// The lab's package cache as the host reaches it (`apt_network: cache`): written into
+    /// the host's apt configuration as its proxy.
+    pub apt_proxy: Option<String>,
 }
 
 /// Where a host with `apt_network: machine` finds the machine's network namespace: a file
@@ -184,6 +187,9 @@ fn build_root(spec: &HostSpec, machine_netns: Option<std::fs::File>) -> Result<(
     }
     hide_non_standard(&spec.lower, &upper)?;
     write_identity(&upper, spec)?;
+    if let Some(proxy) = &spec.apt_proxy {
+        write_apt_proxy(&upper, proxy)?;
+    }
     let layers = format!(
         "lowerdir={},upperdir={},workdir={}",
         spec.lower.display(),
@@ -277,6 +283,16 @@ fn write_identity(upper: &Path, spec: &HostSpec) -> Result<()> {
     write("hostname", &format!("{}\n", spec.hostname))?;
     write("hosts", &spec.hosts)?;
     write("machine-id", &format!("{}\n", machine_id()?))
+}
+
+/// Into the upper layer, before the overlay is mounted, like the identity files: apt in the
+/// host then finds the proxy whatever runs it.
+fn write_apt_proxy(upper: &Path, proxy: &str) -> Result<()> {
+    let path = upper.join(crate::kitchen::cache::APT_PROXY_CONF.trim_start_matches('/'));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_path(dir)?;
+    }
+    std::fs::write(&path, crate::kitchen::cache::apt_proxy_config(proxy)).with_path(&path)
 }
 
 /// A fresh random machine id (32 hex digits), so hosts never share the machine's.

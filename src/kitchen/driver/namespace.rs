@@ -138,7 +138,14 @@ impl NamespaceDriver {
             ));
         }
         let link = &plan.link;
-        if let Err(e) = self.lab.attach(link) {
+        let attached = self.lab.attach(link).and_then(|()| {
+            if driver.apt_network_cache {
+                self.lab.ensure_cache()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = attached {
             self.lab.detach(link);
             let _ = self.lab.remove_if_unused();
             return Err(e);
@@ -377,6 +384,12 @@ fn start_pid1(plan: &Made, driver: &DriverConfig) -> Result<i32> {
     if driver.apt_network_machine {
         command.arg("--apt-netns");
     }
+    if driver.apt_network_cache {
+        let gateway = Lab::gateway(&plan.link.address);
+        command
+            .arg("--apt-proxy")
+            .arg(crate::kitchen::cache::proxy_url(&gateway));
+    }
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -445,7 +458,7 @@ fn self_exe() -> Result<PathBuf> {
 }
 
 /// Reads a process's state letter and start time (field 22) from /proc/PID/stat.
-fn proc_stat(pid: i32) -> Option<(char, u64)> {
+pub(crate) fn proc_stat(pid: i32) -> Option<(char, u64)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     let rest = &text[text.rfind(')')? + 2..];
