@@ -376,7 +376,11 @@ pub fn run_forwarder(lab_netns: &Path, to: SocketAddr) -> i32 {
             Ok(client) => {
                 std::thread::spawn(move || relay(client, to));
             }
-            Err(e) => eprintln!("accept: {e}"),
+            Err(e) => {
+                // Out of descriptors, say: let connections finish rather than spin.
+                eprintln!("accept: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
     }
     1
@@ -414,12 +418,20 @@ fn relay(client: TcpStream, to: SocketAddr) {
     let (Ok(client2), Ok(upstream2)) = (client.try_clone(), upstream.try_clone()) else {
         return;
     };
-    let back = std::thread::spawn(move || pipe(upstream2, client2));
-    pipe(client, upstream);
+    let back = std::thread::spawn(move || {
+        pipe(&upstream2, &client2);
+        // apt-cacher-ng is done with this client (it also closes idle ones, which is how a
+        // connection of a destroyed host, which never says goodbye, ends here too).
+        let _ = client2.shutdown(Shutdown::Both);
+    });
+    pipe(&client, &upstream);
+    // The client has sent everything; the answer may still be coming.
+    let _ = upstream.shutdown(Shutdown::Write);
     let _ = back.join();
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
+/// Copies `from` to `to` until `from` ends or either fails.
+fn pipe(mut from: &TcpStream, mut to: &TcpStream) {
     let mut buf = [0u8; 64 * 1024];
     loop {
         match from.read(&mut buf) {
@@ -431,7 +443,6 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
             }
         }
     }
-    let _ = to.shutdown(Shutdown::Write);
 }
 
 #[cfg(test)]
