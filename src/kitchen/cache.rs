@@ -180,7 +180,9 @@ impl PackageCache {
                     self.log_tail()
                 )));
             }
-            if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+            // Its own socket, not merely an answer: another program may have taken the port
+            // since it was found free, and apt-cacher-ng keeps running without TCP then.
+            if listens_on(pid, port) {
                 break;
             }
             if Instant::now() > deadline {
@@ -304,6 +306,32 @@ fn terminate(process: Recorded) {
         }
     }
     let _ = waitpid(pid, Some(WaitPidFlag::WNOHANG));
+}
+
+/// Whether process `pid` holds a socket listening on 127.0.0.1:`port` (from the TCP table of
+/// its network namespace and the socket inodes among its descriptors).
+fn listens_on(pid: i32, port: u16) -> bool {
+    let local = format!("0100007F:{port:04X}");
+    let Ok(table) = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")) else {
+        return false;
+    };
+    // "sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode"
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.get(1) == Some(&local.as_str()) && f.get(3) == Some(&"0A"))
+        .filter_map(|f| f.get(9).map(|i| format!("socket:[{i}]")))
+        .collect();
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .any(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
 }
 
 /// A port on 127.0.0.1 nobody listens on, first trying one derived from the lab's name so a
@@ -494,6 +522,18 @@ mod tests {
         };
         cache.record(FORWARDER, recycled).unwrap();
         assert!(!cache.is_running());
+    }
+
+    #[test]
+    fn a_listening_socket_is_found_among_its_owners_descriptors_only() {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let me = std::process::id() as i32;
+        assert!(listens_on(me, port));
+        // Another process in the same network does not hold it.
+        assert!(!listens_on(1, port));
+        drop(listener);
+        assert!(!listens_on(me, port));
     }
 
     #[test]
