@@ -130,9 +130,16 @@ impl PackageCache {
         let port = free_port(&self.lab)?;
         write_atomically(&self.dir.join("acng.conf"), &self.config(port))?;
         let daemon = self.start_daemon(&program, port)?;
-        self.record(DAEMON, daemon)?;
+        self.record_or_stop(DAEMON, daemon)?;
         let forwarder = self.start_forwarder(lab_netns, port)?;
-        self.record(FORWARDER, forwarder)
+        self.record_or_stop(FORWARDER, forwarder)
+    }
+
+    /// Records a started process; one that cannot be recorded could not be stopped later, so
+    /// it is stopped now.
+    fn record_or_stop(&self, name: &str, process: Recorded) -> Result<()> {
+        self.record(name, process)
+            .inspect_err(|_| terminate(process))
     }
 
     /// apt-cacher-ng's configuration: everything it reads is ours, nothing from /etc.
