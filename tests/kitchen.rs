@@ -526,3 +526,47 @@ fn a_failing_host_stops_the_converge_and_a_lost_multi_host_state_is_swept() {
         .shows("Destroyed a host with no state");
     assert_nothing_left(&repo);
 }
+
+#[test]
+fn a_verifier_from_the_lab_reaches_a_one_host_instance_as_a_client() {
+    if !root_or_skip("a_verifier_from_the_lab_reaches_a_one_host_instance_as_a_client") {
+        return;
+    }
+    let repo = project(
+        "unused",
+        "  - name: served\n    run_list: ['recipe[listen]']\n    verifier: {from: lab}\n",
+    );
+    repo.cookbook("listen", "0.1.0")
+        .recipe("listen", "default", LISTEN);
+    // On the machine, from the project directory, in the lab's network: the host answers at
+    // its address, and KITCHEN_EXEC still reaches inside it.
+    repo.write(
+        "test/integration/served/client",
+        &format!(
+            "#!/bin/bash\nset -e\n{ASK}test \"$KITCHEN_HOST\" = 10.200.0.10\n\
+             test \"$KITCHEN_HOSTNAME\" = \"$KITCHEN_HOST\"\n\
+             test \"$KITCHEN_HOSTS\" = served-debian-12\n\
+             test \"$KITCHEN_HOST_SERVED_DEBIAN_12\" = \"$KITCHEN_HOST\"\n\
+             test -f kitchen.yml\n\
+             ip -o addr show {bridge} | grep -q 'inet 10.200.0.1/24'\n\
+             test \"$(ask $KITCHEN_HOST)\" = served-debian-12\n\
+             test \"$($KITCHEN_EXEC served-debian-12 hostname)\" = served-debian-12\n\
+             echo client checks passed\n",
+            bridge = skillet::kitchen::lab::BRIDGE
+        ),
+    );
+    let client = repo.path().join("test/integration/served/client");
+    std::fs::set_permissions(&client, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    repo.run(&["kitchen", "verify", "served"])
+        .ok()
+        .shows("[served-debian-12] client checks passed");
+    // The same script inside the host fails: it is not where the host is a client's target.
+    repo.write(
+        "kitchen.yml",
+        "driver: namespace\nprovisioner: chef_zero\nplatforms:\n  - name: debian-12\nsuites:\n  - name: served\n    run_list: ['recipe[listen]']\n",
+    );
+    let inside = repo.run(&["kitchen", "verify", "served"]);
+    assert_eq!(inside.code(), 1, "{}", inside.all());
+    repo.run(&["kitchen", "destroy"]).ok();
+    assert_nothing_left(&repo);
+}

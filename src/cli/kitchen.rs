@@ -3,7 +3,8 @@
 //! `list`, `create`, `converge`, `verify`, `destroy`, `test`, `login` and `exec` take an
 //! instance name or a regular expression (all instances when omitted); `-c N` runs N instances
 //! at a time. `__init` and `__enter` are the driver's hidden modes (a host's PID 1, a command
-//! inside a host); `__in` is what `KITCHEN_EXEC` names for a multi-host suite's lab scripts.
+//! inside a host); `__in` is what `KITCHEN_EXEC` names for a multi-host suite's lab scripts;
+//! `__forward` makes the lab's package cache reachable from the lab (`apt_network: cache`).
 
 use crate::error::{Error, Result};
 use crate::kitchen::driver::host_enter::{self, EnterSpec};
@@ -11,8 +12,8 @@ use crate::kitchen::driver::host_init::{self, HostSpec};
 use crate::kitchen::driver::layer::{self, LayerSpec};
 use crate::kitchen::driver::namespace::{host_path, is_running};
 use crate::kitchen::driver::require_root;
-use crate::kitchen::report;
 use crate::kitchen::stream::{self, progress};
+use crate::kitchen::{cache, report};
 use crate::kitchen::{DestroyPolicy, Instance, InstanceOutcome, Kitchen};
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -52,6 +53,8 @@ enum KitchenCommand {
     Enter(EnterArgs),
     #[command(name = "__in", hide = true)]
     In(InArgs),
+    #[command(name = "__forward", hide = true)]
+    Forward(ForwardArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -132,6 +135,8 @@ struct InitArgs {
     apt_netns: bool,
     #[arg(long)]
     layer: Option<PathBuf>,
+    #[arg(long)]
+    apt_proxy: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -144,6 +149,15 @@ struct LayerArgs {
     out: PathBuf,
     #[arg(last = true)]
     packages: Vec<String>,
+}
+
+/// `__forward --lab-netns FILE --to ADDRESS`: the package cache's forwarder.
+#[derive(Debug, Args, Clone)]
+struct ForwardArgs {
+    #[arg(long)]
+    lab_netns: PathBuf,
+    #[arg(long)]
+    to: std::net::SocketAddr,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -196,6 +210,7 @@ pub fn run(args: &KitchenArgs) -> i32 {
             };
         }
         KitchenCommand::In(a) => return run_in(a),
+        KitchenCommand::Forward(a) => return cache::run_forwarder(&a.lab_netns, a.to),
         _ => {}
     }
     match dispatch(&args.command) {
@@ -268,6 +283,7 @@ fn init_spec(a: &InitArgs) -> HostSpec {
         hosts: read_stdin(),
         apt_netns: a.apt_netns,
         layer: a.layer.clone(),
+        apt_proxy: a.apt_proxy.clone(),
     }
 }
 

@@ -100,6 +100,9 @@ pub struct DriverConfig {
     /// Debian packages baked into a cached layer stacked on the lower (see
     /// `driver::layer`), so hosts start with them installed.
     pub preinstall: Vec<String>,
+    /// `apt_network: cache`: the host stays isolated and apt goes through the lab's package
+    /// cache on its gateway (see `kitchen::cache`).
+    pub apt_network_cache: bool,
 }
 
 /// The `provisioner` section, with the suite's run list and attributes moved into it.
@@ -138,6 +141,9 @@ pub struct VerifierConfig {
     pub command: Option<String>,
     /// How long a verify may take before it is stopped and failed.
     pub timeout: Duration,
+    /// `from: lab`: a one-host instance's checks run on the machine in the lab's network, as
+    /// a client of the host, instead of inside it (`from: host`, the default).
+    pub from_lab: bool,
 }
 
 const PROVISIONERS: &[&str] = &["skillet", "chef_solo", "chef_zero", "chef_infra"];
@@ -165,7 +171,7 @@ const HOST_KEYS: &[&str] = &["name", "driver", "provisioner", "run_list", "attri
 /// Hosts per multi-host suite: they share one /24 of the lab.
 pub const MAX_SUITE_HOSTS: usize = 50;
 /// What `apt_network` may be.
-const APT_NETWORK: &str = "`apt_network` to be `machine` or `host`";
+const APT_NETWORK: &str = "`apt_network` to be `machine`, `cache` or `host`";
 const DRIVER_KEYS: &[&str] = &["name", "base_root", "apt_network", "preinstall"];
 /// What `preinstall` may be.
 const PREINSTALL: &str = "`preinstall` to be a list of Debian package names";
@@ -181,7 +187,9 @@ const PROVISIONER_KEYS: &[&str] = &[
 ];
 /// What `chef_server` may be.
 const CHEF_SERVER: &str = "`chef_server` to be `goiardi` (or false for none)";
-const VERIFIER_KEYS: &[&str] = &["name", "command", "timeout"];
+const VERIFIER_KEYS: &[&str] = &["name", "command", "timeout", "from"];
+/// What the verifier's `from` may be.
+const VERIFY_FROM: &str = "the verifier's `from` to be `host` or `lab`";
 
 /// Which file to read: `KITCHEN_YAML`, else `kitchen.yml`/`.kitchen.yml` in `dir`.
 pub fn find_kitchen_yaml(dir: &Path) -> Result<PathBuf> {
@@ -560,13 +568,14 @@ fn driver_config(
         Some(v) => PathBuf::from(v.as_string("`base_root` to be a directory path")?),
         None => PathBuf::from("/"),
     };
-    let apt_network_machine = match fields.get("apt_network") {
+    let (apt_network_machine, apt_network_cache) = match fields.get("apt_network") {
         Some(v) => match v.as_string(APT_NETWORK)?.as_str() {
-            "machine" => true,
-            "host" => false,
+            "machine" => (true, false),
+            "cache" => (false, true),
+            "host" => (false, false),
             _ => return Err(v.expected(APT_NETWORK)),
         },
-        None => false,
+        None => (false, false),
     };
     let preinstall = match fields.get("preinstall") {
         Some(v) => {
@@ -583,6 +592,7 @@ fn driver_config(
         base_root,
         apt_network_machine,
         preinstall,
+        apt_network_cache,
     })
 }
 
@@ -751,10 +761,19 @@ fn verifier_config(
         Some(v) => Duration::from_secs(v.as_u64("`timeout` to be a number of seconds")?),
         None => Duration::from_secs(600),
     };
+    let from_lab = match fields.get("from") {
+        Some(v) => match v.as_string(VERIFY_FROM)?.as_str() {
+            "lab" => true,
+            "host" => false,
+            _ => return Err(v.expected(VERIFY_FROM)),
+        },
+        None => false,
+    };
     Ok(VerifierConfig {
         name,
         command,
         timeout,
+        from_lab,
     })
 }
 
@@ -871,7 +890,37 @@ suites:
         let bad = BASIC.replace("name: namespace", "name: namespace\n  apt_network: lab");
         let err = config(&bad).unwrap_err().to_string();
         assert!(err.contains("kitchen.yml:3:16"), "{err}");
-        assert!(err.contains("`machine` or `host`"), "{err}");
+        assert!(err.contains("`machine`, `cache` or `host`"), "{err}");
+    }
+
+    #[test]
+    fn apt_network_cache_is_its_own_value() {
+        let text = BASIC.replace(
+            "  - name: ubuntu_22/04\n",
+            "  - name: ubuntu_22/04\n    driver: {apt_network: cache}\n",
+        );
+        let c = config(&text).unwrap();
+        assert!(!c.instances[0].driver.apt_network_cache);
+        assert!(c.instances[1].driver.apt_network_cache);
+        assert!(!c.instances[1].driver.apt_network_machine);
+    }
+
+    #[test]
+    fn the_verifier_runs_from_the_host_unless_it_says_lab() {
+        let text = BASIC.replace(
+            "  - name: ubuntu_22/04\n",
+            "  - name: ubuntu_22/04\n    verifier: {from: lab}\n",
+        );
+        let c = config(&text).unwrap();
+        assert!(!c.instances[0].verifier.from_lab);
+        assert!(c.instances[1].verifier.from_lab);
+        let bad = BASIC.replace(
+            "  - name: ubuntu_22/04\n",
+            "  - name: ubuntu_22/04\n    verifier: {from: outside}\n",
+        );
+        let err = config(&bad).unwrap_err().to_string();
+        assert!(err.contains("kitchen.yml:"), "{err}");
+        assert!(err.contains("`host` or `lab`"), "{err}");
     }
 
     #[test]

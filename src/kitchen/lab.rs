@@ -10,6 +10,7 @@
 //! what an operator would use to look at them.
 
 use crate::error::{Error, Result};
+use crate::kitchen::cache::PackageCache;
 use nix::fcntl::{Flock, FlockArg};
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
@@ -212,12 +213,21 @@ impl Lab {
         }
     }
 
-    /// Removes the lab if no host of it is left.
+    /// Starts the lab's package cache (`apt_network: cache`) unless it runs; the lab must
+    /// exist. Under the lab's lock, so concurrent creates start one cache.
+    pub fn ensure_cache(&self) -> Result<()> {
+        let _guard = self.lock()?;
+        PackageCache::of_lab(&self.name).ensure(&Path::new(NETNS_DIR).join(&self.name))
+    }
+
+    /// Removes the lab if no host of it is left, with its package cache.
     pub fn remove_if_unused(&self) -> Result<()> {
         let guard = self.lock()?;
         if !self.host_namespaces().is_empty() {
             return Ok(());
         }
+        // Even without the namespace: a crash may have left the cache's processes behind.
+        PackageCache::of_lab(&self.name).stop();
         if netns_exists(&self.name) {
             ip(&["netns", "del", &self.name])?;
         }

@@ -6,8 +6,10 @@
 //! [`provision`] converges a host with skillet itself (with `chef_server`, against a Chef
 //! server [`server`] starts in the lab), [`verify`] runs the suite's checks, and
 //! [`actions`] chains them as Test Kitchen's commands do; [`report`] writes `test`'s results.
+//! [`cache`] is the lab's package cache for hosts with `apt_network: cache`.
 
 pub mod actions;
+pub mod cache;
 pub mod config;
 pub mod driver;
 pub mod lab;

@@ -10,6 +10,11 @@
 //! `KITCHEN_HOST_<NAME>` (the name upper-cased, `-` as `_`), the names in `KITCHEN_HOSTS`, and
 //! run a command inside a host with `$KITCHEN_EXEC <host> <command> [args...]`. The scripts in
 //! `test/integration/<suite>/<host>/` run inside that host.
+//!
+//! A one-host instance whose verifier says `from: lab` is verified the same way from the lab:
+//! its scripts (or `command`) run on the machine in the lab's network, with the host's address
+//! in `KITCHEN_HOST` and `KITCHEN_HOSTNAME` (and the variables of a multi-host suite), so a
+//! check reaches the host as a client would.
 
 use super::config::Instance;
 use super::driver::host_enter::{EnterSpec, TIMED_OUT};
@@ -35,15 +40,15 @@ pub fn verify(
             instance.verifier.name, instance.suite
         )));
     }
+    if instance.verifier.from_lab {
+        return verify_from_lab(driver, host, instance, project_dir);
+    }
     let commands = match &instance.verifier.command {
         Some(command) => vec![(command.clone(), shell(command))],
         None => copy_scripts(host, instance, project_dir)?,
     };
     if commands.is_empty() {
-        progress(&format!(
-            "{}: no verify scripts in test/integration/{}/; nothing to verify",
-            instance.name, instance.suite
-        ));
+        nothing_to_verify(instance);
     }
     let env = kitchen_env(instance, host);
     run_checks(instance, &instance.name, commands, |argv| {
@@ -78,30 +83,72 @@ pub fn verify_suite(
             driver.command(host, &spec(instance, env.clone(), argv))
         })?;
     }
-    let commands = match &instance.verifier.command {
+    let commands = lab_commands(instance, &suite_dir)?;
+    ran += commands.len();
+    if ran == 0 {
+        nothing_to_verify(instance);
+    }
+    run_in_lab(driver, hosts, instance, project_dir, common, commands)
+}
+
+/// Verifies a one-host instance from the lab (`from: lab`): its scripts run on the machine in
+/// the lab's network, the host's address in `KITCHEN_HOST` and `KITCHEN_HOSTNAME`.
+fn verify_from_lab(
+    driver: &NamespaceDriver,
+    host: &HostState,
+    instance: &Instance,
+    project_dir: &Path,
+) -> Result<()> {
+    let suite_dir = project_dir.join("test/integration").join(&instance.suite);
+    let commands = lab_commands(instance, &suite_dir)?;
+    if commands.is_empty() {
+        nothing_to_verify(instance);
+    }
+    let hosts = std::slice::from_ref(host);
+    let mut env = suite_env(instance, hosts);
+    env.push(("KITCHEN_HOST".into(), host.address.clone()));
+    env.push(("KITCHEN_HOSTNAME".into(), host.address.clone()));
+    run_in_lab(driver, hosts, instance, project_dir, env, commands)
+}
+
+/// The verifier's `command`, or the scripts directly in `suite_dir`, as they run on the
+/// machine.
+fn lab_commands(instance: &Instance, suite_dir: &Path) -> Result<Vec<(String, Vec<String>)>> {
+    Ok(match &instance.verifier.command {
         Some(command) => vec![(command.clone(), shell(command))],
-        None => scripts_in(&suite_dir)?
+        None => scripts_in(suite_dir)?
             .into_iter()
             .map(|name| {
                 let path = suite_dir.join(&name).to_string_lossy().into_owned();
                 (name.clone(), script_argv(&suite_dir.join(&name), path))
             })
             .collect(),
-    };
-    ran += commands.len();
-    if ran == 0 {
-        progress(&format!(
-            "{}: no verify scripts in test/integration/{}/; nothing to verify",
-            instance.name, instance.suite
-        ));
-    }
-    let mut env = common;
+    })
+}
+
+/// Runs checks on the machine in the lab's network from the project directory, with
+/// `KITCHEN_EXEC` reaching into `hosts`.
+fn run_in_lab(
+    driver: &NamespaceDriver,
+    hosts: &[HostState],
+    instance: &Instance,
+    project_dir: &Path,
+    mut env: Vec<(String, String)>,
+    commands: Vec<(String, Vec<String>)>,
+) -> Result<()> {
     env.push(("KITCHEN_EXEC".into(), exec_prefix(hosts)?));
     run_checks(instance, &instance.name, commands, |argv| {
         let mut command = driver.lab_command(&spec(instance, env.clone(), argv))?;
         command.current_dir(project_dir);
         Ok(command)
     })
+}
+
+fn nothing_to_verify(instance: &Instance) {
+    progress(&format!(
+        "{}: no verify scripts in test/integration/{}/; nothing to verify",
+        instance.name, instance.suite
+    ));
 }
 
 fn spec(instance: &Instance, env: Vec<(String, String)>, argv: Vec<String>) -> EnterSpec {

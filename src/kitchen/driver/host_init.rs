@@ -47,6 +47,9 @@ pub struct HostSpec {
     pub apt_netns: bool,
     /// A package layer (squashfs image) stacked on the lower, if the host has one.
     pub layer: Option<PathBuf>,
+    /// The lab's package cache as the host reaches it (`apt_network: cache`): written into
+    /// the host's apt configuration as its proxy.
+    pub apt_proxy: Option<String>,
 }
 
 /// Where a host with `apt_network: machine` finds the machine's network namespace: a file
@@ -176,7 +179,13 @@ fn build_root(spec: &HostSpec, machine_netns: Option<std::fs::File>) -> Result<(
         &spec.scratch,
         &spec.lower,
         spec.layer.as_deref(),
-        &|upper| write_identity(upper, spec),
+        &|upper| {
+            write_identity(upper, spec)?;
+            match &spec.apt_proxy {
+                Some(proxy) => write_apt_proxy(upper, proxy),
+                None => Ok(()),
+            }
+        },
     )?;
     let root = built.root;
     mount_system(&root)?;
@@ -312,6 +321,16 @@ fn write_identity(upper: &Path, spec: &HostSpec) -> Result<()> {
     write("hostname", &format!("{}\n", spec.hostname))?;
     write("hosts", &spec.hosts)?;
     write("machine-id", &format!("{}\n", machine_id()?))
+}
+
+/// Into the upper layer, before the overlay is mounted, like the identity files: apt in the
+/// host then finds the proxy whatever runs it.
+fn write_apt_proxy(upper: &Path, proxy: &str) -> Result<()> {
+    let path = upper.join(crate::kitchen::cache::APT_PROXY_CONF.trim_start_matches('/'));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_path(dir)?;
+    }
+    std::fs::write(&path, crate::kitchen::cache::apt_proxy_config(proxy)).with_path(&path)
 }
 
 /// A fresh random machine id (32 hex digits), so hosts never share the machine's.

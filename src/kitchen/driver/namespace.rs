@@ -148,7 +148,14 @@ impl NamespaceDriver {
             })?)
         };
         let link = &plan.link;
-        if let Err(e) = self.lab.attach(link) {
+        let attached = self.lab.attach(link).and_then(|()| {
+            if driver.apt_network_cache {
+                self.lab.ensure_cache()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = attached {
             self.lab.detach(link);
             let _ = self.lab.remove_if_unused();
             return Err(e);
@@ -390,6 +397,12 @@ fn start_pid1(plan: &Made, driver: &DriverConfig, layer: Option<&Path>) -> Resul
     if let Some(image) = layer {
         command.arg("--layer").arg(image);
     }
+    if driver.apt_network_cache {
+        let gateway = Lab::gateway(&plan.link.address);
+        command
+            .arg("--apt-proxy")
+            .arg(crate::kitchen::cache::proxy_url(&gateway));
+    }
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -458,7 +471,7 @@ fn self_exe() -> Result<PathBuf> {
 }
 
 /// Reads a process's state letter and start time (field 22) from /proc/PID/stat.
-fn proc_stat(pid: i32) -> Option<(char, u64)> {
+pub(crate) fn proc_stat(pid: i32) -> Option<(char, u64)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     let rest = &text[text.rfind(')')? + 2..];
