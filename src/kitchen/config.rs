@@ -93,16 +93,25 @@ pub struct DriverConfig {
     pub name: String,
     /// The lower layer of the host's root; `/` (the machine itself) by default.
     pub base_root: PathBuf,
-    /// `apt_network: machine`: apt-get and apt-cache inside the host use the machine's network
-    /// (everything else stays in the host's isolated lab); `host` (the default) keeps apt
-    /// isolated too.
-    pub apt_network_machine: bool,
+    /// How apt inside the host reaches the package registry.
+    pub apt_network: AptNetwork,
     /// Debian packages baked into a cached layer stacked on the lower (see
     /// `driver::layer`), so hosts start with them installed.
     pub preinstall: Vec<String>,
-    /// `apt_network: cache`: the host stays isolated and apt goes through the lab's package
-    /// cache on its gateway (see `kitchen::cache`).
-    pub apt_network_cache: bool,
+}
+
+/// The driver's `apt_network`: how apt inside a host reaches the package registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AptNetwork {
+    /// `host` (the default): it does not; apt is as isolated as the rest of the host.
+    #[default]
+    Host,
+    /// `machine`: apt-get and apt-cache run in the machine's network namespace; everything
+    /// else stays in the host's isolated lab.
+    Machine,
+    /// `cache`: the host stays isolated and apt goes through the lab's package cache on its
+    /// gateway (see `kitchen::cache`).
+    Cache,
 }
 
 /// The `provisioner` section, with the suite's run list and attributes moved into it.
@@ -568,14 +577,14 @@ fn driver_config(
         Some(v) => PathBuf::from(v.as_string("`base_root` to be a directory path")?),
         None => PathBuf::from("/"),
     };
-    let (apt_network_machine, apt_network_cache) = match fields.get("apt_network") {
+    let apt_network = match fields.get("apt_network") {
         Some(v) => match v.as_string(APT_NETWORK)?.as_str() {
-            "machine" => (true, false),
-            "cache" => (false, true),
-            "host" => (false, false),
+            "machine" => AptNetwork::Machine,
+            "cache" => AptNetwork::Cache,
+            "host" => AptNetwork::Host,
             _ => return Err(v.expected(APT_NETWORK)),
         },
-        None => (false, false),
+        None => AptNetwork::Host,
     };
     let preinstall = match fields.get("preinstall") {
         Some(v) => {
@@ -590,9 +599,8 @@ fn driver_config(
     Ok(DriverConfig {
         name,
         base_root,
-        apt_network_machine,
+        apt_network,
         preinstall,
-        apt_network_cache,
     })
 }
 
@@ -885,8 +893,8 @@ suites:
             "  - name: ubuntu_22/04\n    driver: {apt_network: machine}\n",
         );
         let c = config(&text).unwrap();
-        assert!(!c.instances[0].driver.apt_network_machine);
-        assert!(c.instances[1].driver.apt_network_machine);
+        assert_eq!(c.instances[0].driver.apt_network, AptNetwork::Host);
+        assert_eq!(c.instances[1].driver.apt_network, AptNetwork::Machine);
         let bad = BASIC.replace("name: namespace", "name: namespace\n  apt_network: lab");
         let err = config(&bad).unwrap_err().to_string();
         assert!(err.contains("kitchen.yml:3:16"), "{err}");
@@ -900,9 +908,8 @@ suites:
             "  - name: ubuntu_22/04\n    driver: {apt_network: cache}\n",
         );
         let c = config(&text).unwrap();
-        assert!(!c.instances[0].driver.apt_network_cache);
-        assert!(c.instances[1].driver.apt_network_cache);
-        assert!(!c.instances[1].driver.apt_network_machine);
+        assert_eq!(c.instances[0].driver.apt_network, AptNetwork::Host);
+        assert_eq!(c.instances[1].driver.apt_network, AptNetwork::Cache);
     }
 
     #[test]
@@ -1044,9 +1051,9 @@ suites:
             db1.provisioner.attributes,
             serde_json::json!({"common": 1, "mysql": {"port": 3306, "server_id": 1}})
         );
-        assert!(db1.driver.apt_network_machine);
+        assert_eq!(db1.driver.apt_network, AptNetwork::Machine);
         let lb1 = &migration.hosts[1];
-        assert!(!lb1.driver.apt_network_machine);
+        assert_eq!(lb1.driver.apt_network, AptNetwork::Host);
         assert!(lb1.provisioner.enforce_idempotency);
         assert!(!db1.provisioner.enforce_idempotency);
         let view = migration.for_host(lb1);

@@ -10,7 +10,7 @@
 //! converge. The skillet binary itself is not copied: the host runs the very binary the user
 //! ran (see `__enter --skillet`).
 
-use super::config::{Instance, ProvisionerConfig};
+use super::config::{AptNetwork, Instance, ProvisionerConfig};
 use super::driver::host_enter::EnterSpec;
 use super::driver::host_init::APT_NETNS;
 use super::driver::namespace::host_path;
@@ -121,7 +121,7 @@ pub fn converge(
 /// With `apt_network: machine`, the run learns where the machine's network namespace is; its
 /// apt commands, and nothing else, enter it.
 fn solo_env(instance: &Instance) -> Vec<(String, String)> {
-    if !instance.driver.apt_network_machine {
+    if instance.driver.apt_network != AptNetwork::Machine {
         return Vec::new();
     }
     vec![(APT_NETNS_VAR.to_string(), APT_NETNS.to_string())]

@@ -7,7 +7,7 @@
 use super::host_enter::EnterSpec;
 use super::layer;
 use crate::error::{Error, IoContext, Result};
-use crate::kitchen::config::{DriverConfig, Instance};
+use crate::kitchen::config::{AptNetwork, DriverConfig, Instance};
 use crate::kitchen::lab::{host_address, HostLink, Lab};
 use crate::kitchen::state::HostState;
 use crate::kitchen::stream::progress;
@@ -149,7 +149,7 @@ impl NamespaceDriver {
         };
         let link = &plan.link;
         let attached = self.lab.attach(link).and_then(|()| {
-            if driver.apt_network_cache {
+            if driver.apt_network == AptNetwork::Cache {
                 self.lab.ensure_cache()
             } else {
                 Ok(())
@@ -391,13 +391,13 @@ fn start_pid1(plan: &Made, driver: &DriverConfig, layer: Option<&Path>) -> Resul
         .arg("--scratch")
         .arg(&plan.scratch)
         .args(["--hostname", &plan.hostname]);
-    if driver.apt_network_machine {
+    if driver.apt_network == AptNetwork::Machine {
         command.arg("--apt-netns");
     }
     if let Some(image) = layer {
         command.arg("--layer").arg(image);
     }
-    if driver.apt_network_cache {
+    if driver.apt_network == AptNetwork::Cache {
         let gateway = Lab::gateway(&plan.link.address);
         command
             .arg("--apt-proxy")
