@@ -538,6 +538,7 @@ fn a_verifier_from_the_lab_reaches_a_one_host_instance_as_a_client() {
     );
     repo.cookbook("listen", "0.1.0")
         .recipe("listen", "default", LISTEN);
+    let hosts = common::kitchen_hosts::Hosts { repo: &repo };
     // On the machine, from the project directory, in the lab's network: the host answers at
     // its address, and KITCHEN_EXEC still reaches inside it.
     repo.write(
@@ -567,6 +568,6 @@ fn a_verifier_from_the_lab_reaches_a_one_host_instance_as_a_client() {
     );
     let inside = repo.run(&["kitchen", "verify", "served"]);
     assert_eq!(inside.code(), 1, "{}", inside.all());
-    repo.run(&["kitchen", "destroy"]).ok();
+    drop(hosts);
     assert_nothing_left(&repo);
 }
