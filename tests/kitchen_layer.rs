@@ -135,3 +135,25 @@ fn a_package_apt_cannot_find_fails_create_with_apts_reason_and_leaves_nothing() 
     drop(hosts);
     assert_nothing_left(&repo, missing);
 }
+
+/// A host hides the machine's /srv, /home and the like; what the layer's packages put there
+/// (vsftpd's /srv/ftp) still shows.
+#[test]
+fn what_the_layers_packages_put_in_hidden_directories_shows_in_the_host() {
+    let package = "vsftpd";
+    if let Some(why) = unusable(&[package]) {
+        eprintln!("skipping the package layer test: {why}");
+        return;
+    }
+    let repo = project(package, &format!("[{package}]"));
+    let hosts = Hosts { repo: &repo };
+    repo.run(&["kitchen", "create"]).ok();
+    let listing = exec(
+        &repo,
+        "default-debian-12",
+        "ls -d /srv/ftp && ls /home | wc -l",
+    );
+    assert_eq!(listing, "/srv/ftp\n0\n");
+    drop(hosts);
+    assert_nothing_left(&repo, package);
+}

@@ -200,15 +200,11 @@ pub fn compile_in_order(
         resource_types,
     };
     for entry in &expansion.recipes {
-        state
-            .load_recipe(entry.cookbook(), entry.recipe(), None)
-            .map_err(|e| match (e, &entry.origin) {
-                // Not found as the run list names it: say where the run list does.
-                (Error::Input { class, message }, Some(at)) if class.ends_with("NotFound") => {
-                    Error::compile_as(class, at.clone(), message)
-                }
-                (e, _) => e,
-            })?;
+        state.load_recipe(
+            entry.cookbook(),
+            entry.recipe(),
+            Site::RunList(entry.origin.as_ref()),
+        )?;
     }
     if !state.included.is_empty() {
         add_automatic_recipes(state.node, &state.included);
@@ -245,13 +241,21 @@ struct RecipeState<'a> {
     resource_types: HashMap<String, Arc<ResourceType>>,
 }
 
+/// Where a recipe is asked for, which is where an error about it points.
+#[derive(Clone, Copy)]
+enum Site<'s> {
+    /// An item of the expanded run list, written at this place when it came from a file.
+    RunList(Option<&'s SourceLocation>),
+    /// `include_recipe` at this place.
+    Include(&'s SourceLocation),
+}
+
 impl<'a> RecipeState<'a> {
-    fn load_recipe(
-        &mut self,
-        cookbook_name: &str,
-        recipe: &str,
-        included_at: Option<&SourceLocation>,
-    ) -> Result<()> {
+    fn load_recipe(&mut self, cookbook_name: &str, recipe: &str, site: Site<'_>) -> Result<()> {
+        let (included_at, named_at) = match site {
+            Site::RunList(at) => (None, at),
+            Site::Include(at) => (Some(at), Some(at)),
+        };
         let qualified = format!("{cookbook_name}::{recipe}");
         if self.loaded.contains(&qualified) {
             return Ok(());
@@ -263,7 +267,7 @@ impl<'a> RecipeState<'a> {
             );
             return Err(Error::located(
                 "Chef::Exceptions::CookbookNotFound",
-                included_at,
+                named_at,
                 message,
             ));
         };
@@ -297,7 +301,7 @@ impl<'a> RecipeState<'a> {
             let message = format!("could not find recipe {recipe} for cookbook {cookbook_name}");
             return Err(Error::located(
                 "Chef::Exceptions::RecipeNotFound",
-                included_at,
+                named_at,
                 message,
             ));
         };
@@ -357,7 +361,7 @@ impl<'a> RecipeState<'a> {
 
     fn include(&mut self, name: &str, current: &str, location: &SourceLocation) -> Result<()> {
         let (cb, r) = split_recipe_name(name, current);
-        self.load_recipe(&cb, &r, Some(location))
+        self.load_recipe(&cb, &r, Site::Include(location))
     }
 }
 

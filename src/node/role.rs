@@ -7,7 +7,7 @@
 use super::attributes::Map;
 use super::json_source::JsonSource;
 use super::run_list::{RunList, RunListItem};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SourceLocation};
 use indexmap::IndexMap;
 use serde_json::Value;
 use std::path::Path;
@@ -58,6 +58,15 @@ impl Role {
             default_attributes: src.optional_object("default_attributes")?,
             override_attributes: src.optional_object("override_attributes")?,
         })
+    }
+
+    /// Maps where each run-list item was written through `f` (a role read from generated or
+    /// re-serialised text, pointed back at what the user can look at).
+    pub fn relocate(&mut self, f: &dyn Fn(&SourceLocation) -> SourceLocation) {
+        self.run_list.relocate(f);
+        for list in self.env_run_lists.values_mut() {
+            list.relocate(f);
+        }
     }
 
     /// Chef's `run_list_for(environment)`: that environment's own list if it has one (even an

@@ -231,11 +231,18 @@ pub fn stage_and_copy(
 }
 
 fn write_staged(staged: &Path, content: &[u8], ownership: Ownership) -> Result<()> {
-    // 0666 lets the umask decide a new file's default mode, as Chef's `touch` does.
+    // Without a mode, 0666 lets the umask decide a new file's default mode, as Chef's
+    // `touch` does. With one, the content is written while only the owner can read it, so a
+    // key meant to be 0600 is never readable by others, not even before its chmod.
+    let create_mode = if ownership.mode.is_some() {
+        0o600
+    } else {
+        0o666
+    };
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o666)
+        .mode(create_mode)
         .open(staged)
         .with_path(staged)?;
     file.write_all(content).with_path(staged)?;
@@ -361,6 +368,31 @@ fn prune_backups(dir: &Path, name: &str, keep: u32) -> Result<()> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_file_given_mode_0600_has_it_when_verified_and_after() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("key.pem");
+        let seen = std::cell::Cell::new(0);
+        let ownership = Ownership {
+            mode: Some(Mode::new(0o600)),
+            ..Ownership::default()
+        };
+        stage_and_rename(
+            &dest,
+            &staging_path(&dest),
+            b"secret",
+            ownership,
+            &|staged| {
+                seen.set(fs::metadata(staged).unwrap().permissions().mode() & 0o777);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(seen.get(), 0o600);
+        let mode = fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
     #[test]
     fn mode_strings_are_octal_and_integers_literal() {
         assert_eq!(Mode::parse_octal("644"), Mode::parse_octal("0644"));

@@ -135,11 +135,7 @@ impl crate::node::RoleSource for Repository {
             Some(NamedFile::Ruby(path)) => {
                 let dsl = DslJson::read(&path, "role", ROLE_METHODS)?;
                 let mut role = Role::from_json(&dsl.text, &path).map_err(|e| dsl.relocate(e))?;
-                let to_call = |at: &SourceLocation| dsl.call_of(at).unwrap_or_else(|| at.clone());
-                role.run_list.relocate(&to_call);
-                for list in role.env_run_lists.values_mut() {
-                    list.relocate(&to_call);
-                }
+                role.relocate(&|at: &SourceLocation| dsl.call_of(at).unwrap_or_else(|| at.clone()));
                 Ok(Some(role))
             }
             None => Ok(None),

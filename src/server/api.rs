@@ -4,7 +4,7 @@
 //! Names that go into a path are checked first, so nothing a user writes can walk the URL.
 
 use super::http::Client;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SourceLocation};
 use crate::node::{Environment, Role};
 use indexmap::IndexMap;
 use serde_json::{json, Value};
@@ -161,7 +161,11 @@ impl Api {
         let Some(value) = self.http.get_optional(&path)? else {
             return Ok(None);
         };
-        Role::from_json(&value.to_string(), Path::new(&self.http.url(&path))).map(Some)
+        let mut role = Role::from_json(&value.to_string(), Path::new(&self.http.url(&path)))?;
+        // Lines and columns of JSON the server re-serialised mean nothing to the user; the
+        // role's URL does.
+        role.relocate(&|at: &SourceLocation| SourceLocation::file(at.file.clone()));
+        Ok(Some(role))
     }
 
     /// Environment `name`; a missing one is an error naming it.

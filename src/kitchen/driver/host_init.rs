@@ -228,14 +228,20 @@ pub(crate) fn overlay_root(
     for dir in [&upper, &work, &root] {
         std::fs::create_dir(dir).with_path(dir)?;
     }
-    hide_non_standard(lower, &upper)?;
+    let mounted = match layer {
+        Some(image) => {
+            let mounted = scratch.join("layer");
+            super::layer::mount_image(image, &mounted)?;
+            Some(mounted)
+        }
+        None => None,
+    };
+    hide_non_standard(lower, &upper, mounted.as_deref())?;
     prepare(&upper)?;
-    let mut lowers = lower.display().to_string();
-    if let Some(image) = layer {
-        let mounted = scratch.join("layer");
-        super::layer::mount_image(image, &mounted)?;
-        lowers = format!("{}:{lowers}", mounted.display());
-    }
+    let lowers = match &mounted {
+        Some(mounted) => format!("{}:{}", mounted.display(), lower.display()),
+        None => lower.display().to_string(),
+    };
     let layers = format!(
         "lowerdir={lowers},upperdir={},workdir={}",
         upper.display(),
@@ -276,12 +282,19 @@ fn bind_machine_netns(root: &Path, netns: &std::fs::File) -> Result<()> {
 /// An allowlist, not a blocklist: whatever the machine keeps at its top level (repositories,
 /// caches, `/.dockerenv`) stays out of the host. Directories a host needs empty are made
 /// opaque; everything else gets a whiteout.
-fn hide_non_standard(lower: &Path, upper: &Path) -> Result<()> {
+///
+/// Entries a package layer has at its top are left to it: the layer was built with the same
+/// hiding, plus whatever its packages put there (e.g. a directory under /srv), which hiding
+/// them again in the upper would mask.
+fn hide_non_standard(lower: &Path, upper: &Path, layer: Option<&Path>) -> Result<()> {
     let entries = std::fs::read_dir(lower).with_path(lower)?;
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if SHOWN.contains(&name.as_ref()) || MOUNTED.contains(&name.as_ref()) {
+            continue;
+        }
+        if layer.is_some_and(|l| l.join(name.as_ref()).symlink_metadata().is_ok()) {
             continue;
         }
         let hidden = upper.join(name.as_ref());

@@ -2,10 +2,11 @@
 //! their lower layer, so `apt-get install` of a big package (MariaDB: 20 s) is not paid on
 //! every create.
 //!
-//! A layer is named after what it holds and what it was built on: a digest of the package
-//! list, then a digest of the lower's dpkg status and apt sources. When the machine (or the
-//! base root) changes, the second digest changes and the layer is rebuilt, because a layer's
-//! copy of /var/lib/dpkg/status would otherwise hide the lower's newer one. Layers live in
+//! A layer is named after what it holds and what it was built on: digests of the package
+//! list, of the lower's path, and of the lower's dpkg status and apt sources. When the
+//! machine (or the base root) changes, the last digest changes and the layer is rebuilt,
+//! because a layer's copy of /var/lib/dpkg/status would otherwise hide the lower's newer one;
+//! the image it replaces (same packages, same lower) is removed. Layers live in
 //! [`LAYER_DIR`], shared by every project on the machine; building one is serialised by a
 //! lock per image, so concurrent creates wait for one build instead of racing.
 //!
@@ -71,8 +72,14 @@ pub fn image_path(lower: &Path, packages: &[String]) -> Result<PathBuf> {
     wanted.sort_unstable();
     wanted.dedup();
     let by_packages = sha256_hex(format!("{FORMAT}\n{}", wanted.join("\n")).as_bytes());
-    let by_lower = sha256_hex(&lower_state(lower)?);
-    Ok(Path::new(LAYER_DIR).join(format!("{}-{}.sqfs", &by_packages[..16], &by_lower[..16])))
+    let by_path = sha256_hex(lower.as_os_str().as_encoded_bytes());
+    let by_state = sha256_hex(&lower_state(lower)?);
+    Ok(Path::new(LAYER_DIR).join(format!(
+        "{}-{}-{}.sqfs",
+        &by_packages[..16],
+        &by_path[..8],
+        &by_state[..16]
+    )))
 }
 
 /// The lower's path, dpkg status and apt sources, as one byte string.
@@ -101,10 +108,10 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Removes images of the same package list built on an earlier state of the lower.
+/// Removes images of the same package list and lower built on an earlier state of the lower.
 fn remove_stale(image: &Path) {
     let name = file_name(image);
-    let Some((by_packages, _)) = name.split_once('-') else {
+    let Some((same, _)) = name.rsplit_once('-') else {
         return;
     };
     let Ok(entries) = std::fs::read_dir(LAYER_DIR) else {
@@ -112,9 +119,8 @@ fn remove_stale(image: &Path) {
     };
     for entry in entries.flatten() {
         let other = entry.file_name().to_string_lossy().into_owned();
-        let stale = other.starts_with(&format!("{by_packages}-"))
-            && other.ends_with(".sqfs")
-            && other != name;
+        let stale =
+            other.starts_with(&format!("{same}-")) && other.ends_with(".sqfs") && other != name;
         if stale {
             let _ = std::fs::remove_file(entry.path());
         }
@@ -137,9 +143,10 @@ fn lock(path: &Path) -> Result<Flock<std::fs::File>> {
 /// install's output.
 fn build(lower: &Path, packages: &[String], image: &Path) -> Result<()> {
     let exe = std::env::current_exe().map_err(|e| Error::io("/proc/self/exe", e))?;
-    let scratch = image.with_extension("build");
-    let staged = image.with_extension("sqfs.tmp");
-    let _ = std::fs::remove_file(&staged);
+    remove_leftovers(image);
+    let pid = std::process::id();
+    let scratch = image.with_extension(format!("build.{pid}"));
+    let staged = image.with_extension(format!("sqfs.tmp.{pid}"));
     std::fs::create_dir_all(&scratch).with_path(&scratch)?;
     let output = Command::new(exe)
         .args(["kitchen", "__layer", "--lower"])
@@ -175,6 +182,25 @@ fn build(lower: &Path, packages: &[String], image: &Path) -> Result<()> {
     std::fs::rename(&staged, image).with_path(image)
 }
 
+/// Removes what builds of `image` that were killed left (their temporary image and scratch
+/// directory); called under the image's lock, so no build of it is running.
+fn remove_leftovers(image: &Path) {
+    let Some(stem) = image.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(LAYER_DIR) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&format!("{stem}.sqfs.tmp.")) {
+            let _ = std::fs::remove_file(entry.path());
+        } else if name.starts_with(&format!("{stem}.build.")) {
+            let _ = std::fs::remove_dir(entry.path());
+        }
+    }
+}
+
 /// What `__layer` is asked to do.
 #[derive(Debug, Clone)]
 pub struct LayerSpec {
@@ -206,6 +232,9 @@ fn isolate_and_build(spec: &LayerSpec) -> Result<()> {
             "a package layer needs at least one package",
         ));
     }
+    // A build outlives nothing that asked for it: when the kitchen command is killed, so is
+    // this process, and with its PID 1 every process of the build.
+    die_with_parent()?;
     unshare(
         CloneFlags::CLONE_NEWNS
             | CloneFlags::CLONE_NEWUTS
@@ -215,13 +244,15 @@ fn isolate_and_build(spec: &LayerSpec) -> Result<()> {
     .map_err(|e| os_error("unshare", e))?;
     // SAFETY: this process is single-threaded (freshly executed), so the child may run Rust code.
     match unsafe { fork() }.map_err(|e| os_error("fork", e))? {
-        ForkResult::Child => std::process::exit(match build_in_namespaces(spec) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("{e}");
-                1
-            }
-        }),
+        ForkResult::Child => std::process::exit(
+            match die_with_parent().and_then(|()| build_in_namespaces(spec)) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("{e}");
+                    1
+                }
+            },
+        ),
         ForkResult::Parent { child } => match waitpid(child, None) {
             Ok(WaitStatus::Exited(_, 0)) => Ok(()),
             Ok(_) => Err(Error::input(
@@ -231,6 +262,19 @@ fn isolate_and_build(spec: &LayerSpec) -> Result<()> {
             Err(e) => Err(os_error("waitpid", e)),
         },
     }
+}
+
+/// Asks for SIGKILL when the parent goes; fails if it is already gone.
+fn die_with_parent() -> Result<()> {
+    let parent = nix::unistd::getppid();
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| os_error("prctl", e))?;
+    if nix::unistd::getppid() != parent {
+        return Err(Error::input(
+            "Kitchen::ActionFailed",
+            "the command that started the package layer build is gone",
+        ));
+    }
+    Ok(())
 }
 
 /// Runs as PID 1 of the build's PID namespace, so every process the install started dies
@@ -358,8 +402,23 @@ mod tests {
         let moved = image_path(lower.path(), &packages(&["nginx", "rinetd"])).unwrap();
         let (a, b) = (file_name(&one), file_name(&moved));
         assert_ne!(a, b, "a changed lower makes a new layer");
-        assert_eq!(a.split('-').next(), b.split('-').next());
+        assert_eq!(
+            a.rsplit_once('-').map(|p| p.0),
+            b.rsplit_once('-').map(|p| p.0)
+        );
         assert!(a.ends_with(".sqfs"));
+        let elsewhere = tempfile::tempdir().unwrap();
+        let status = elsewhere.path().join("var/lib/dpkg");
+        std::fs::create_dir_all(&status).unwrap();
+        std::fs::write(status.join("status"), "Package: a\n\nPackage: b\n").unwrap();
+        let other_lower = image_path(elsewhere.path(), &packages(&["nginx", "rinetd"])).unwrap();
+        let c = file_name(&other_lower);
+        assert_eq!(a.split('-').next(), c.split('-').next());
+        assert_ne!(
+            a.rsplit_once('-').map(|p| p.0),
+            c.rsplit_once('-').map(|p| p.0),
+            "another lower's image is not one this build replaces"
+        );
     }
 
     #[test]
