@@ -29,6 +29,9 @@ fn unusable() -> Option<String> {
     if !Path::new("/usr/bin/curl").exists() {
         return Some("the verify scripts need curl".into());
     }
+    if !Path::new("/usr/bin/goiardi").exists() {
+        return Some("the migration against a Chef server needs goiardi".into());
+    }
     apt_unusable(PACKAGES)
 }
 
@@ -98,4 +101,19 @@ fn every_suite_of_the_example_datacenter_passes_and_leaves_nothing() {
         assert!(all.contains(line), "`{line}` not in:\n{all}");
     }
     assert_nothing_left(&repo, "mariadbd");
+
+    // The same migration with every host converging against a Chef server the suite starts:
+    // the balancer finds the application hosts with a search the server answers.
+    repo.write(".kitchen.local.yml", "provisioner:\n  chef_server: goiardi\n");
+    let run = repo.run(&["kitchen", "test", "migration"]);
+    let all = run.all();
+    assert_eq!(run.code(), 0, "{all}");
+    for line in [
+        "Starting the Chef server (goiardi) of <migration-debian-12>",
+        "Uploaded the repository to http://10.201.5.1:",
+        "reached app1 and app2 through lb1",
+    ] {
+        assert!(all.contains(line), "`{line}` not in:\n{all}");
+    }
+    assert_nothing_left(&repo, "goiardi");
 }
