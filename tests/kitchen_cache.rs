@@ -4,17 +4,20 @@
 //! A tiny package built with dpkg-deb sits in a repository served over HTTP on the machine's
 //! loopback by a thread of the test, which records every request. A one-host instance and a
 //! host of a multi-host suite (another bridge, another gateway) install it with apt-get; the
-//! server sees the package downloaded once, the cache directory holds it, and neither host can
-//! reach the server, or anything else, directly. Destroy leaves no process of the cache behind.
-//! The tests need root, dpkg-deb and apt-cacher-ng; without them they say so and pass.
+//! server sees the package downloaded once, the lab's cache directory holds it, and neither host
+//! can reach the server, or anything else, directly, nor tunnel through the cache. Destroy
+//! leaves no process of the cache behind, also after a start that was interrupted or whose
+//! records were lost. The tests need root, dpkg-deb and apt-cacher-ng; without them they say
+//! so and pass.
 
 mod common;
 
+use common::goiardi::in_netns;
 use common::kitchen_hosts::{assert_nothing_left, exec, machine_knows, Hosts};
 use common::Repo;
 use skillet::kitchen::cache::{PackageCache, CACHE_DIR, PROXY_PORT};
 use skillet::kitchen::lab::Lab;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -101,10 +104,19 @@ impl PackageServer {
     }
 }
 
-impl Drop for PackageServer {
-    /// The cache outlives labs; what this run put in it goes.
+/// The cache directory of a test project's lab, removed at the end: it outlives the lab.
+struct LabCacheDir(PathBuf);
+
+impl LabCacheDir {
+    fn of(repo: &Repo) -> LabCacheDir {
+        let lab = Lab::for_project(repo.path());
+        LabCacheDir(PackageCache::of_lab(&lab.name).cache_dir())
+    }
+}
+
+impl Drop for LabCacheDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(Path::new(CACHE_DIR).join("127.0.0.1").join(&self.prefix));
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -275,6 +287,7 @@ fn hosts_install_through_the_labs_cache_and_reach_nothing_else() {
     }
     let server = PackageServer::start();
     let repo = Repo::new();
+    let lab_cache = LabCacheDir::of(&repo);
     project(&repo);
     let hosts = Hosts { repo: &repo };
     repo.run(&["kitchen", "create", "-c", "2"]).ok();
@@ -288,11 +301,13 @@ fn hosts_install_through_the_labs_cache_and_reach_nothing_else() {
         "{first}"
     );
     assert_eq!(server.deb_downloads(), 1, "{:?}", server.requests);
-    let cached = Path::new(CACHE_DIR)
-        .join("127.0.0.1")
+    // In the lab's own cache directory, not in one other labs write to.
+    let in_pool = Path::new("127.0.0.1")
         .join(&server.prefix)
         .join(format!("pool/{}_1.0_all.deb", server.package));
+    let cached = lab_cache.0.join(&in_pool);
     assert!(cached.is_file(), "not in the cache: {}", cached.display());
+    assert!(!Path::new(CACHE_DIR).join(&in_pool).exists());
 
     // Another bridge, another gateway, the same cache: the package comes from the machine's
     // disk, not from the server.
@@ -326,10 +341,52 @@ fn hosts_install_through_the_labs_cache_and_reach_nothing_else() {
         "the machine's dpkg changed"
     );
 
+    // No tunnel to a server the machine's apt sources do not name, https port or not, and no
+    // report page.
+    for target in ["127.0.0.1:443", &format!("127.0.0.1:{}", server.port)] {
+        let answer = ask_cache(
+            &lab,
+            &format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n"),
+        );
+        assert!(answer.starts_with("HTTP/1.0 403"), "{target}: {answer}");
+    }
+    let report = ask_cache(
+        &lab,
+        "GET /acng-report.html HTTP/1.1\r\nHost: 10.200.0.1:3142\r\nConnection: close\r\n\r\n",
+    );
+    assert!(!report.contains(" 200 "), "{report}");
+
     repo.run(&["kitchen", "destroy"]).ok();
     drop(hosts);
     assert_cache_gone(&repo);
     assert_nothing_left(&repo, &server.package);
+    assert!(cached.is_file(), "the cache went with the lab");
+}
+
+/// Sends `request` to the cache as a host of the lab reaches it; returns the first line of the
+/// answer.
+fn ask_cache(lab: &Lab, request: &str) -> String {
+    let netns = Path::new("/run/netns").join(&lab.name);
+    in_netns(&netns, || {
+        let mut stream = TcpStream::connect(("10.200.0.1", PROXY_PORT)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !answer.contains(&b'\n') {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+        String::from_utf8_lossy(&answer)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string()
+    })
 }
 
 #[test]
@@ -339,6 +396,7 @@ fn a_cache_that_died_is_started_again_and_a_sweep_stops_it() {
         return;
     }
     let repo = Repo::new();
+    let _lab_cache = LabCacheDir::of(&repo);
     repo.write(
         "kitchen.yml",
         "driver:\n  name: namespace\n  apt_network: cache\nplatforms:\n  - name: debian-12\nsuites:\n  - name: one\n  - name: two\n",
@@ -348,6 +406,11 @@ fn a_cache_that_died_is_started_again_and_a_sweep_stops_it() {
     let lab = Lab::for_project(repo.path());
     let cache = PackageCache::of_lab(&lab.name);
     assert!(cache.is_running());
+    // The forwarder's record is lost (as when a start is interrupted before it is written):
+    // the forwarder still holds port 3142 in the lab, and must be found to free it.
+    std::fs::remove_file(cache.dir().join("forwarder.pid")).unwrap();
+    let forwarder = format!("--lab-netns /run/netns/{} ", lab.name);
+    assert_eq!(processes_naming(&forwarder).len(), 1);
     let daemon = std::fs::read_to_string(cache.dir().join("daemon.pid")).unwrap();
     let pid: i32 = daemon.split_whitespace().next().unwrap().parse().unwrap();
     nix::sys::signal::kill(
@@ -364,12 +427,69 @@ fn a_cache_that_died_is_started_again_and_a_sweep_stops_it() {
     repo.run(&["kitchen", "create", "two"]).ok();
     assert!(cache.is_running());
     assert!(connects(&repo, "one", None, "10.200.0.1", PROXY_PORT));
+    assert_eq!(
+        processes_naming(&forwarder).len(),
+        1,
+        "{:?}",
+        processes_naming(&forwarder)
+    );
     // A crash lost the state files: the sweep still takes the cache down with the lab.
     std::fs::remove_dir_all(repo.path().join(".kitchen")).unwrap();
     repo.run(&["kitchen", "destroy"]).ok();
     drop(hosts);
     assert_cache_gone(&repo);
     assert_nothing_left(&repo, &Lab::for_project(repo.path()).name);
+}
+
+#[test]
+fn an_interrupted_start_leaves_nothing_after_destroy() {
+    if let Some(why) = unusable() {
+        eprintln!("skipping an_interrupted_start_leaves_nothing_after_destroy: {why}");
+        return;
+    }
+    let repo = Repo::new();
+    let _lab_cache = LabCacheDir::of(&repo);
+    project(&repo);
+    let hosts = Hosts { repo: &repo };
+    // An apt-cacher-ng that never answers keeps skillet waiting for it.
+    let tools = tempfile::tempdir().unwrap();
+    let fake = tools.path().join("apt-cacher-ng");
+    std::fs::write(&fake, "#!/bin/sh\nwhile :; do sleep 0.2; done\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        tools.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut create = repo
+        .command(&["kitchen", "create", "first"])
+        .env("PATH", &path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lab = Lab::for_project(repo.path());
+    let cache = PackageCache::of_lab(&lab.name);
+    let record = cache.dir().join("daemon.pid");
+    // Recorded as soon as it is spawned, while skillet still waits for it to answer.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while !record.is_file() {
+        assert!(Instant::now() < deadline, "apt-cacher-ng was not recorded");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(create.try_wait().unwrap().is_none(), "create ended already");
+    // A crash of skillet: the daemon, in its own process group, runs on.
+    create.kill().unwrap();
+    create.wait().unwrap();
+    let daemon = format!("-c /run/skillet/{}/apt-cacher-ng", lab.name);
+    assert_eq!(processes_naming(&daemon).len(), 1);
+    // Even without its record, destroy finds it by its command line.
+    std::fs::remove_file(&record).unwrap();
+    repo.run(&["kitchen", "destroy"]).ok();
+    drop(hosts);
+    assert_cache_gone(&repo);
+    assert_nothing_left(&repo, &lab.name);
 }
 
 #[test]

@@ -8,10 +8,19 @@ mod common;
 use common::goiardi::in_netns;
 use common::kitchen_hosts::{exec, Hosts};
 use common::Repo;
+use skillet::kitchen::config::KitchenConfig;
 use skillet::kitchen::lab::Lab;
-use skillet::kitchen::state::StateDir;
+use skillet::kitchen::state::{ServerState, StateDir};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+/// A socket listening at `address` in the project's lab, as another server there would.
+fn listen_in_lab(repo: &Repo, address: &str) -> std::net::TcpListener {
+    let lab = Lab::for_project(repo.path());
+    in_netns(&Path::new("/run/netns").join(&lab.name), || {
+        std::net::TcpListener::bind(address).expect("the address is free in the lab")
+    })
+}
 
 fn can_run(test: &str) -> bool {
     if !nix::unistd::geteuid().is_root() {
@@ -259,14 +268,15 @@ fn a_suite_converges_against_the_goiardi_it_starts_and_destroy_stops_it() {
     assert_nothing_left(&repo);
 }
 
-/// A `goiardi` first on PATH that prints a line and never answers.
+/// A `goiardi` first on PATH that writes its keys, prints a line and never answers.
 fn silent_goiardi(dir: &Path) -> String {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let fake = bin.join("goiardi");
     std::fs::write(
         &fake,
-        "#!/bin/sh\necho 'goiardi: warming up'\nexec sleep 60\n",
+        "#!/bin/sh\nfor a; do case $a in --conf-root=*) d=${a#--conf-root=};; esac; done\n\
+         touch \"$d/admin.pem\" \"$d/chef-validator.pem\"\necho 'goiardi: warming up'\nexec sleep 60\n",
     )
     .unwrap();
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -309,7 +319,17 @@ fn a_server_that_fails_or_never_answers_fails_converge_with_its_log() {
     // The host itself was made whole and is kept, as after any failed converge.
     repo.run(&["kitchen", "list"]).ok().shows("running");
 
-    // A server that never answers is stopped after 10 s; the error shows its log.
+    // Another program holds the server's port: goiardi cannot listen, and what answers there
+    // is not taken for it.
+    let squatter = listen_in_lab(&repo, "10.200.0.1:8890");
+    let run = repo.run(&["kitchen", "converge", "one"]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    run.shows("the Chef server (goiardi) exited")
+        .shows("address already in use");
+    assert_eq!(goiardi_of(&repo).len(), 1, "{:?}", goiardi_of(&repo));
+
+    // A server that never answers is stopped after 10 s; the error shows its log. Its keys
+    // are there and its port answers, but the socket is not its own.
     let tools = tempfile::tempdir().unwrap();
     let path = silent_goiardi(tools.path());
     let run = repo
@@ -330,6 +350,7 @@ fn a_server_that_fails_or_never_answers_fails_converge_with_its_log() {
     assert!(text.contains("goiardi: warming up"), "{text}");
     let state = StateDir::new(repo.path()).load("one-debian-12").unwrap();
     assert!(state.server.is_none(), "{state:?}");
+    drop(squatter);
 
     // No goiardi at all: the error names the package.
     let empty = tempfile::tempdir().unwrap();
@@ -368,6 +389,38 @@ fn a_server_that_fails_or_never_answers_fails_converge_with_its_log() {
             .map_or(true, |s| s.contains(") Z ")),
         "the old server still runs"
     );
+    repo.run(&["kitchen", "destroy"]).ok();
+    assert_nothing_left(&repo);
+}
+
+#[test]
+fn a_server_that_cannot_be_recorded_is_stopped() {
+    if !can_run("a_server_that_cannot_be_recorded_is_stopped") {
+        return;
+    }
+    let repo = project();
+    let _hosts = Hosts { repo: &repo };
+    repo.run(&["kitchen", "create", "one"]).ok();
+    let config = KitchenConfig::load(repo.path()).unwrap();
+    let instance = config.select(Some("one")).unwrap().remove(0);
+    let states = StateDir::new(repo.path());
+    let hosts = states.load("one-debian-12").unwrap().hosts;
+    let mut record = |_: Option<&ServerState>| -> skillet::error::Result<()> {
+        Err(skillet::error::Error::input(
+            "Kitchen::ActionFailed",
+            "the state cannot be written",
+        ))
+    };
+    let result =
+        skillet::kitchen::server::ensure(&instance, &hosts, None, states.path(), &mut record);
+    let error = result.expect_err("the record failed");
+    assert!(
+        error.to_string().contains("the state cannot be written"),
+        "{error}"
+    );
+    // Nothing could have found it later: it is gone now, with its directory.
+    assert!(goiardi_of(&repo).is_empty(), "{:?}", goiardi_of(&repo));
+    assert!(!repo.path().join(".kitchen/one-debian-12/server").exists());
     repo.run(&["kitchen", "destroy"]).ok();
     assert_nothing_left(&repo);
 }

@@ -4,19 +4,24 @@
 //!
 //! Two processes per lab. apt-cacher-ng runs in the machine's network namespace, listening on
 //! 127.0.0.1 only, with its own configuration, socket and logs under `/run/skillet/<lab>/` and
-//! its cache in [`CACHE_DIR`], which outlives labs so it stays warm across runs and projects. A
-//! system apt-cacher-ng, if any, is neither used nor touched. The forwarder (`skillet kitchen
-//! __forward`) is the skillet binary run again: it makes its listening socket inside the lab's
-//! network namespace (0.0.0.0:3142 there, so every bridge's gateway answers) and then returns
-//! to the machine's, where it connects each accepted client to apt-cacher-ng; a socket keeps
-//! the namespace it was made in.
+//! its cache in `<CACHE_DIR>/<lab>/`, which outlives the lab so a project's cache stays warm
+//! across runs; each lab has its own because two apt-cacher-ng writing one pool file at once
+//! can corrupt it. A system apt-cacher-ng, if any, is neither used nor touched. The forwarder
+//! (`skillet kitchen __forward`) is the skillet binary run again: it makes its listening socket
+//! inside the lab's network namespace (0.0.0.0:3142 there, so every bridge's gateway answers)
+//! and then returns to the machine's, where it connects each accepted client to apt-cacher-ng;
+//! a socket keeps the namespace it was made in.
 //!
 //! Both start with the first host that asks for the cache (under the lab's lock) and stop when
-//! the lab is removed. Their pids and start times are recorded beside the configuration, so a
-//! later skillet invocation finds them and never mistakes a recycled pid for them.
+//! the lab is removed. Their pids and start times are recorded beside the configuration as soon
+//! as they are spawned, so a later skillet invocation finds them and never mistakes a recycled
+//! pid for them; a process that an interrupted skillet started but never recorded is found by
+//! its command line.
 //!
-//! What it is not: a general proxy. apt-cacher-ng only serves what looks like repository files
-//! and lets https through as an opaque tunnel (CONNECT to port 443).
+//! What it is not: a general proxy. apt-cacher-ng fetches, on the hosts' behalf, what looks
+//! like repository files on any server and port, and lets through as an opaque tunnel (CONNECT)
+//! only the https servers the machine's apt sources name. It has no report or maintenance
+//! page.
 
 use crate::error::{Error, IoContext, Result};
 use crate::kitchen::driver::namespace::proc_stat;
@@ -24,18 +29,24 @@ use nix::sched::{setns, CloneFlags};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The port the cache answers on at every gateway of the lab (apt-cacher-ng's usual one).
 pub const PROXY_PORT: u16 = 3142;
-/// Where downloaded packages are kept, shared by every lab and kept between runs.
+/// Where downloaded packages are kept between runs, in one directory per lab.
 pub const CACHE_DIR: &str = "/var/cache/skillet/apt-cacher-ng";
+/// The machine's apt configuration, whose sources name the https servers hosts may tunnel to.
+const APT_DIR: &str = "/etc/apt";
+/// Where lab network namespaces are, as the forwarder is told.
+const NETNS_DIR: &str = "/run/netns";
 /// The Debian package that provides the cache.
 const PACKAGE: &str = "apt-cacher-ng";
 /// Where each lab's cache keeps its configuration, socket, logs and process records.
@@ -83,6 +94,11 @@ impl PackageCache {
         &self.dir
     }
 
+    /// Where this lab's apt-cacher-ng keeps what it downloaded: `<CACHE_DIR>/<lab>`.
+    pub fn cache_dir(&self) -> PathBuf {
+        Path::new(CACHE_DIR).join(&self.lab)
+    }
+
     /// Starts the cache unless both its processes run. Meant to be called under the lab's
     /// lock, with the lab's network namespace at `lab_netns`; on failure nothing of it is
     /// left running.
@@ -102,19 +118,51 @@ impl PackageCache {
             .all(|name| self.recorded(name).is_some_and(alive))
     }
 
-    /// Stops the cache's processes (TERM, then KILL) and removes its run directory; the cache
-    /// on disk stays. Missing pieces are not an error.
+    /// Stops the cache's processes (TERM, then KILL), the recorded ones and any this lab's
+    /// command lines name, and removes its run directory; the cache on disk stays. Missing
+    /// pieces are not an error.
     pub fn stop(&self) {
-        for name in [FORWARDER, DAEMON] {
-            if let Some(process) = self.recorded(name) {
-                terminate(process);
+        let mut processes: Vec<Recorded> = [FORWARDER, DAEMON]
+            .iter()
+            .filter_map(|name| self.recorded(name))
+            .collect();
+        for found in self.unrecorded() {
+            if !processes.contains(&found) {
+                processes.push(found);
             }
+        }
+        for process in processes {
+            terminate(process);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
         if let Some(lab_dir) = self.dir.parent() {
             // Only when empty: other things of the lab may live there.
             let _ = std::fs::remove_dir(lab_dir);
         }
+    }
+
+    /// Live processes of this lab's cache that no record names (a skillet interrupted between
+    /// spawning and recording them), found by their command lines. Both are spawned as leaders
+    /// of their own process groups, so a process that merely mentions the lab is not one.
+    fn unrecorded(&self) -> Vec<Recorded> {
+        let netns = Path::new(NETNS_DIR).join(&self.lab);
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter_map(|pid| {
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+                if !is_cache_command(&args, &self.dir, &netns) {
+                    return None;
+                }
+                let leader = nix::unistd::getpgid(Some(Pid::from_raw(pid))).ok()?;
+                let (state, start_time) = proc_stat(pid)?;
+                (leader.as_raw() == pid && state != 'Z').then_some(Recorded { pid, start_time })
+            })
+            .collect()
     }
 
     fn start(&self, lab_netns: &Path) -> Result<()> {
@@ -124,30 +172,44 @@ impl PackageCache {
             ))
         })?;
         let logs = self.dir.join("log");
-        for dir in [Path::new(CACHE_DIR), &logs] {
+        for dir in [&self.cache_dir(), &logs] {
             std::fs::create_dir_all(dir).with_path(dir)?;
         }
         let port = free_port(&self.lab)?;
-        write_atomically(&self.dir.join("acng.conf"), &self.config(port))?;
-        let daemon = self.start_daemon(&program, port)?;
-        self.record_or_stop(DAEMON, daemon)?;
-        let forwarder = self.start_forwarder(lab_netns, port)?;
-        self.record_or_stop(FORWARDER, forwarder)
+        let tunnels = https_servers(Path::new(APT_DIR));
+        write_atomically(&self.dir.join("acng.conf"), &self.config(port, &tunnels))?;
+        self.start_daemon(&program, port)?;
+        self.start_forwarder(lab_netns, port)
     }
 
-    /// Records a started process; one that cannot be recorded could not be stopped later, so
-    /// it is stopped now.
-    fn record_or_stop(&self, name: &str, process: Recorded) -> Result<()> {
-        self.record(name, process)
-            .inspect_err(|_| terminate(process))
+    /// Records a process just spawned, before waiting on it for anything, so an interrupted
+    /// start leaves it findable; one that cannot be recorded could not be stopped later, so it
+    /// is stopped now.
+    fn record_spawned(&self, name: &str, child: &mut Child) -> Result<Recorded> {
+        let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+        let recorded = match proc_stat(pid) {
+            Some((_, start_time)) => {
+                let process = Recorded { pid, start_time };
+                self.record(name, process).map(|()| process)
+            }
+            None => Err(failed(format!(
+                "the package cache's process {pid} vanished right after it started"
+            ))),
+        };
+        if recorded.is_err() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        recorded
     }
 
     /// apt-cacher-ng's configuration: everything it reads is ours, nothing from /etc.
-    fn config(&self, port: u16) -> String {
+    /// `tunnels` are the `host:port` of the https servers hosts may reach through it.
+    fn config(&self, port: u16, tunnels: &[String]) -> String {
         let dir = self.dir.display();
         format!(
             "# Written by skillet kitchen for lab {lab}; removed with the lab.\n\
-             CacheDir: {CACHE_DIR}\n\
+             CacheDir: {cache}\n\
              LogDir: {dir}/log\n\
              SupportDir: /usr/lib/apt-cacher-ng\n\
              Port: {port}\n\
@@ -157,13 +219,17 @@ impl PackageCache {
              UnbufferLogs: 1\n\
              # Repositories on any port, as a host's sources name them.\n\
              AllowUserPorts: 0\n\
-             # https sources go through as tunnels, uncached.\n\
-             PassThroughPattern: .*:443$\n",
+             # No report or maintenance page: anything in the lab could use it.\n\
+             ReportPage:\n\
+             # Tunnels (uncached) only to the https servers of the machine's apt sources.\n\
+             PassThroughPattern: {tunnels}\n",
             lab = self.lab,
+            cache = self.cache_dir().display(),
+            tunnels = passthrough_pattern(tunnels),
         )
     }
 
-    fn start_daemon(&self, program: &Path, port: u16) -> Result<Recorded> {
+    fn start_daemon(&self, program: &Path, port: u16) -> Result<()> {
         let out = self.dir.join("log/daemon.out");
         let log = File::create(&out).with_path(&out)?;
         let log2 = log.try_clone().with_path(&out)?;
@@ -177,8 +243,8 @@ impl PackageCache {
             .process_group(0)
             .spawn()
             .with_path(program)?;
-        let pid = child.id() as i32;
-        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let daemon = self.record_spawned(DAEMON, &mut child)?;
+        let address = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
         let deadline = Instant::now() + READY_WITHIN;
         loop {
             if let Ok(Some(status)) = child.try_wait() {
@@ -189,8 +255,8 @@ impl PackageCache {
             }
             // Its own socket, not merely an answer: another program may have taken the port
             // since it was found free, and apt-cacher-ng keeps running without TCP then.
-            if listens_on(pid, port) {
-                break;
+            if listens_on(daemon.pid, *address.ip(), port) {
+                return Ok(());
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
@@ -203,10 +269,9 @@ impl PackageCache {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        started(pid)
     }
 
-    fn start_forwarder(&self, lab_netns: &Path, port: u16) -> Result<Recorded> {
+    fn start_forwarder(&self, lab_netns: &Path, port: u16) -> Result<()> {
         let exe = std::env::current_exe().map_err(|e| Error::io("/proc/self/exe", e))?;
         let log_path = self.dir.join("log/forwarder.log");
         let log = File::create(&log_path).with_path(&log_path)?;
@@ -221,13 +286,14 @@ impl PackageCache {
             .process_group(0)
             .spawn()
             .map_err(|e| Error::io("skillet kitchen __forward", e))?;
+        self.record_spawned(FORWARDER, &mut child)?;
         // The forwarder says "ready" (or why not) and then lets go of its standard output.
         let mut answer = String::new();
         if let Some(out) = child.stdout.take() {
             let _ = BufReader::new(out).read_line(&mut answer);
         }
         if answer.trim() == "ready" {
-            return started(child.id() as i32);
+            return Ok(());
         }
         let _ = child.kill();
         let _ = child.wait();
@@ -286,13 +352,134 @@ fn alive(process: Recorded) -> bool {
     proc_stat(process.pid).is_some_and(|(state, start)| state != 'Z' && start == process.start_time)
 }
 
-fn started(pid: i32) -> Result<Recorded> {
-    match proc_stat(pid) {
-        Some((_, start_time)) => Ok(Recorded { pid, start_time }),
-        None => Err(failed(format!(
-            "the package cache's process {pid} stopped right after it started"
-        ))),
+/// Whether `args` (a command line) is the apt-cacher-ng of the cache whose run directory is
+/// `dir` (`apt-cacher-ng -c DIR`) or the forwarder into the lab namespace at `netns`
+/// (`skillet kitchen __forward --lab-netns NETNS ...`).
+fn is_cache_command(args: &[&[u8]], dir: &Path, netns: &Path) -> bool {
+    let dir = dir.as_os_str().as_bytes();
+    let netns = netns.as_os_str().as_bytes();
+    // The program (or a script's path after its interpreter) right before `-c DIR`.
+    let daemon = args.windows(3).any(|w| {
+        Path::new(OsStr::from_bytes(w[0])).file_name() == Some(OsStr::new(PACKAGE))
+            && w[1] == b"-c"
+            && w[2] == dir
+    });
+    let forwarder = args.get(1..5)
+        == Some(&[
+            b"kitchen".as_slice(),
+            b"__forward".as_slice(),
+            b"--lab-netns".as_slice(),
+            netns,
+        ]);
+    daemon || forwarder
+}
+
+/// The `host:port` of every https server the apt sources under `apt_dir` name
+/// (`sources.list`, `sources.list.d/*.list` and `*.sources`), sorted, each once.
+fn https_servers(apt_dir: &Path) -> Vec<String> {
+    let mut uris = Vec::new();
+    let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+    uris.extend(one_line_uris(&read(&apt_dir.join("sources.list"))));
+    let parts = apt_dir.join("sources.list.d");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&parts)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    for file in files {
+        match file.extension().and_then(OsStr::to_str) {
+            Some("list") => uris.extend(one_line_uris(&read(&file))),
+            Some("sources") => uris.extend(deb822_uris(&read(&file))),
+            _ => {}
+        }
     }
+    let mut servers: Vec<String> = uris.iter().filter_map(|u| https_server(u)).collect();
+    servers.sort();
+    servers.dedup();
+    servers
+}
+
+/// The URIs of one-line sources: `deb [options] URI suite [component...]`.
+fn one_line_uris(text: &str) -> Vec<String> {
+    let mut uris = Vec::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut words = line.split_whitespace();
+        if !matches!(words.next(), Some("deb" | "deb-src")) {
+            continue;
+        }
+        let mut word = words.next();
+        if word.is_some_and(|w| w.starts_with('[')) {
+            // Options may hold spaces: they end with the word that closes the bracket.
+            while let Some(w) = word {
+                word = words.next();
+                if w.ends_with(']') {
+                    break;
+                }
+            }
+        }
+        uris.extend(word.map(str::to_string));
+    }
+    uris
+}
+
+/// The URIs of deb822 sources: the `URIs:` field of every stanza not `Enabled: no`.
+fn deb822_uris(text: &str) -> Vec<String> {
+    let mut stanzas: Vec<Vec<&str>> = vec![Vec::new()];
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        match stanzas.last_mut() {
+            Some(stanza) if !line.trim().is_empty() => stanza.push(line),
+            _ => stanzas.push(Vec::new()),
+        }
+    }
+    let mut uris = Vec::new();
+    for stanza in stanzas {
+        let mut fields: Vec<(String, String)> = Vec::new();
+        for line in stanza {
+            if line.starts_with([' ', '\t']) {
+                if let Some((_, value)) = fields.last_mut() {
+                    value.push(' ');
+                    value.push_str(line.trim());
+                }
+            } else if let Some((name, value)) = line.split_once(':') {
+                fields.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+            }
+        }
+        let field = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+        if field("enabled").is_some_and(|v| v.eq_ignore_ascii_case("no")) {
+            continue;
+        }
+        if let Some(value) = field("uris") {
+            uris.extend(value.split_whitespace().map(str::to_string));
+        }
+    }
+    uris
+}
+
+/// `host:port` of an `https://` URI (port 443 unless it names one); none for other schemes or
+/// a host that is not a plain name or IPv4 address.
+fn https_server(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("https://")?;
+    let authority = rest.split('/').next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, port.parse::<u16>().ok()?),
+        None => (authority, 443),
+    };
+    let plain = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    plain.then(|| format!("{host}:{port}"))
+}
+
+/// apt-cacher-ng's `PassThroughPattern` for `servers` (`host:port`): exactly those, or, with
+/// none, a pattern no `host:port` matches.
+fn passthrough_pattern(servers: &[String]) -> String {
+    if servers.is_empty() {
+        return "^$".to_string();
+    }
+    let alternatives: Vec<String> = servers.iter().map(|s| s.replace('.', "\\.")).collect();
+    format!("^({})$", alternatives.join("|"))
 }
 
 /// TERM, a moment to close its logs, then KILL; reaped when it is this process's child.
@@ -315,10 +502,13 @@ fn terminate(process: Recorded) {
     let _ = waitpid(pid, Some(WaitPidFlag::WNOHANG));
 }
 
-/// Whether process `pid` holds a socket listening on 127.0.0.1:`port` (from the TCP table of
-/// its network namespace and the socket inodes among its descriptors).
-fn listens_on(pid: i32, port: u16) -> bool {
-    let local = format!("0100007F:{port:04X}");
+/// Whether process `pid` holds a socket listening on `address`:`port` (from the TCP table of
+/// its network namespace and the socket inodes among its descriptors), so another program on
+/// that port is not taken for it.
+pub(crate) fn listens_on(pid: i32, address: Ipv4Addr, port: u16) -> bool {
+    // The table prints the address as the kernel's 32-bit word, in this machine's byte order.
+    let word = u32::from_ne_bytes(address.octets());
+    let local = format!("{word:08X}:{port:04X}");
     let Ok(table) = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")) else {
         return false;
     };
@@ -494,13 +684,170 @@ mod tests {
     #[test]
     fn the_configuration_keeps_everything_of_apt_cacher_ng_apart_from_a_system_instance() {
         let cache = PackageCache::of_lab("sk12345678");
-        let text = cache.config(23142);
-        assert!(text.contains("CacheDir: /var/cache/skillet/apt-cacher-ng\n"));
+        let text = cache.config(23142, &[]);
+        // A cache directory of its own: two daemons writing one pool file can corrupt it.
+        assert!(text.contains("CacheDir: /var/cache/skillet/apt-cacher-ng/sk12345678\n"));
         assert!(text.contains("LogDir: /run/skillet/sk12345678/apt-cacher-ng/log\n"));
         assert!(text.contains("SocketPath: /run/skillet/sk12345678/apt-cacher-ng/socket\n"));
         assert!(text.contains("Port: 23142\n"));
         assert!(text.contains("BindAddress: 127.0.0.1\n"));
         assert!(text.contains("ForeGround: 1\n"));
+        assert!(text.contains("AllowUserPorts: 0\n"));
+    }
+
+    #[test]
+    fn the_report_page_is_off_and_tunnels_reach_only_the_https_sources() {
+        let cache = PackageCache::of_lab("sk12345678");
+        let text = cache.config(23142, &[]);
+        assert!(text.contains("\nReportPage:\n"), "{text}");
+        assert!(text.contains("\nPassThroughPattern: ^$\n"), "{text}");
+        let servers = ["deb.example.org:443".to_string(), "10.0.0.1:8443".into()];
+        let text = cache.config(23142, &servers);
+        assert!(
+            text.contains(
+                "\nPassThroughPattern: ^(deb\\.example\\.org:443|10\\.0\\.0\\.1:8443)$\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn https_servers_come_from_every_kind_of_apt_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let apt = dir.path();
+        std::fs::create_dir_all(apt.join("sources.list.d")).unwrap();
+        std::fs::write(
+            apt.join("sources.list"),
+            "# deb https://commented.example.org/debian bookworm main\n\
+             deb http://deb.debian.org/debian bookworm main\n\
+             deb [ arch=amd64 signed-by=/k.gpg ] https://one.example.org/apt stable main\n\
+             deb-src [trusted=yes] https://user:secret@two.example.org:8443/x ./ # a comment\n",
+        )
+        .unwrap();
+        std::fs::write(
+            apt.join("sources.list.d/extra.list"),
+            "deb https://one.example.org/apt other main\n",
+        )
+        .unwrap();
+        std::fs::write(
+            apt.join("sources.list.d/more.sources"),
+            "Types: deb\n# URIs: https://commented.example.org\nURIs: http://plain.example.org\n https://three.example.org/debian\nSuites: a\n  \n\
+             Types: deb\nURIs: https://off.example.org\nEnabled: no\n\n\
+             Types: deb\nuris: https://four.example.org/\n",
+        )
+        .unwrap();
+        std::fs::write(
+            apt.join("sources.list.d/old.list.disabled"),
+            "deb https://disabled.example.org/ x y\n",
+        )
+        .unwrap();
+        std::fs::write(
+            apt.join("sources.list.d/odd.list"),
+            "deb https://[::1]/x a b\ndeb https://bad_host/x a b\ndeb https:// a b\n",
+        )
+        .unwrap();
+        assert_eq!(
+            https_servers(apt),
+            [
+                "four.example.org:443",
+                "one.example.org:443",
+                "three.example.org:443",
+                "two.example.org:8443"
+            ]
+        );
+        assert!(https_servers(&apt.join("none")).is_empty());
+    }
+
+    #[test]
+    fn the_cache_is_known_by_its_command_lines() {
+        let dir = Path::new("/run/skillet/sk1/apt-cacher-ng");
+        let netns = Path::new("/run/netns/sk1");
+        let is = |args: &[&str]| {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            is_cache_command(&args, dir, netns)
+        };
+        assert!(is(&[
+            "/usr/sbin/apt-cacher-ng",
+            "-c",
+            "/run/skillet/sk1/apt-cacher-ng"
+        ]));
+        assert!(is(&[
+            "/usr/bin/skillet",
+            "kitchen",
+            "__forward",
+            "--lab-netns",
+            "/run/netns/sk1",
+            "--to",
+            "127.0.0.1:20000"
+        ]));
+        // Another lab's, or a command that only mentions this one.
+        assert!(!is(&[
+            "/usr/sbin/apt-cacher-ng",
+            "-c",
+            "/run/skillet/sk2/apt-cacher-ng"
+        ]));
+        assert!(!is(&["ls", "-c", "/run/skillet/sk1/apt-cacher-ng"]));
+        assert!(is(&[
+            "/bin/sh",
+            "/t/apt-cacher-ng",
+            "-c",
+            "/run/skillet/sk1/apt-cacher-ng"
+        ]));
+        assert!(!is(&[
+            "skillet",
+            "kitchen",
+            "__forward",
+            "--lab-netns",
+            "/run/netns/sk12"
+        ]));
+        assert!(!is(&[
+            "grep",
+            "kitchen",
+            "__forward",
+            "--lab-netns",
+            "/run/netns/sk1"
+        ][1..]));
+    }
+
+    #[test]
+    fn stop_finds_unrecorded_processes_that_lead_their_group_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = PackageCache {
+            lab: "x".into(),
+            dir: dir.path().join("apt-cacher-ng"),
+        };
+        // A shell whose command line names the cache, as apt-cacher-ng's does.
+        let spawn = |own_group: bool| {
+            let mut command = Command::new("sh");
+            command
+                .args(["-c", "sleep 30; :", PACKAGE, "-c"])
+                .arg(&cache.dir);
+            if own_group {
+                command.process_group(0);
+            }
+            command.spawn().unwrap()
+        };
+        let mut ours = spawn(true);
+        let mut bystander = spawn(false);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while cache.unrecorded().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(
+            cache.unrecorded().iter().map(|p| p.pid).collect::<Vec<_>>(),
+            [ours.id() as i32]
+        );
+        let pid = ours.id() as i32;
+        cache.stop();
+        // Reaped by stop, as its own child.
+        assert!(proc_stat(pid).is_none(), "still running");
+        assert!(ours.try_wait().is_err());
+        assert!(
+            bystander.try_wait().unwrap().is_none(),
+            "a bystander was stopped"
+        );
+        bystander.kill().unwrap();
+        bystander.wait().unwrap();
     }
 
     #[test]
@@ -519,7 +866,11 @@ mod tests {
             dir: dir.path().to_path_buf(),
         };
         assert!(!cache.is_running());
-        let me = started(std::process::id() as i32).unwrap();
+        let pid = std::process::id() as i32;
+        let me = Recorded {
+            pid,
+            start_time: proc_stat(pid).unwrap().1,
+        };
         cache.record(DAEMON, me).unwrap();
         cache.record(FORWARDER, me).unwrap();
         assert!(cache.is_running());
@@ -536,11 +887,13 @@ mod tests {
         let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let me = std::process::id() as i32;
-        assert!(listens_on(me, port));
+        let local = Ipv4Addr::LOCALHOST;
+        assert!(listens_on(me, local, port));
+        assert!(!listens_on(me, Ipv4Addr::new(127, 0, 0, 2), port));
         // Another process in the same network does not hold it.
-        assert!(!listens_on(1, port));
+        assert!(!listens_on(1, local, port));
         drop(listener);
-        assert!(!listens_on(me, port));
+        assert!(!listens_on(me, local, port));
     }
 
     #[test]

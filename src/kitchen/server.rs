@@ -7,6 +7,7 @@
 //! This is not for a Chef server the user runs elsewhere; hosts are isolated in the lab and
 //! reach only the gateway.
 
+use super::cache::listens_on;
 use super::config::{ChefServer, Instance};
 use super::lab::Lab;
 use super::provision;
@@ -20,7 +21,7 @@ use crate::server::upload::{self, Outcome};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::fs::File;
-use std::net::TcpStream;
+use std::net::Ipv4Addr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -122,7 +123,11 @@ pub fn ensure(
         at.url()
     ));
     let (server, child) = spawn(&program, &at, &dir)?;
-    record(Some(&server))?;
+    if let Err(e) = record(Some(&server)) {
+        // No state names it: nothing could find it to stop it later.
+        let _ = stop(&server);
+        return Err(e);
+    }
     match wait_ready(&server, child, &at) {
         Ok(()) => Ok(server),
         Err(e) => {
@@ -192,23 +197,30 @@ fn spawn(program: &Path, at: &Listen, dir: &Path) -> Result<(ServerState, Child)
     Ok((server, child))
 }
 
-/// Waits until the server has written its keys and accepts connections on its address.
+/// Waits until the server has written its keys and listens on its address. The socket must be
+/// its own: another server on that port (a stale one, another instance's) answers too.
 fn wait_ready(server: &ServerState, mut child: Child, at: &Listen) -> Result<()> {
     let started = Instant::now();
-    let address = (at.address.clone(), at.port);
+    let address: Ipv4Addr = at.address.parse().map_err(|_| {
+        failed(format!(
+            "the Chef server's address {} is not an IPv4 address",
+            at.address
+        ))
+    })?;
     loop {
-        let keys = [ADMIN_KEY, VALIDATOR_KEY]
-            .iter()
-            .all(|k| server.dir.join(k).is_file());
-        if keys && in_lab(&at.lab, || TcpStream::connect(address.clone()).is_ok())? {
-            return Ok(());
-        }
+        // First: an exited server's port may be answered by someone else.
         if let Ok(Some(status)) = child.try_wait() {
             return Err(failed(format!(
                 "the Chef server (goiardi) exited ({status}) before it answered at {}; the end of its log:\n{}",
                 server.url,
                 log_tail(&server.dir)
             )));
+        }
+        let keys = [ADMIN_KEY, VALIDATOR_KEY]
+            .iter()
+            .all(|k| server.dir.join(k).is_file());
+        if keys && listens_on(server.pid, address, at.port) {
+            return Ok(());
         }
         if started.elapsed() > READY_TIMEOUT {
             return Err(failed(format!(
