@@ -79,17 +79,23 @@ fn build_repo(dir: &Path) {
 }
 
 fn bench(c: &mut Criterion) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    build_repo(dir.path());
-    let first = solo(dir.path());
+    // SKILLET_BENCH_KEEP=DIR builds the fixture there and leaves it, to profile a run by hand.
+    let kept = std::env::var_os("SKILLET_BENCH_KEEP").map(std::path::PathBuf::from);
+    let temp = tempfile::tempdir().expect("tempdir");
+    let dir = kept.as_deref().unwrap_or(temp.path());
+    if let Some(kept) = &kept {
+        std::fs::create_dir_all(kept).expect("SKILLET_BENCH_KEEP directory");
+    }
+    build_repo(dir);
+    let first = solo(dir);
     assert!(
         first.status.success(),
         "{}",
         String::from_utf8_lossy(&first.stdout)
     );
-    assert_noop(&solo(dir.path()), 153);
+    assert_noop(&solo(dir), 153);
 
-    bench_solo(c, "solo_process_noop_153_resources", dir.path());
+    bench_solo(c, "solo_process_noop_153_resources", dir);
 
     if let Ok(usage) = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
     {

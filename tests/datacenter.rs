@@ -104,7 +104,10 @@ fn every_suite_of_the_example_datacenter_passes_and_leaves_nothing() {
 
     // The same migration with every host converging against a Chef server the suite starts:
     // the balancer finds the application hosts with a search the server answers.
-    repo.write(".kitchen.local.yml", "provisioner:\n  chef_server: goiardi\n");
+    repo.write(
+        ".kitchen.local.yml",
+        "provisioner:\n  chef_server: goiardi\n",
+    );
     let run = repo.run(&["kitchen", "test", "migration"]);
     let all = run.all();
     assert_eq!(run.code(), 0, "{all}");
