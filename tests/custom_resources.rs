@@ -532,3 +532,46 @@ fn a_lazy_property_of_a_custom_resource_is_refused_at_its_place() {
         "a custom resource's properties cannot be `lazy`",
     );
 }
+
+/// A resource whose properties coerce what they are given and check it with callbacks, as
+/// community cookbooks write them.
+const SERVICE_PORT: &str = r##"property :path, String, name_property: true
+property :port, Integer, coerce: proc { |p| p.to_i }, callbacks: {
+  'should be above 1024' => ->(p) { p > 1024 },
+}
+property :users, Array, default: 'root', coerce: ->(u) { Array(u) }
+
+action :create do
+  file new_resource.path do
+    content "#{port} #{users.join(',')}\n"
+  end
+end
+"##;
+
+#[test]
+fn coerce_and_callbacks_shape_and_check_what_a_declaration_gives() {
+    let repo = declaring("web_service_port '{root}/port' do\n  port '8080'\nend\n");
+    repo.write("cookbooks/web/resources/service_port.rb", SERVICE_PORT);
+    let run = repo.solo(&["-o", "recipe[web]"]);
+    assert_eq!(run.code(), 0, "{}", run.all());
+    assert_eq!(
+        std::fs::read_to_string(repo.root().join("port")).unwrap(),
+        "8080 root\n",
+        "the String became an Integer, the default a list"
+    );
+    repo.solo(&["-o", "recipe[web]"])
+        .ok()
+        .shows("0/2 resources updated");
+
+    put(
+        &repo,
+        RECIPE,
+        "web_service_port '{root}/x' do\n  port '80'\nend\n",
+    );
+    assert_refused(
+        &repo,
+        RECIPE,
+        "2:3",
+        "Option port's value 80 should be above 1024!",
+    );
+}

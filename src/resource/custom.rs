@@ -38,6 +38,7 @@ impl CustomResource {
         resource_type: Arc<ResourceType>,
     ) -> Result<Self> {
         let rtype = &*resource_type;
+        let mut declared: IndexMap<&str, Value> = IndexMap::new();
         for (key, prop) in &decl.properties {
             if COMMON_PROPERTIES.contains(&key.as_str()) {
                 continue;
@@ -60,9 +61,10 @@ impl CustomResource {
                     ),
                 ));
             };
-            rtype
-                .check_value(property, &prop.value)
-                .map_err(|why| Error::compile(prop.location.clone(), why))?;
+            let invalid = |why| Error::compile(prop.location.clone(), why);
+            let value = rtype.coerce(property, &prop.value).map_err(invalid)?;
+            rtype.check_value(property, &value).map_err(invalid)?;
+            declared.insert(key, value);
         }
         let allowed = rtype.allowed_actions();
         let defaults = rtype.default_actions();
@@ -73,8 +75,7 @@ impl CustomResource {
         common.guards.extend(block_guards);
         let mut properties = IndexMap::new();
         for (name, property) in &rtype.properties {
-            let declared = decl.properties.get(name).map(|p| &p.value);
-            let value = match declared {
+            let value = match declared.get(name.as_str()) {
                 Some(value) if !value.is_null() => value.clone(),
                 _ if property.name_property => Value::String(decl.name.clone()),
                 _ => property.default.clone().unwrap_or(Value::Null),

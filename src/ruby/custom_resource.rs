@@ -16,7 +16,7 @@ use super::ast::{Block, Expr, Node, Span};
 use super::frozen::CapturedBlock;
 use super::interp::{CallInfo, Fault, Host, Interp, Reply};
 use super::regexp::RubyRegex;
-use super::value::Value;
+use super::value::{Mutability, Value};
 use super::{fault_to_error, parse_file};
 use crate::error::SourceLocation;
 use crate::resource::Action;
@@ -49,6 +49,11 @@ pub struct Property {
     pub equal_to: Option<Vec<Json>>,
     /// `regex: /.../` (or several): a String value must match one.
     pub regex: Vec<Arc<RubyRegex>>,
+    /// `coerce: proc { |v| ... }`: turns a given value (and the default) into the stored one,
+    /// before it is checked.
+    pub(crate) coerce: Option<Arc<CapturedBlock>>,
+    /// `callbacks: { 'message' => proc { |v| ... } }`: each must answer true for the value.
+    pub(crate) callbacks: Vec<(String, Arc<CapturedBlock>)>,
     pub location: SourceLocation,
 }
 
@@ -134,6 +139,15 @@ impl ResourceType {
                 ));
             }
         }
+        for (message, callback) in &property.callbacks {
+            if !self.run_proc(callback, value)?.truthy {
+                return Err(format!(
+                    "Option {}'s value {} {message}!",
+                    property.name,
+                    inspect(value)
+                ));
+            }
+        }
         if let Some(allowed) = &property.equal_to {
             if !allowed.contains(value) {
                 let names: Vec<String> = allowed.iter().map(inspect).collect();
@@ -146,6 +160,54 @@ impl ResourceType {
             }
         }
         Ok(())
+    }
+}
+
+impl ResourceType {
+    /// The value `coerce:` makes of `value` (unchanged without one; nil is not coerced).
+    pub fn coerce(&self, property: &Property, value: &Json) -> Result<Json, String> {
+        match &property.coerce {
+            Some(block) if !value.is_null() => self.run_proc(block, value)?.json,
+            _ => Ok(value.clone()),
+        }
+    }
+
+    /// Runs a kept `proc` with `value` as its argument, in plain Ruby (no node, no resources).
+    fn run_proc(&self, block: &CapturedBlock, value: &Json) -> Result<ProcAnswer, String> {
+        let mut host = ProcHost;
+        let mut interp = Interp::new(&self.file, &mut host);
+        let argument = Value::from_owned_json(value, Mutability::Mutable);
+        let answer = interp
+            .run_captured_with(block, vec![argument], None)
+            .map_err(|fault| fault_to_error(&self.file, fault).to_string())?;
+        Ok(ProcAnswer {
+            truthy: answer.truthy(),
+            json: answer.to_json().map_err(|why| {
+                format!("the value a `coerce:` proc returns cannot be a property value: {why}")
+            }),
+        })
+    }
+}
+
+/// What a kept proc answered: whether it is true (for `callbacks:`) and its value as JSON
+/// (for `coerce:`; an error when it has none).
+struct ProcAnswer {
+    truthy: bool,
+    json: Result<Json, String>,
+}
+
+/// The environment of a property's `coerce:` or `callbacks:` proc: plain Ruby only.
+struct ProcHost;
+
+impl<'a> Host<'a> for ProcHost {
+    fn call(
+        &mut self,
+        _receiver: Option<&Value<'a>>,
+        _name: &str,
+        _args: &[Value<'a>],
+        _info: CallInfo,
+    ) -> Result<Reply<'a>, Fault> {
+        Ok(Reply::NotFound)
     }
 }
 
@@ -252,6 +314,7 @@ fn eval_type_file(
         rtype,
         role,
         pending: None,
+        procs: Vec::new(),
     };
     let mut interp = Interp::new(path, &mut host);
     let result = interp.run(&program);
@@ -265,6 +328,8 @@ fn eval_type_file(
 /// What a block handed to the file's host is for.
 enum PendingBlock {
     Action(String, SourceLocation),
+    /// `proc { }` / `lambda { }` / `->(v) { }`: kept as a value for `coerce:` or `callbacks:`.
+    Proc,
     /// `action_class do ... end`: its methods become helpers of the actions.
     ActionClass,
 }
@@ -276,6 +341,8 @@ struct TypeFile<'t> {
     rtype: &'t mut ResourceType,
     role: FileRole,
     pending: Option<PendingBlock>,
+    /// The procs the file made, in order; a proc value is its index here.
+    procs: Vec<Arc<CapturedBlock>>,
 }
 
 /// A Symbol or String argument as text.
@@ -328,6 +395,37 @@ impl TypeFile<'_> {
         SourceLocation::new(&*self.file, span.line, span.column)
     }
 
+    /// The proc `value` stands for (`option:` names the property option, for the error).
+    fn kept_proc(&self, value: &Value<'_>, option: &str) -> Result<Arc<CapturedBlock>, Fault> {
+        proc_index(value)
+            .and_then(|i| self.procs.get(i).cloned())
+            .ok_or_else(|| {
+                Fault::type_error(format!(
+                    "`{option}:` takes a proc (`proc {{ |value| ... }}` or `->(value) {{ ... }}`), got {}",
+                    value.class_name()
+                ))
+            })
+    }
+
+    /// `callbacks: { 'message' => proc { |v| ... } }`.
+    fn callbacks(&self, value: &Value<'_>) -> Result<Vec<(String, Arc<CapturedBlock>)>, Fault> {
+        let Value::Hash(hash) = value else {
+            return Err(Fault::type_error(
+                "`callbacks:` takes a Hash of message => proc",
+            ));
+        };
+        hash.map
+            .borrow()
+            .iter()
+            .map(|(message, check)| {
+                Ok((
+                    message.to_value().to_s(),
+                    self.kept_proc(check, "callbacks")?,
+                ))
+            })
+            .collect()
+    }
+
     /// `property :name, Type, key: value` / `attribute :name, kind_of: Type, ...`.
     fn property(&mut self, method: &str, args: &[Value<'_>], info: CallInfo) -> Result<(), Fault> {
         let Some(name) = args.first().and_then(word) else {
@@ -354,6 +452,8 @@ impl TypeFile<'_> {
             required: false,
             equal_to: None,
             regex: Vec::new(),
+            coerce: None,
+            callbacks: Vec::new(),
             location: self.location(info.span),
         };
         if let Some(options) = options {
@@ -365,6 +465,11 @@ impl TypeFile<'_> {
             for (key, value) in hash.map.borrow().iter() {
                 let key = key.to_value().to_s();
                 match key.as_str() {
+                    "default" if proc_index(value).is_some() => {
+                        return Err(Fault::type_error(format!(
+                            "the default of `{name}` is a proc: give a plain value (skillet compiles actions with the property values, so `lazy` defaults are not supported either)"
+                        )))
+                    }
                     "default" => property.default = Some(value.to_json().map_err(Fault::type_error)?),
                     "name_property" | "name_attribute" => property.name_property = value.truthy(),
                     "required" => property.required = value.truthy(),
@@ -376,24 +481,31 @@ impl TypeFile<'_> {
                         })
                     }
                     "regex" => property.regex = regex_list(value)?,
+                    "coerce" => property.coerce = Some(self.kept_proc(value, "coerce")?),
+                    "callbacks" => property.callbacks = self.callbacks(value)?,
                     "description" | "introduced" | "desired_state" | "identity" | "sensitive"
                     | "deprecated" | "skip_docs" => {}
                     other => {
                         return Err(Fault::new(
                             "NotImplementedError",
-                            format!("property option `{other}:` is not supported (supported: default, name_property, required, equal_to, kind_of, regex)"),
+                            format!("property option `{other}:` is not supported (supported: default, name_property, required, equal_to, kind_of, regex, coerce, callbacks)"),
                         ))
                     }
                 }
             }
         }
-        if let Some(default) = &property.default {
-            self.rtype.check_value(&property, default).map_err(|why| {
+        if let Some(default) = property.default.take() {
+            let invalid = |why: String| {
                 Fault::new(
                     "Chef::Exceptions::ValidationFailed",
                     format!("default of {why}"),
                 )
-            })?;
+            };
+            let default = self.rtype.coerce(&property, &default).map_err(invalid)?;
+            self.rtype
+                .check_value(&property, &default)
+                .map_err(invalid)?;
+            property.default = Some(default);
         }
         self.rtype.properties.insert(name, property);
         Ok(())
@@ -405,6 +517,15 @@ impl TypeFile<'_> {
         args: &[Value<'a>],
         info: CallInfo,
     ) -> Result<Reply<'a>, Fault> {
+        if matches!(name, "proc" | "lambda") {
+            if !info.has_block {
+                return Err(Fault::argument(format!(
+                    "`{name}` takes a block: {name} {{ |value| ... }}"
+                )));
+            }
+            self.pending = Some(PendingBlock::Proc);
+            return Ok(Reply::TakeBlock);
+        }
         if let Some(why) = converge_time_refusal(name).or_else(|| super::recipe::refusal(name)) {
             return Err(Fault::new("NotImplementedError", format!("`{name}` {why}")));
         }
@@ -580,9 +701,34 @@ impl<'a> Host<'a> for TypeFile<'_> {
                     self.rtype.helpers.push((name.clone(), method.clone()));
                 }
             }
+            Some(PendingBlock::Proc) => {
+                self.procs.push(Arc::new(block));
+                return Ok(proc_value(self.procs.len() - 1));
+            }
             None => {}
         }
         Ok(Value::Nil)
+    }
+
+    fn keeps_procs(&self) -> bool {
+        true
+    }
+}
+
+/// How a kept proc is named in a resource file: a Symbol no Ruby source writes (NUL first),
+/// then its index among the file's procs.
+const PROC_PREFIX: &str = "\u{0}proc:";
+
+/// The value a `proc { }` call answers in a resource file.
+fn proc_value<'a>(index: usize) -> Value<'a> {
+    Value::Sym(Arc::from(format!("{PROC_PREFIX}{index}")))
+}
+
+/// The index of the kept proc `value` stands for, if it is one.
+fn proc_index(value: &Value<'_>) -> Option<usize> {
+    match value {
+        Value::Sym(name) => name.strip_prefix(PROC_PREFIX)?.parse().ok(),
+        _ => None,
     }
 }
 
@@ -611,6 +757,60 @@ end
 
     fn site() -> ResourceType {
         load_resource_file(Path::new("cookbooks/web/resources/site.rb"), SITE, "web").unwrap()
+    }
+
+    fn typed(source: &str) -> crate::Result<ResourceType> {
+        load_resource_file(Path::new("cookbooks/web/resources/app.rb"), source, "web")
+    }
+
+    #[test]
+    fn coerce_turns_given_values_and_the_default_into_the_stored_ones() {
+        let t = typed(
+            "property :port, Integer, default: '80', coerce: proc { |p| p.to_i }\n\
+             property :name, String, coerce: ->(n) { n.downcase }\n\
+             property :tags, Array, coerce: lambda { |t| t.is_a?(Array) ? t : [t] }\n",
+        )
+        .unwrap();
+        let port = &t.properties["port"];
+        assert_eq!(port.default, Some(json!(80)), "the default is coerced too");
+        assert_eq!(t.coerce(port, &json!("8080")).unwrap(), json!(8080));
+        assert_eq!(t.coerce(port, &Json::Null).unwrap(), Json::Null);
+        assert_eq!(
+            t.coerce(&t.properties["name"], &json!("WWW")).unwrap(),
+            json!("www")
+        );
+        assert_eq!(
+            t.coerce(&t.properties["tags"], &json!("a")).unwrap(),
+            json!(["a"])
+        );
+        let err = t.coerce(&t.properties["name"], &json!(1)).unwrap_err();
+        assert!(err.contains("downcase"), "{err}");
+    }
+
+    #[test]
+    fn callbacks_name_the_rule_a_value_breaks() {
+        let t = typed(
+            "property :port, Integer, callbacks: {\n  \
+             'should be a valid non-system port' => ->(p) { p > 1024 && p < 65535 },\n}\n",
+        )
+        .unwrap();
+        let port = &t.properties["port"];
+        assert!(t.check_value(port, &json!(8080)).is_ok());
+        assert_eq!(
+            t.check_value(port, &json!(80)).unwrap_err(),
+            "Option port's value 80 should be a valid non-system port!"
+        );
+    }
+
+    #[test]
+    fn a_proc_where_a_value_belongs_and_a_value_where_a_proc_belongs_are_refused() {
+        let err = typed("property :port, Integer, default: proc { 1 }\n").unwrap_err();
+        assert!(err.to_string().contains("is a proc"), "{err}");
+        let err = typed("property :port, Integer, coerce: 1\n").unwrap_err();
+        assert!(err.to_string().contains("`coerce:` takes a proc"), "{err}");
+        let err = typed("property :port, Integer, default: 1, coerce: proc { |p| p.nope }\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
     }
 
     #[test]

@@ -163,6 +163,13 @@ pub(crate) trait Host<'a> {
         Ok(Value::Nil)
     }
 
+    /// Whether `proc { }` and `lambda { }` (and `->(x) { }`) are the host's to answer: a file
+    /// that keeps blocks as values for later (a property's `coerce:`). Elsewhere they are
+    /// refused as unsupported Ruby.
+    fn keeps_procs(&self) -> bool {
+        false
+    }
+
     /// A constant the evaluator does not know (a library module); None leaves it undefined.
     fn constant(&mut self, _name: &str) -> Result<Option<Value<'a>>, Fault> {
         Ok(None)
@@ -1181,6 +1188,7 @@ impl<'a, 'h> Interp<'a, 'h> {
                     .unwrap_or_default(),
             ),
             "__method__" => Value::Nil,
+            "lambda" | "proc" if self.host.keeps_procs() => return Ok(None),
             "lambda"
             | "proc"
             | "loop"

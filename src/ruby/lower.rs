@@ -179,7 +179,6 @@ fn describe(node: &pm::Node<'_>) -> String {
         pm::Node::ClassNode { .. } => "class definition",
         pm::Node::ModuleNode { .. } => "module definition",
         pm::Node::SingletonClassNode { .. } => "singleton class (`class << self`)",
-        pm::Node::LambdaNode { .. } => "lambda (`->`)",
         pm::Node::MatchWriteNode { .. } => "regular expression match with named captures",
         pm::Node::XStringNode { .. } | pm::Node::InterpolatedXStringNode { .. } => {
             "command execution (backticks)"
@@ -416,6 +415,7 @@ impl<'s> Lowerer<'s> {
             | pm::Node::ConstantReadNode { .. }
             | pm::Node::ConstantPathNode { .. } => self.lower_variable(node),
             pm::Node::CallNode { .. }
+            | pm::Node::LambdaNode { .. }
             | pm::Node::IndexOrWriteNode { .. }
             | pm::Node::IndexAndWriteNode { .. }
             | pm::Node::IndexOperatorWriteNode { .. }
@@ -630,6 +630,7 @@ impl<'s> Lowerer<'s> {
         let span = self.span(node);
         let expr = match node {
             pm::Node::CallNode { .. } => self.call(node)?,
+            pm::Node::LambdaNode { .. } => self.lambda(node)?,
             pm::Node::IndexOrWriteNode { .. } => match node.as_index_or_write_node() {
                 Some(i) => {
                     self.index_op(node, i.receiver(), i.arguments(), AssignOp::Or, &i.value())?
@@ -913,16 +914,53 @@ impl<'s> Lowerer<'s> {
             .iter()
             .map(|c| c.as_slice().to_vec())
             .collect();
+        Ok(BlockArg::Code(self.scoped_block(
+            locals,
+            block.parameters(),
+            block.body(),
+        )?))
+    }
+
+    /// `->(x) { ... }`: a call of `lambda` with that block, which only hosts that keep blocks
+    /// as values (a resource file's `coerce:`) accept.
+    fn lambda(&mut self, node: &pm::Node<'_>) -> Result<Expr, Fault> {
+        let Some(lambda) = node.as_lambda_node() else {
+            return Err(self.unsupported(node));
+        };
+        let locals: Vec<Vec<u8>> = lambda
+            .locals()
+            .iter()
+            .map(|c| c.as_slice().to_vec())
+            .collect();
+        let block = self.scoped_block(locals, lambda.parameters(), lambda.body())?;
+        Ok(Expr::Call(Box::new(Call {
+            receiver: None,
+            name: Arc::from("lambda"),
+            args: Vec::new(),
+            block: Some(BlockArg::Code(block)),
+            safe_navigation: false,
+            variable_call: false,
+            receiver_text: None,
+        })))
+    }
+
+    /// A block's parameters and body, lowered in a scope of its own `locals`.
+    fn scoped_block(
+        &mut self,
+        locals: Vec<Vec<u8>>,
+        parameters: Option<pm::Node<'_>>,
+        body: Option<pm::Node<'_>>,
+    ) -> Result<Arc<Block>, Fault> {
         let count = u32::try_from(locals.len()).unwrap_or(u32::MAX);
         self.scopes.push(locals);
-        let result = self.block_body(&block);
+        let result = self.block_body(parameters, body);
         self.scopes.pop();
         let (params, body) = result?;
-        Ok(BlockArg::Code(Arc::new(Block {
+        Ok(Arc::new(Block {
             params,
             locals: count,
             body,
-        })))
+        }))
     }
 
     /// `def name(a, b) ... end` without a receiver: a method body in a scope of its own (it sees
@@ -1022,13 +1060,14 @@ impl<'s> Lowerer<'s> {
 
     fn block_body(
         &mut self,
-        block: &pm::BlockNode<'_>,
+        parameters: Option<pm::Node<'_>>,
+        body: Option<pm::Node<'_>>,
     ) -> Result<(Vec<Param>, Option<Node>), Fault> {
-        let params = match block.parameters() {
+        let params = match parameters {
             None => Vec::new(),
             Some(p) => self.block_params(&p)?,
         };
-        let body = match block.body() {
+        let body = match body {
             Some(b) => Some(self.lower(&b)?),
             None => None,
         };

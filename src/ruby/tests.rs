@@ -1132,6 +1132,8 @@ override_attributes(nginx: { workers: 4 })
 fn rescue_never_hides_unsupported_code() {
     assert!(error("x = [1].sample rescue 0").contains("unsupported Ruby: `sample`"));
     assert!(error("begin\n  lambda { 1 }\nrescue\n  2\nend").contains("unsupported Ruby: `lambda`"));
+    // `->` is `lambda` with a block: only a resource file keeps it (for `coerce:`).
+    assert!(error("f = ->(x) { x + 1 }").contains("unsupported Ruby: `lambda`"));
     assert_eq!(
         ruby("begin\n  nil.upcase\nrescue\n  'rescued'\nend"),
         "\"rescued\""
