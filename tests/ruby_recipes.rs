@@ -312,3 +312,59 @@ fn skillet_check_reports_ruby_recipe_problems() {
     run.shows("broken.rb:3:3")
         .shows("unknown guard option `colour`");
 }
+
+/// Guards and `lazy` values run at converge time and may still read data bags and search,
+/// as they would under Chef.
+#[test]
+fn guards_and_lazy_values_read_data_bags_and_search_at_converge_time() {
+    let repo = Repo::new();
+    put(&repo, "cookbooks/site/metadata.rb", METADATA);
+    repo.write(
+        "data_bags/flags/web.json",
+        r#"{"id": "web", "enabled": true, "colour": "green"}"#,
+    );
+    repo.write(
+        "roles/web.json",
+        r#"{"name": "web", "run_list": ["recipe[site]"]}"#,
+    );
+    put(
+        &repo,
+        "cookbooks/site/recipes/default.rb",
+        r##"file '{root}/enabled' do
+  content 'on'
+  only_if { data_bag_item('flags', 'web')['enabled'] }
+end
+
+file '{root}/skipped' do
+  content 'off'
+  not_if { data_bag('flags').include?('web') }
+end
+
+file '{root}/colour' do
+  content lazy { "#{data_bag_item('flags', 'web')['colour']} #{search(:role, 'name:web').map { |r| r['name'] }.join(',')}\n" }
+end
+"##,
+    );
+    let run = repo.solo(&["-o", "recipe[site]"]);
+    assert_eq!(run.code(), 0, "{}", run.all());
+    let root = repo.root();
+    assert_eq!(std::fs::read_to_string(root.join("enabled")).unwrap(), "on");
+    assert!(!root.join("skipped").exists(), "{}", run.all());
+    assert_eq!(
+        std::fs::read_to_string(root.join("colour")).unwrap(),
+        "green web\n"
+    );
+    repo.solo(&["-o", "recipe[site]"])
+        .ok()
+        .shows("0/3 resources updated");
+
+    // A bag that is not there fails the run when the guard is tested, naming the bag.
+    put(
+        &repo,
+        "cookbooks/site/recipes/default.rb",
+        "file '{root}/x' do\n  only_if { data_bag_item('nope', 'web') }\nend\n",
+    );
+    let run = repo.solo(&["-o", "recipe[site]"]);
+    assert_eq!(run.code(), 1, "{}", run.all());
+    run.shows("nope");
+}

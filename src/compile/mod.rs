@@ -93,6 +93,11 @@ pub trait RecipeHost: NodeAccess {
     fn definition(&self, _name: &str) -> Option<Arc<Definition>> {
         None
     }
+    /// Data bags and search as a block run at converge time (a guard, a `lazy` value) asks
+    /// them; None where there are none.
+    fn repo_data(&self) -> Option<Arc<dyn RepoData>> {
+        None
+    }
 }
 
 /// Loads recipes from the cookbook's files: YAML and JSON (Chef's data format) and Ruby.
@@ -198,6 +203,7 @@ pub fn compile_in_order(
         included: Vec::new(),
         definitions,
         resource_types,
+        data_view: std::sync::OnceLock::new(),
     };
     for entry in &expansion.recipes {
         state.load_recipe(
@@ -239,6 +245,50 @@ struct RecipeState<'a> {
     definitions: HashMap<String, Arc<Definition>>,
     /// Custom resource and LWRP types by name.
     resource_types: HashMap<String, Arc<ResourceType>>,
+    /// The repository without its cookbooks, made once the first converge-time block asks.
+    data_view: std::sync::OnceLock<Arc<Repository>>,
+}
+
+/// Data bags and search, kept for blocks that run at converge time.
+pub trait RepoData: Send + Sync + std::fmt::Debug {
+    /// The item ids of a data bag, sorted.
+    fn data_bag(&self, bag: &str) -> Result<Vec<String>>;
+    /// One data bag item.
+    fn data_bag_item(&self, bag: &str, id: &str) -> Result<serde_json::Value>;
+    /// The results of `search`, as [`RecipeHost::search`] gives them.
+    fn search(
+        &self,
+        index: &str,
+        query: &str,
+        parsed: &crate::search::Query,
+        page: &crate::search::Page,
+    ) -> Result<Vec<serde_json::Value>>;
+}
+
+impl RepoData for Repository {
+    fn data_bag(&self, bag: &str) -> Result<Vec<String>> {
+        self.data_bags.items(bag)
+    }
+
+    fn data_bag_item(&self, bag: &str, id: &str) -> Result<serde_json::Value> {
+        self.data_bags.item(bag, id)
+    }
+
+    fn search(
+        &self,
+        index: &str,
+        query: &str,
+        parsed: &crate::search::Query,
+        page: &crate::search::Page,
+    ) -> Result<Vec<serde_json::Value>> {
+        match &self.search {
+            Some(source) => source.search(index, query, page),
+            None => {
+                let documents = crate::search::local::documents(self, index)?;
+                Ok(crate::search::search(documents, parsed, page))
+            }
+        }
+    }
 }
 
 /// Where a recipe is asked for, which is where an error about it points.
@@ -406,11 +456,11 @@ impl RecipeHost for DriverHost<'_, '_> {
     }
 
     fn data_bag(&self, bag: &str) -> Result<Vec<String>> {
-        self.state.repo.data_bags.items(bag)
+        RepoData::data_bag(self.state.repo, bag)
     }
 
     fn data_bag_item(&self, bag: &str, id: &str) -> Result<serde_json::Value> {
-        self.state.repo.data_bags.item(bag, id)
+        RepoData::data_bag_item(self.state.repo, bag, id)
     }
 
     fn search(
@@ -420,13 +470,15 @@ impl RecipeHost for DriverHost<'_, '_> {
         parsed: &crate::search::Query,
         page: &crate::search::Page,
     ) -> Result<Vec<serde_json::Value>> {
-        match &self.state.repo.search {
-            Some(source) => source.search(index, query, page),
-            None => {
-                let documents = crate::search::local::documents(self.state.repo, index)?;
-                Ok(crate::search::search(documents, parsed, page))
-            }
-        }
+        RepoData::search(self.state.repo, index, query, parsed, page)
+    }
+
+    fn repo_data(&self) -> Option<Arc<dyn RepoData>> {
+        let view = self
+            .state
+            .data_view
+            .get_or_init(|| Arc::new(self.state.repo.data_view()));
+        Some(view.clone())
     }
 
     fn library_module(&self, name: &str) -> Result<Option<crate::ruby::LibraryModule>> {

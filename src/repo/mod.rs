@@ -33,6 +33,20 @@ pub struct Repository {
 }
 
 impl Repository {
+    /// The repository without its cookbooks: roles, environments, data bags, saved nodes and
+    /// the search source, for blocks that run at converge time.
+    pub fn data_view(&self) -> Repository {
+        Repository {
+            cookbooks: IndexMap::new(),
+            shadowed: Vec::new(),
+            role_path: self.role_path.clone(),
+            environment_path: self.environment_path.clone(),
+            data_bags: self.data_bags.clone(),
+            node_path: self.node_path.clone(),
+            search: self.search.clone(),
+        }
+    }
+
     /// Scans the configured paths. Cookbook metadata is read now (it is small and every run
     /// needs the dependency graph); roles, environments and data bags are read when asked for.
     pub fn open(config: &Config) -> Result<Repository> {

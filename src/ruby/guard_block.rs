@@ -10,9 +10,13 @@ use super::attribute_file::AttributeHost;
 use super::fault_to_error;
 use super::frozen::CapturedBlock;
 use super::interp::{CallInfo, Fault, Host, Interp, Reply, NEW_RESOURCE};
-use super::recipe::{new_resource_method, refusal, NewResource};
+use super::recipe::{
+    data_bag_args, data_bag_item_args, ids_value, new_resource_method, refusal, rows_value,
+    NewResource, SearchCall,
+};
 use super::value::{AttrRef, Mutability, Value};
 use super::{AttributeWrite, NodeAccess, WriteLevel};
+use crate::compile::RepoData;
 use crate::error::{Error, SourceLocation};
 use crate::resource::guard::GuardBlock;
 use crate::resource::lazy::LazyCompute;
@@ -54,6 +58,8 @@ const GUARD_HELPERS: &[&str] = &[
 pub(crate) struct GuardScope {
     pub new_resource: Option<Arc<NewResource>>,
     pub params: Option<Arc<Json>>,
+    /// Data bags and search, as the recipe saw them.
+    pub data: Option<Arc<dyn RepoData>>,
 }
 
 impl GuardScope {
@@ -61,6 +67,7 @@ impl GuardScope {
         match name {
             "new_resource" => self.new_resource.is_some(),
             "params" => self.params.is_some(),
+            "search" | "data_bag" | "data_bag_item" => self.data.is_some(),
             // A property of the resource whose action declared the guard, read bare.
             _ => self
                 .new_resource
@@ -82,7 +89,7 @@ pub(crate) fn check_guard_call(call: &Call, scope: &GuardScope) -> Result<(), Fa
     let message = match refusal(name) {
         Some(why) => format!("`{name}` {why}"),
         None => format!(
-            "`{name}` is not available in a block run at converge time (a guard or a `lazy` value): it may read `node`, call the platform helpers, and use File, Dir, ENV and plain Ruby"
+            "`{name}` is not available in a block run at converge time (a guard or a `lazy` value): it may read `node`, call the platform helpers, `search` and read data bags, and use File, Dir, ENV and plain Ruby"
         ),
     };
     Err(Fault::new("NotImplementedError", message))
@@ -182,6 +189,11 @@ impl<'a> Host<'a> for GuardHost<'_> {
             if let Some(why) = refusal(name) {
                 return Err(Fault::new("NotImplementedError", format!("`{name}` {why}")));
             }
+            if let Some(data) = &self.scope.data {
+                if let Some(reply) = data_call(data.as_ref(), name, args)? {
+                    return Ok(reply);
+                }
+            }
             match (name, &self.scope.new_resource, &self.scope.params) {
                 ("new_resource", Some(_), _) => {
                     return Ok(Reply::Value(Value::Module(NEW_RESOURCE)))
@@ -209,6 +221,34 @@ impl<'a> Host<'a> for GuardHost<'_> {
     fn resolve(&mut self, attr: &AttrRef) -> Result<Option<Value<'a>>, Fault> {
         self.node.resolve(attr)
     }
+}
+
+/// `search`, `data_bag` and `data_bag_item` answered from `data`; None for other names.
+fn data_call<'a>(
+    data: &dyn RepoData,
+    name: &str,
+    args: &[Value<'a>],
+) -> Result<Option<Reply<'a>>, Fault> {
+    let failed = |e: Error| Fault::new(e.class(), e.bare_message());
+    Ok(Some(match name {
+        "search" => {
+            let call = SearchCall::parse(args)?;
+            let rows = data
+                .search(&call.index, &call.query, &call.parsed, &call.page)
+                .map_err(failed)?;
+            Reply::Iterate(rows_value(&rows))
+        }
+        "data_bag" => {
+            let ids = data.data_bag(&data_bag_args(args)?).map_err(failed)?;
+            Reply::Value(ids_value(ids))
+        }
+        "data_bag_item" => {
+            let (bag, id) = data_bag_item_args(args)?;
+            let item = data.data_bag_item(&bag, &id).map_err(failed)?;
+            Reply::Value(Value::from_owned_json(&item, Mutability::Mutable))
+        }
+        _ => return Ok(None),
+    }))
 }
 
 /// The node's merged attributes at converge time, read-only.

@@ -464,67 +464,30 @@ impl RecipeDsl<'_> {
 
     /// `data_bag('users')`: the bag's item ids.
     fn data_bag<'a>(&mut self, args: &[Value<'a>]) -> Result<Value<'a>, Fault> {
-        let [bag] = args else {
-            return Err(Fault::argument("data_bag takes one bag name"));
-        };
-        let bag = word(bag).ok_or_else(|| Fault::type_error("data_bag takes a name"))?;
+        let bag = data_bag_args(args)?;
         match self.host.data_bag(&bag) {
-            Ok(ids) => Ok(Value::array(ids.into_iter().map(Value::str).collect())),
+            Ok(ids) => Ok(ids_value(ids)),
             Err(e) => Err(self.fail(e)),
         }
     }
 
     /// `data_bag_item('users', 'bob')`: the item as a Hash.
     fn data_bag_item<'a>(&mut self, args: &[Value<'a>]) -> Result<Value<'a>, Fault> {
-        let (bag, id) = match args {
-            [bag, id] => (word(bag), word(id)),
-            [_, _, _] => {
-                return Err(Fault::new(
-                    "NotImplementedError",
-                    "`data_bag_item` with a secret (encrypted data bags) is not supported yet",
-                ))
-            }
-            _ => return Err(Fault::argument("data_bag_item takes a bag and an item id")),
-        };
-        let (Some(bag), Some(id)) = (bag, id) else {
-            return Err(Fault::type_error("data_bag_item takes names (Strings)"));
-        };
+        let (bag, id) = data_bag_item_args(args)?;
         match self.host.data_bag_item(&bag, &id) {
             Ok(item) => Ok(Value::from_owned_json(&item, Mutability::Mutable)),
             Err(e) => Err(self.fail(e)),
         }
     }
 
-    /// `search(:node, 'role:web', rows: 10, start: 0, filter_result: {...})`, or the old
-    /// positional form `search(index, query, sort, start, rows)`; with a block, each result
-    /// is yielded.
+    /// `search(:node, 'role:web', ...)`: see [`SearchCall`]; with a block, each result is
+    /// yielded.
     fn search<'a>(&mut self, args: &[Value<'a>], info: CallInfo) -> Result<Reply<'a>, Fault> {
-        let Some((index, rest)) = args.split_first() else {
-            return Err(Fault::argument(
-                "`search` takes an index and a query: search(:node, 'role:web')",
-            ));
-        };
-        let index = word(index).ok_or_else(|| {
-            Fault::type_error(format!(
-                "`search` takes an index (:node, :role, :environment or a data bag name), got {}",
-                kind_of(index)
-            ))
-        })?;
-        let (query, rest) = match rest.split_first() {
-            None => ("*:*".to_string(), &[][..]),
-            Some((Value::Nil, rest)) => ("*:*".to_string(), rest),
-            Some((Value::Str(q), rest)) => (q.to_string(), rest),
-            Some((other, _)) => {
-                return Err(Fault::type_error(format!(
-                    "`search` takes its query as a String, got {}",
-                    kind_of(other)
-                )))
-            }
-        };
-        let page = search_page(args.len(), rest)?;
-        let parsed = crate::search::parse(&query)
-            .map_err(|e| Fault::argument(format!("invalid search query: '{query}': {e}")))?;
-        let rows = match self.host.search(&index, &query, &parsed, &page) {
+        let call = SearchCall::parse(args)?;
+        let rows = match self
+            .host
+            .search(&call.index, &call.query, &call.parsed, &call.page)
+        {
             Ok(rows) => rows,
             Err(Error::Input { class, message }) => {
                 let at = self.location(info);
@@ -532,12 +495,7 @@ impl RecipeDsl<'_> {
             }
             Err(e) => return Err(self.fail(e)),
         };
-        let items = Value::array(
-            rows.iter()
-                .map(|r| Value::from_owned_json(r, Mutability::Mutable))
-                .collect(),
-        );
-        Ok(Reply::Iterate(items))
+        Ok(Reply::Iterate(rows_value(&rows)))
     }
 
     /// `type 'name'` or `type 'name' do ... end`.
@@ -1089,6 +1047,91 @@ fn resource_name(kind: &str, name: &Value<'_>) -> Result<String, Fault> {
 
 /// The page a search asks for: `rows:`, `start:`, `sort:` (results are always in name
 /// order) and `filter_result:`, or the positional `sort, start, rows`.
+/// The bag `data_bag(bag)` names.
+pub(crate) fn data_bag_args(args: &[Value<'_>]) -> Result<String, Fault> {
+    let [bag] = args else {
+        return Err(Fault::argument("data_bag takes one bag name"));
+    };
+    word(bag).ok_or_else(|| Fault::type_error("data_bag takes a name"))
+}
+
+/// The bag and item `data_bag_item(bag, id)` names.
+pub(crate) fn data_bag_item_args(args: &[Value<'_>]) -> Result<(String, String), Fault> {
+    let (bag, id) = match args {
+        [bag, id] => (word(bag), word(id)),
+        [_, _, _] => {
+            return Err(Fault::new(
+                "NotImplementedError",
+                "`data_bag_item` with a secret (encrypted data bags) is not supported yet",
+            ))
+        }
+        _ => return Err(Fault::argument("data_bag_item takes a bag and an item id")),
+    };
+    match (bag, id) {
+        (Some(bag), Some(id)) => Ok((bag, id)),
+        _ => Err(Fault::type_error("data_bag_item takes names (Strings)")),
+    }
+}
+
+/// A bag's item ids as a Ruby Array.
+pub(crate) fn ids_value<'a>(ids: Vec<String>) -> Value<'a> {
+    Value::array(ids.into_iter().map(Value::str).collect())
+}
+
+/// Search results as a Ruby Array.
+pub(crate) fn rows_value<'a>(rows: &[Json]) -> Value<'a> {
+    Value::array(
+        rows.iter()
+            .map(|r| Value::from_owned_json(r, Mutability::Mutable))
+            .collect(),
+    )
+}
+
+/// `search(:node, 'role:web', rows: 10, start: 0, filter_result: {...})`, or the old
+/// positional form `search(index, query, sort, start, rows)`, read and checked.
+pub(crate) struct SearchCall {
+    pub index: String,
+    pub query: String,
+    pub parsed: crate::search::Query,
+    pub page: crate::search::Page,
+}
+
+impl SearchCall {
+    pub(crate) fn parse(args: &[Value<'_>]) -> Result<SearchCall, Fault> {
+        let Some((index, rest)) = args.split_first() else {
+            return Err(Fault::argument(
+                "`search` takes an index and a query: search(:node, 'role:web')",
+            ));
+        };
+        let index = word(index).ok_or_else(|| {
+            Fault::type_error(format!(
+                "`search` takes an index (:node, :role, :environment or a data bag name), got {}",
+                kind_of(index)
+            ))
+        })?;
+        let (query, rest) = match rest.split_first() {
+            None => ("*:*".to_string(), &[][..]),
+            Some((Value::Nil, rest)) => ("*:*".to_string(), rest),
+            Some((Value::Str(q), rest)) => (q.to_string(), rest),
+            Some((other, _)) => {
+                return Err(Fault::type_error(format!(
+                    "`search` takes its query as a String, got {}",
+                    kind_of(other)
+                )))
+            }
+        };
+        let page = search_page(args.len(), rest)?;
+        let parsed = crate::search::parse(&query)
+            .map_err(|e| Fault::argument(format!("invalid search query: '{query}': {e}")))?;
+        Ok(SearchCall {
+            index,
+            query,
+            parsed,
+            page,
+        })
+    }
+}
+
 fn search_page(given: usize, rest: &[Value<'_>]) -> Result<crate::search::Page, Fault> {
     let mut page = crate::search::Page::default();
     let count = |v: &Value<'_>, what: &str| match v {
@@ -1301,6 +1344,7 @@ impl<'a> Host<'a> for RecipeDsl<'_> {
         let scope = GuardScope {
             new_resource: self.new_resource.clone(),
             params: self.params.clone().map(Arc::new),
+            data: self.host.repo_data(),
         };
         let kind = match self.pending.take() {
             None => return Ok(Value::Nil),
