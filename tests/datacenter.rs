@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::kitchen_hosts::assert_nothing_left;
+use common::kitchen_hosts::{assert_nothing_left, Hosts};
 use common::registry::apt_unusable;
 use common::Repo;
 use std::path::Path;
@@ -62,6 +62,8 @@ fn every_suite_of_the_example_datacenter_passes_and_leaves_nothing() {
     let repo = Repo::new();
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/datacenter");
     copy_example(&example, repo.path());
+    // A failed assertion still takes every host down.
+    let _hosts = Hosts { repo: &repo };
 
     let run = repo.run(&["kitchen", "test", "-c", "2", "--format", "json"]);
     let all = run.all();

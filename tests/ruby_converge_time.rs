@@ -314,7 +314,7 @@ fn a_lazy_value_used_inside_another_value_or_without_a_block_is_refused() {
             "default.rb:3:8",
         ),
         (
-            "file \"#{node['app']['root']}/x\" do\n  content lazy { search(:node, '*:*').size.to_s }\nend\n",
+            "file \"#{node['app']['root']}/x\" do\n  content lazy { include_recipe 'app::other' }\nend\n",
             "default.rb:2:18",
         ),
     ] {
