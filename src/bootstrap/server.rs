@@ -5,6 +5,7 @@
 
 use super::bundle::{Layout, CONFIG_DIR};
 use crate::error::{Error, Result};
+use crate::repo::config::ClientRb;
 use std::path::Path;
 
 /// The validator's key in the upload, and its name under [`CONFIG_DIR`].
@@ -120,32 +121,19 @@ impl ClientFiles {
         backup: &str,
         environment: Option<&str>,
     ) -> String {
-        let mut text = format!(
-            "# Written by skillet bootstrap.\n\
-             chef_server_url {}\n\
-             node_name {}\n\
-             validation_client_name {}\n\
-             validation_key {}\n\
-             client_key {}\n\
-             file_cache_path {}\n\
-             file_backup_path {}\n",
-            ruby(&self.url),
-            ruby(&self.node_name),
-            ruby(&self.validation_client_name),
-            ruby(validation_key),
-            ruby(&format!("{CONFIG_DIR}/client.pem")),
-            ruby(cache),
-            ruby(backup),
-        );
-        if let Some(environment) = environment {
-            text.push_str(&format!("environment {}\n", ruby(environment)));
+        ClientRb {
+            written_by: "skillet bootstrap",
+            chef_server_url: &self.url,
+            node_name: &self.node_name,
+            validation_client_name: &self.validation_client_name,
+            validation_key,
+            client_key: &format!("{CONFIG_DIR}/client.pem"),
+            file_cache_path: cache,
+            file_backup_path: backup,
+            environment,
+            ssl_verify_none: self.ssl_verify_none,
         }
-        match self.ssl_verify_none {
-            Some(true) => text.push_str("ssl_verify_mode :verify_none\n"),
-            Some(false) => text.push_str("ssl_verify_mode :verify_peer\n"),
-            None => {}
-        }
-        text
+        .render()
     }
 }
 
@@ -162,11 +150,6 @@ fn check_name(flag: &str, name: &str) -> Result<()> {
             "{flag} `{name}`: expected letters, digits, `_`, `.`, `:` or `-`"
         )))
     }
-}
-
-/// A Ruby single-quoted string.
-fn ruby(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 fn config_error(message: &str) -> Error {

@@ -24,7 +24,7 @@
 //! page.
 
 use crate::error::{Error, IoContext, Result};
-use crate::kitchen::driver::namespace::proc_stat;
+use crate::platform::procfs;
 use nix::sched::{setns, CloneFlags};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag};
@@ -33,7 +33,6 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -146,20 +145,15 @@ impl PackageCache {
     /// of their own process groups, so a process that merely mentions the lab is not one.
     fn unrecorded(&self) -> Vec<Recorded> {
         let netns = Path::new(NETNS_DIR).join(&self.lab);
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        procfs::pids()
+            .into_iter()
             .filter_map(|pid| {
-                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-                let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+                let args = procfs::args(pid)?;
                 if !is_cache_command(&args, &self.dir, &netns) {
                     return None;
                 }
                 let leader = nix::unistd::getpgid(Some(Pid::from_raw(pid))).ok()?;
-                let (state, start_time) = proc_stat(pid)?;
+                let (state, start_time) = procfs::stat(pid)?;
                 (leader.as_raw() == pid && state != 'Z').then_some(Recorded { pid, start_time })
             })
             .collect()
@@ -187,7 +181,7 @@ impl PackageCache {
     /// is stopped now.
     fn record_spawned(&self, name: &str, child: &mut Child) -> Result<Recorded> {
         let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
-        let recorded = match proc_stat(pid) {
+        let recorded = match procfs::stat(pid) {
             Some((_, start_time)) => {
                 let process = Recorded { pid, start_time };
                 self.record(name, process).map(|()| process)
@@ -349,28 +343,23 @@ pub fn proxy_url(gateway: &str) -> String {
 }
 
 fn alive(process: Recorded) -> bool {
-    proc_stat(process.pid).is_some_and(|(state, start)| state != 'Z' && start == process.start_time)
+    procfs::stat(process.pid)
+        .is_some_and(|(state, start)| state != 'Z' && start == process.start_time)
 }
 
 /// Whether `args` (a command line) is the apt-cacher-ng of the cache whose run directory is
 /// `dir` (`apt-cacher-ng -c DIR`) or the forwarder into the lab namespace at `netns`
 /// (`skillet kitchen __forward --lab-netns NETNS ...`).
-fn is_cache_command(args: &[&[u8]], dir: &Path, netns: &Path) -> bool {
-    let dir = dir.as_os_str().as_bytes();
-    let netns = netns.as_os_str().as_bytes();
+fn is_cache_command(args: &[String], dir: &Path, netns: &Path) -> bool {
+    let dir = dir.to_string_lossy();
+    let netns = netns.to_string_lossy();
     // The program (or a script's path after its interpreter) right before `-c DIR`.
     let daemon = args.windows(3).any(|w| {
-        Path::new(OsStr::from_bytes(w[0])).file_name() == Some(OsStr::new(PACKAGE))
-            && w[1] == b"-c"
-            && w[2] == dir
+        Path::new(&w[0]).file_name() == Some(OsStr::new(PACKAGE)) && w[1] == "-c" && w[2] == dir
     });
-    let forwarder = args.get(1..5)
-        == Some(&[
-            b"kitchen".as_slice(),
-            b"__forward".as_slice(),
-            b"--lab-netns".as_slice(),
-            netns,
-        ]);
+    let forwarder = args.get(1..5).is_some_and(|a| {
+        a[0] == "kitchen" && a[1] == "__forward" && a[2] == "--lab-netns" && a[3] == netns
+    });
     daemon || forwarder
 }
 
@@ -763,7 +752,7 @@ mod tests {
         let dir = Path::new("/run/skillet/sk1/apt-cacher-ng");
         let netns = Path::new("/run/netns/sk1");
         let is = |args: &[&str]| {
-            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
             is_cache_command(&args, dir, netns)
         };
         assert!(is(&[
@@ -840,7 +829,7 @@ mod tests {
         let pid = ours.id() as i32;
         cache.stop();
         // Reaped by stop, as its own child.
-        assert!(proc_stat(pid).is_none(), "still running");
+        assert!(procfs::stat(pid).is_none(), "still running");
         assert!(ours.try_wait().is_err());
         assert!(
             bystander.try_wait().unwrap().is_none(),
@@ -869,7 +858,7 @@ mod tests {
         let pid = std::process::id() as i32;
         let me = Recorded {
             pid,
-            start_time: proc_stat(pid).unwrap().1,
+            start_time: procfs::stat(pid).unwrap().1,
         };
         cache.record(DAEMON, me).unwrap();
         cache.record(FORWARDER, me).unwrap();

@@ -21,6 +21,7 @@ use super::stream::{progress, run_streamed};
 use crate::error::{Error, IoContext, Result};
 use crate::platform::fs::{stage_and_rename, staging_path, Mode, Ownership};
 use crate::platform::packages::apt::APT_NETNS_VAR;
+use crate::repo::config::ClientRb;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -275,32 +276,19 @@ pub fn drop_client_key(host: &HostState) -> Result<()> {
 
 /// client.rb for a host of the instance; the node is named after the host.
 fn client_rb(url: &str, node_name: &str, environment: Option<&str>) -> String {
-    let mut text = format!(
-        "# Written by skillet kitchen.\n\
-         chef_server_url {}\n\
-         node_name {}\n\
-         validation_client_name {}\n\
-         validation_key {}\n\
-         client_key {}\n\
-         file_cache_path {}\n\
-         file_backup_path {}\n",
-        ruby_string(url),
-        ruby_string(node_name),
-        ruby_string(VALIDATOR),
-        ruby_string(&format!("{SANDBOX}/validation.pem")),
-        ruby_string(CLIENT_KEY),
-        ruby_string(&format!("{SANDBOX}/cache")),
-        ruby_string(&format!("{SANDBOX}/backup")),
-    );
-    if let Some(env) = environment {
-        text.push_str(&format!("environment {}\n", ruby_string(env)));
+    ClientRb {
+        written_by: "skillet kitchen",
+        chef_server_url: url,
+        node_name,
+        validation_client_name: VALIDATOR,
+        validation_key: &format!("{SANDBOX}/validation.pem"),
+        client_key: CLIENT_KEY,
+        file_cache_path: &format!("{SANDBOX}/cache"),
+        file_backup_path: &format!("{SANDBOX}/backup"),
+        environment,
+        ssl_verify_none: None,
     }
-    text
-}
-
-/// A single-quoted Ruby string literal.
-fn ruby_string(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+    .render()
 }
 
 /// Writes a file only root may read, atomically.

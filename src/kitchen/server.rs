@@ -14,6 +14,7 @@ use super::provision;
 use super::state::{HostState, ServerState};
 use super::stream::progress;
 use crate::error::{Error, IoContext, Result};
+use crate::platform::procfs;
 use crate::repo::config::ServerSettings;
 use crate::repo::{Config, Repository};
 use crate::server::api::Api;
@@ -69,7 +70,7 @@ pub fn port(index: usize) -> u16 {
 
 /// Whether the server's process is still the one the state names, and not a zombie.
 pub fn is_running(server: &ServerState) -> bool {
-    proc_stat(server.pid)
+    procfs::stat(server.pid)
         .is_some_and(|(state, started)| state != 'Z' && started == server.start_time)
 }
 
@@ -189,7 +190,7 @@ fn spawn(program: &Path, at: &Listen, dir: &Path) -> Result<(ServerState, Child)
     let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
     let server = ServerState {
         pid,
-        start_time: proc_stat(pid).map(|(_, t)| t).unwrap_or(0),
+        start_time: procfs::stat(pid).map(|(_, t)| t).unwrap_or(0),
         url: at.url(),
         lab: at.lab.clone(),
         dir: dir.to_path_buf(),
@@ -258,7 +259,7 @@ pub fn stop(server: &ServerState) -> Result<()> {
 /// SIGTERM, then SIGKILL, to the process `pid` that started at `start_time`; returns once it
 /// is gone (or a zombie, reaped when it is a child of this process).
 fn terminate(pid: i32, start_time: u64) -> Result<()> {
-    let alive = || proc_stat(pid).is_some_and(|(s, t)| s != 'Z' && t == start_time);
+    let alive = || procfs::stat(pid).is_some_and(|(s, t)| s != 'Z' && t == start_time);
     for (signal, grace) in [(Signal::SIGTERM, STOP_GRACE), (Signal::SIGKILL, STOP_GRACE)] {
         if !alive() {
             break;
@@ -326,23 +327,16 @@ pub fn sweep_orphans(state_dir: &Path, known: &[ServerState]) -> Vec<PathBuf> {
 /// goiardi processes whose `--conf-root` is under `state_dir`: PID, start time, directory.
 fn goiardi_processes(state_dir: &Path) -> Vec<(i32, u64, PathBuf)> {
     let prefix = format!("--conf-root={}/", state_dir.display());
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+    procfs::pids()
+        .into_iter()
         .filter_map(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let mut args = cmdline
-                .split(|b| *b == 0)
-                .map(|a| String::from_utf8_lossy(a).into_owned());
+            let mut args = procfs::args(pid)?.into_iter();
             let program = args.next()?;
             if !program.ends_with(GOIARDI) {
                 return None;
             }
             let dir = args.find_map(|a| a.strip_prefix(&prefix).map(|d| state_dir.join(d)))?;
-            let (state, started) = proc_stat(pid)?;
+            let (state, started) = procfs::stat(pid)?;
             (state != 'Z').then_some((pid, started, dir))
         })
         .collect()
@@ -432,16 +426,6 @@ pub fn find_program(name: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBu
 }
 
 /// Reads a process's state letter and start time (field 22) from /proc/PID/stat.
-fn proc_stat(pid: i32) -> Option<(char, u64)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: fields start after the last ')'.
-    let rest = text.get(text.rfind(')')? + 2..)?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let state = fields.first()?.chars().next()?;
-    let started = fields.get(19)?.parse().ok()?;
-    Some((state, started))
-}
-
 fn failed(message: String) -> Error {
     Error::input("Kitchen::ActionFailed", message)
 }
@@ -507,8 +491,8 @@ mod tests {
     fn a_stopped_process_is_gone_and_reaped() {
         let child = Command::new("sleep").arg("30").spawn().unwrap();
         let pid = child.id() as i32;
-        let (_, started) = proc_stat(pid).unwrap();
+        let (_, started) = procfs::stat(pid).unwrap();
         terminate(pid, started).unwrap();
-        assert!(proc_stat(pid).is_none(), "still there");
+        assert!(procfs::stat(pid).is_none(), "still there");
     }
 }

@@ -8,4 +8,5 @@ pub mod cron;
 pub mod diff;
 pub mod fs;
 pub mod packages;
+pub mod procfs;
 pub mod services;

@@ -346,6 +346,56 @@ fn resolve(base: &Path, s: &str) -> PathBuf {
     }
 }
 
+/// The settings a `client.rb` written for a host holds, as `key 'value'` lines the reader
+/// above takes back.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientRb<'a> {
+    /// Who wrote it, for the first line (`skillet bootstrap`, `skillet kitchen`).
+    pub written_by: &'a str,
+    pub chef_server_url: &'a str,
+    pub node_name: &'a str,
+    pub validation_client_name: &'a str,
+    pub validation_key: &'a str,
+    pub client_key: &'a str,
+    pub file_cache_path: &'a str,
+    pub file_backup_path: &'a str,
+    pub environment: Option<&'a str>,
+    /// `ssl_verify_mode`: `:verify_none` when true, `:verify_peer` when false.
+    pub ssl_verify_none: Option<bool>,
+}
+
+impl ClientRb<'_> {
+    /// The file's text.
+    pub fn render(&self) -> String {
+        let mut text = format!("# Written by {}.\n", self.written_by);
+        for (key, value) in [
+            ("chef_server_url", self.chef_server_url),
+            ("node_name", self.node_name),
+            ("validation_client_name", self.validation_client_name),
+            ("validation_key", self.validation_key),
+            ("client_key", self.client_key),
+            ("file_cache_path", self.file_cache_path),
+            ("file_backup_path", self.file_backup_path),
+        ]
+        .into_iter()
+        .chain(self.environment.map(|e| ("environment", e)))
+        {
+            text.push_str(&format!("{key} {}\n", ruby_string(value)));
+        }
+        match self.ssl_verify_none {
+            Some(true) => text.push_str("ssl_verify_mode :verify_none\n"),
+            Some(false) => text.push_str("ssl_verify_mode :verify_peer\n"),
+            None => {}
+        }
+        text
+    }
+}
+
+/// A single-quoted Ruby string literal.
+fn ruby_string(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
 /// `path` made absolute against the current directory.
 pub fn absolute(path: &Path) -> PathBuf {
     if path.is_absolute() {
@@ -389,6 +439,42 @@ mod tests {
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
         p
+    }
+
+    #[test]
+    fn a_written_client_rb_reads_back_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = ClientRb {
+            written_by: "skillet kitchen",
+            chef_server_url: "http://10.201.0.1:8889",
+            node_name: "lb",
+            validation_client_name: "chef-validator",
+            validation_key: "/etc/chef/validation.pem",
+            client_key: "/etc/chef/client.pem",
+            file_cache_path: "/var/chef/cache",
+            file_backup_path: "/var/chef/backup",
+            environment: Some("it's"),
+            ssl_verify_none: Some(true),
+        }
+        .render();
+        assert!(
+            text.starts_with("# Written by skillet kitchen.\n"),
+            "{text}"
+        );
+        let config = Config::load_for_server(Some(&write(dir.path(), "client.rb", &text))).unwrap();
+        let server = &config.server;
+        assert_eq!(
+            server.chef_server_url.as_deref(),
+            Some("http://10.201.0.1:8889")
+        );
+        assert_eq!(config.node_name.as_deref(), Some("lb"));
+        assert_eq!(config.environment.as_deref(), Some("it's"));
+        assert_eq!(
+            server.validation_key.as_deref(),
+            Some(Path::new("/etc/chef/validation.pem"))
+        );
+        assert!(server.ssl_verify_none);
+        assert_eq!(config.file_cache_path, Path::new("/var/chef/cache"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::kitchen::config::{AptNetwork, DriverConfig, Instance};
 use crate::kitchen::lab::{host_address, HostLink, Lab};
 use crate::kitchen::state::HostState;
 use crate::kitchen::stream::progress;
+use crate::platform::procfs;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::io::Write;
@@ -289,7 +290,7 @@ pub fn host_path(host: &HostState, path: &str) -> PathBuf {
 
 /// Whether the host's PID 1 is still the process the state names, and not a zombie.
 pub fn is_running(host: &HostState) -> bool {
-    match proc_stat(host.pid) {
+    match procfs::stat(host.pid) {
         Some((state, started)) => state != 'Z' && started == host.start_time,
         None => false,
     }
@@ -303,17 +304,13 @@ fn kill_namespace_processes(netns: &str) {
         return;
     };
     let members = || -> Vec<i32> {
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        procfs::pids()
+            .into_iter()
             .filter(|pid| {
                 std::fs::metadata(format!("/proc/{pid}/ns/net"))
                     .is_ok_and(|m| m.dev() == target.dev() && m.ino() == target.ino())
             })
-            .filter(|pid| proc_stat(*pid).is_some_and(|(state, _)| state != 'Z'))
+            .filter(|pid| procfs::stat(*pid).is_some_and(|(state, _)| state != 'Z'))
             .collect()
     };
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -471,30 +468,13 @@ fn self_exe() -> Result<PathBuf> {
 }
 
 /// Reads a process's state letter and start time (field 22) from /proc/PID/stat.
-pub(crate) fn proc_stat(pid: i32) -> Option<(char, u64)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: fields start after the last ')'.
-    let rest = &text[text.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let state = fields.first()?.chars().next()?;
-    let started = fields.get(19)?.parse().ok()?;
-    Some((state, started))
-}
-
 fn start_time(pid: i32) -> Option<u64> {
-    proc_stat(pid).map(|(_, t)| t)
+    procfs::stat(pid).map(|(_, t)| t)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn proc_stat_reads_this_process() {
-        let (state, started) = proc_stat(std::process::id() as i32).unwrap();
-        assert!(matches!(state, 'R' | 'S'), "{state}");
-        assert!(started > 0);
-    }
 
     #[test]
     fn a_suites_hosts_file_names_its_hosts_and_its_gateway() {
