@@ -536,6 +536,7 @@ fn a_lazy_property_of_a_custom_resource_is_refused_at_its_place() {
 /// A resource whose properties coerce what they are given and check it with callbacks, as
 /// community cookbooks write them.
 const SERVICE_PORT: &str = r##"property :path, String, name_property: true
+property :title, String, name_property: true, coerce: proc { |n| ::File.basename(n) }
 property :port, Integer, coerce: proc { |p| p.to_i }, callbacks: {
   'should be above 1024' => ->(p) { p > 1024 },
 }
@@ -543,7 +544,7 @@ property :users, Array, default: 'root', coerce: ->(u) { Array(u) }
 
 action :create do
   file new_resource.path do
-    content "#{port} #{users.join(',')}\n"
+    content "#{title} #{port} #{users.join(',')}\n"
   end
 end
 "##;
@@ -556,8 +557,8 @@ fn coerce_and_callbacks_shape_and_check_what_a_declaration_gives() {
     assert_eq!(run.code(), 0, "{}", run.all());
     assert_eq!(
         std::fs::read_to_string(repo.root().join("port")).unwrap(),
-        "8080 root\n",
-        "the String became an Integer, the default a list"
+        "port 8080 root\n",
+        "the String became an Integer, the default a list, the name its last part"
     );
     repo.solo(&["-o", "recipe[web]"])
         .ok()

@@ -425,7 +425,6 @@ pub fn find_program(name: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBu
         })
 }
 
-/// Reads a process's state letter and start time (field 22) from /proc/PID/stat.
 fn failed(message: String) -> Error {
     Error::input("Kitchen::ActionFailed", message)
 }

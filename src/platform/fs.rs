@@ -215,14 +215,18 @@ pub fn stage_and_copy(
     ownership: Ownership,
     verify: &dyn Fn(&Path) -> Result<()>,
 ) -> Result<()> {
-    let result = write_staged(staged, content, Ownership::default()).and_then(|()| verify(staged));
+    let staged_mode = Ownership {
+        mode: ownership.mode,
+        ..Ownership::default()
+    };
+    let result = write_staged(staged, content, staged_mode).and_then(|()| verify(staged));
     let _ = fs::remove_file(staged);
     result?;
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
-        .mode(0o666)
+        .mode(create_mode(ownership))
         .open(dest)
         .with_path(dest)?;
     file.write_all(content).with_path(dest)?;
@@ -231,23 +235,26 @@ pub fn stage_and_copy(
 }
 
 fn write_staged(staged: &Path, content: &[u8], ownership: Ownership) -> Result<()> {
-    // Without a mode, 0666 lets the umask decide a new file's default mode, as Chef's
-    // `touch` does. With one, the content is written while only the owner can read it, so a
-    // key meant to be 0600 is never readable by others, not even before its chmod.
-    let create_mode = if ownership.mode.is_some() {
-        0o600
-    } else {
-        0o666
-    };
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(create_mode)
+        .mode(create_mode(ownership))
         .open(staged)
         .with_path(staged)?;
     file.write_all(content).with_path(staged)?;
     file.sync_all().with_path(staged)?;
     set_ownership_fd(&file, staged, ownership)
+}
+
+/// The mode a new file is created with. Without a mode, 0666 lets the umask decide, as
+/// Chef's `touch` does. With one, the content is written while only the owner can read it, so
+/// a key meant to be 0600 is never readable by others, not even before its chmod.
+fn create_mode(ownership: Ownership) -> u32 {
+    if ownership.mode.is_some() {
+        0o600
+    } else {
+        0o666
+    }
 }
 
 fn set_ownership_fd(file: &File, path: &Path, ownership: Ownership) -> Result<()> {
@@ -367,6 +374,36 @@ fn prune_backups(dir: &Path, name: &str, keep: u32) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_written_in_place_with_a_mode_is_never_readable_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("key.pem");
+        let seen = std::cell::Cell::new(0);
+        let ownership = Ownership {
+            mode: Some(Mode::new(0o640)),
+            ..Ownership::default()
+        };
+        stage_and_copy(
+            &dest,
+            &staging_path(&dest),
+            b"secret",
+            ownership,
+            &|staged| {
+                seen.set(fs::metadata(staged).unwrap().permissions().mode() & 0o777);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            seen.get(),
+            0o640,
+            "the staged copy had its mode when verified"
+        );
+        let mode = fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+    }
 
     #[test]
     fn a_file_given_mode_0600_has_it_when_verified_and_after() {

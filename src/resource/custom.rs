@@ -76,9 +76,21 @@ impl CustomResource {
         let mut properties = IndexMap::new();
         for (name, property) in &rtype.properties {
             let value = match declared.get(name.as_str()) {
-                Some(value) if !value.is_null() => value.clone(),
-                _ if property.name_property => Value::String(decl.name.clone()),
-                _ => property.default.clone().unwrap_or(Value::Null),
+                // With `coerce:`, Chef keeps what the declaration gave, even nil.
+                Some(value) if !value.is_null() || property.coerce.is_some() => value.clone(),
+                // The name and the default are what Chef reads lazily: coerced and checked
+                // when used.
+                _ => {
+                    let unset = if property.name_property {
+                        Value::String(decl.name.clone())
+                    } else {
+                        property.default.clone().unwrap_or(Value::Null)
+                    };
+                    let invalid = |why| Error::compile(decl.location.clone(), why);
+                    let value = rtype.coerce(property, &unset).map_err(invalid)?;
+                    rtype.check_value(property, &value).map_err(invalid)?;
+                    value
+                }
             };
             if property.required && value.is_null() {
                 return Err(Error::compile(

@@ -144,7 +144,7 @@ impl ResourceType {
                 return Err(format!(
                     "Option {}'s value {} {message}!",
                     property.name,
-                    inspect(value)
+                    Value::from_owned_json(value, Mutability::Mutable).to_s()
                 ));
             }
         }
@@ -444,6 +444,9 @@ impl TypeFile<'_> {
                 )))
             }
         };
+        if let Some(types) = types {
+            refuse_stray_proc(types, &format!("the types of `{name}`"))?;
+        }
         let mut property = Property {
             name: name.clone(),
             accepted: types.map(accepted_list).transpose()?.unwrap_or_default(),
@@ -464,12 +467,10 @@ impl TypeFile<'_> {
             };
             for (key, value) in hash.map.borrow().iter() {
                 let key = key.to_value().to_s();
+                if key != "coerce" && key != "callbacks" {
+                    refuse_stray_proc(value, &format!("`{key}:` of `{name}`"))?;
+                }
                 match key.as_str() {
-                    "default" if proc_index(value).is_some() => {
-                        return Err(Fault::type_error(format!(
-                            "the default of `{name}` is a proc: give a plain value (skillet compiles actions with the property values, so `lazy` defaults are not supported either)"
-                        )))
-                    }
                     "default" => property.default = Some(value.to_json().map_err(Fault::type_error)?),
                     "name_property" | "name_attribute" => property.name_property = value.truthy(),
                     "required" => property.required = value.truthy(),
@@ -494,18 +495,15 @@ impl TypeFile<'_> {
                 }
             }
         }
-        if let Some(default) = property.default.take() {
-            let invalid = |why: String| {
+        // As Chef: with `coerce:`, the default is coerced and checked when a resource uses it,
+        // not when the type loads.
+        if let (Some(default), None) = (&property.default, &property.coerce) {
+            self.rtype.check_value(&property, default).map_err(|why| {
                 Fault::new(
                     "Chef::Exceptions::ValidationFailed",
                     format!("default of {why}"),
                 )
-            };
-            let default = self.rtype.coerce(&property, &default).map_err(invalid)?;
-            self.rtype
-                .check_value(&property, &default)
-                .map_err(invalid)?;
-            property.default = Some(default);
+            })?;
         }
         self.rtype.properties.insert(name, property);
         Ok(())
@@ -724,6 +722,31 @@ fn proc_value<'a>(index: usize) -> Value<'a> {
     Value::Sym(Arc::from(format!("{PROC_PREFIX}{index}")))
 }
 
+/// Refuses a proc in `value` (or anywhere inside it): only `coerce:` and `callbacks:` take
+/// procs, and one elsewhere (a type list, `equal_to:`, a default) would not be run.
+fn refuse_stray_proc(value: &Value<'_>, place: &str) -> Result<(), Fault> {
+    let stray = match value.clone().materialize() {
+        Value::Array(items) => items
+            .items
+            .borrow()
+            .iter()
+            .any(|v| refuse_stray_proc(v, place).is_err()),
+        Value::Hash(hash) => hash
+            .map
+            .borrow()
+            .values()
+            .any(|v| refuse_stray_proc(v, place).is_err()),
+        one => proc_index(&one).is_some(),
+    };
+    if stray {
+        return Err(Fault::new(
+            "NotImplementedError",
+            format!("a proc in {place} is not supported: only `coerce:` and `callbacks:` take procs (a default cannot be computed either: actions compile with the property values)"),
+        ));
+    }
+    Ok(())
+}
+
 /// The index of the kept proc `value` stands for, if it is one.
 fn proc_index(value: &Value<'_>) -> Option<usize> {
     match value {
@@ -772,7 +795,11 @@ end
         )
         .unwrap();
         let port = &t.properties["port"];
-        assert_eq!(port.default, Some(json!(80)), "the default is coerced too");
+        assert_eq!(
+            port.default,
+            Some(json!("80")),
+            "kept as written, coerced when used"
+        );
         assert_eq!(t.coerce(port, &json!("8080")).unwrap(), json!(8080));
         assert_eq!(t.coerce(port, &Json::Null).unwrap(), Json::Null);
         assert_eq!(
@@ -804,13 +831,26 @@ end
 
     #[test]
     fn a_proc_where_a_value_belongs_and_a_value_where_a_proc_belongs_are_refused() {
-        let err = typed("property :port, Integer, default: proc { 1 }\n").unwrap_err();
-        assert!(err.to_string().contains("is a proc"), "{err}");
+        for source in [
+            "property :port, Integer, default: proc { 1 }\n",
+            "property :port, [Integer, proc { |p| p > 0 }]\n",
+            "property :port, Integer, equal_to: [1, ->(p) { p }]\n",
+            "property :port, Hash, default: { a: proc { 1 } }\n",
+        ] {
+            let err = typed(source).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("only `coerce:` and `callbacks:` take procs"),
+                "{source}: {err}"
+            );
+        }
         let err = typed("property :port, Integer, coerce: 1\n").unwrap_err();
         assert!(err.to_string().contains("`coerce:` takes a proc"), "{err}");
-        let err = typed("property :port, Integer, default: 1, coerce: proc { |p| p.nope }\n")
-            .unwrap_err();
-        assert!(err.to_string().contains("nope"), "{err}");
+        // The default is coerced when a resource uses it, as Chef does, not when the type loads.
+        let t =
+            typed("property :port, Integer, default: 1, coerce: proc { |p| p.nope }\n").unwrap();
+        let err = t.coerce(&t.properties["port"], &json!(1)).unwrap_err();
+        assert!(err.contains("nope"), "{err}");
     }
 
     #[test]

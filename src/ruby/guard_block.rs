@@ -229,7 +229,8 @@ fn data_call<'a>(
     name: &str,
     args: &[Value<'a>],
 ) -> Result<Option<Reply<'a>>, Fault> {
-    let failed = |e: Error| Fault::new(e.class(), e.bare_message());
+    // The whole message: a data bag item's own file and line, when the error has them.
+    let failed = |e: Error| Fault::new(e.class(), e.to_string());
     Ok(Some(match name {
         "search" => {
             let call = SearchCall::parse(args)?;

@@ -108,19 +108,26 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Removes images of the same package list and lower built on an earlier state of the lower.
+/// Removes images of the same package list and lower built on an earlier state of the lower
+/// (from the image's own directory).
 fn remove_stale(image: &Path) {
     let name = file_name(image);
     let Some((same, _)) = name.rsplit_once('-') else {
         return;
     };
-    let Ok(entries) = std::fs::read_dir(LAYER_DIR) else {
+    let Some(Ok(entries)) = image.parent().map(std::fs::read_dir) else {
         return;
     };
     for entry in entries.flatten() {
         let other = entry.file_name().to_string_lossy().into_owned();
-        let stale =
-            other.starts_with(&format!("{same}-")) && other.ends_with(".sqfs") && other != name;
+        // An image of the same packages named before the lower's path was in the name
+        // (`<packages>-<state>.sqfs`) is stale too.
+        let by_packages = name.split('-').next().unwrap_or_default();
+        let older_naming =
+            other.split('-').count() == 2 && other.starts_with(&format!("{by_packages}-"));
+        let stale = (other.starts_with(&format!("{same}-")) || older_naming)
+            && other.ends_with(".sqfs")
+            && other != name;
         if stale {
             let _ = std::fs::remove_file(entry.path());
         }
@@ -418,6 +425,38 @@ mod tests {
             a.rsplit_once('-').map(|p| p.0),
             c.rsplit_once('-').map(|p| p.0),
             "another lower's image is not one this build replaces"
+        );
+    }
+
+    #[test]
+    fn a_new_image_replaces_those_of_the_same_packages_and_lower_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = [
+            "aaaa-1111-old.sqfs", // same packages, same lower, older state: stale
+            "aaaa-2222-x.sqfs",   // same packages on another lower: kept
+            "bbbb-1111-old.sqfs", // other packages: kept
+            "aaaa-oldstate.sqfs", // same packages, named before the lower's path was: stale
+            "aaaa-1111-old.lock", // locks stay
+            "aaaa-1111-new.sqfs", // the new image itself
+        ];
+        for name in names {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        remove_stale(&dir.path().join("aaaa-1111-new.sqfs"));
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "aaaa-1111-new.sqfs",
+                "aaaa-1111-old.lock",
+                "aaaa-2222-x.sqfs",
+                "bbbb-1111-old.sqfs"
+            ]
         );
     }
 
