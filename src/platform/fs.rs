@@ -376,60 +376,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_file_written_in_place_with_a_mode_is_never_readable_by_others() {
+    fn a_file_given_a_mode_has_it_when_verified_and_after_by_either_writer() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("key.pem");
-        let seen = std::cell::Cell::new(0);
-        let ownership = Ownership {
-            mode: Some(Mode::new(0o640)),
-            ..Ownership::default()
-        };
-        stage_and_copy(
-            &dest,
-            &staging_path(&dest),
-            b"secret",
-            ownership,
-            &|staged| {
-                seen.set(fs::metadata(staged).unwrap().permissions().mode() & 0o777);
-                Ok(())
-            },
-        )
-        .unwrap();
-        assert_eq!(
-            seen.get(),
-            0o640,
-            "the staged copy had its mode when verified"
-        );
-        let mode = fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o640);
+        type Writer =
+            fn(&Path, &Path, &[u8], Ownership, &dyn Fn(&Path) -> Result<()>) -> Result<()>;
+        let writers: [(&str, Writer); 2] = [("rename", stage_and_rename), ("copy", stage_and_copy)];
+        for (how, write) in writers {
+            let dir = tempfile::tempdir().unwrap();
+            let dest = dir.path().join("key.pem");
+            let seen = std::cell::Cell::new(0);
+            let ownership = Ownership {
+                mode: Some(Mode::new(0o640)),
+                ..Ownership::default()
+            };
+            write(
+                &dest,
+                &staging_path(&dest),
+                b"secret",
+                ownership,
+                &|staged| {
+                    seen.set(fs::metadata(staged).unwrap().permissions().mode() & 0o777);
+                    Ok(())
+                },
+            )
+            .unwrap();
+            assert_eq!(
+                seen.get(),
+                0o640,
+                "{how}: the staged file had its mode when verified"
+            );
+            let mode = fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o640, "{how}");
+        }
     }
 
-    #[test]
-    fn a_file_given_mode_0600_has_it_when_verified_and_after() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("key.pem");
-        let seen = std::cell::Cell::new(0);
-        let ownership = Ownership {
-            mode: Some(Mode::new(0o600)),
-            ..Ownership::default()
-        };
-        stage_and_rename(
-            &dest,
-            &staging_path(&dest),
-            b"secret",
-            ownership,
-            &|staged| {
-                seen.set(fs::metadata(staged).unwrap().permissions().mode() & 0o777);
-                Ok(())
-            },
-        )
-        .unwrap();
-        assert_eq!(seen.get(), 0o600);
-        let mode = fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-    }
     #[test]
     fn mode_strings_are_octal_and_integers_literal() {
         assert_eq!(Mode::parse_octal("644"), Mode::parse_octal("0644"));

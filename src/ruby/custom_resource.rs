@@ -14,7 +14,7 @@
 
 use super::ast::{Block, Expr, Node, Span};
 use super::frozen::CapturedBlock;
-use super::interp::{CallInfo, Fault, Host, Interp, Reply};
+use super::interp::{CallInfo, Fault, Host, Interp, PlainHost, Reply};
 use super::regexp::RubyRegex;
 use super::value::{Mutability, Value};
 use super::{fault_to_error, parse_file};
@@ -174,7 +174,8 @@ impl ResourceType {
 
     /// Runs a kept `proc` with `value` as its argument, in plain Ruby (no node, no resources).
     fn run_proc(&self, block: &CapturedBlock, value: &Json) -> Result<ProcAnswer, String> {
-        let mut host = ProcHost;
+        // Plain Ruby: the proc sees its argument, not the resource.
+        let mut host = PlainHost;
         let mut interp = Interp::new(&self.file, &mut host);
         let argument = Value::from_owned_json(value, Mutability::Mutable);
         let answer = interp
@@ -194,21 +195,6 @@ impl ResourceType {
 struct ProcAnswer {
     truthy: bool,
     json: Result<Json, String>,
-}
-
-/// The environment of a property's `coerce:` or `callbacks:` proc: plain Ruby only.
-struct ProcHost;
-
-impl<'a> Host<'a> for ProcHost {
-    fn call(
-        &mut self,
-        _receiver: Option<&Value<'a>>,
-        _name: &str,
-        _args: &[Value<'a>],
-        _info: CallInfo,
-    ) -> Result<Reply<'a>, Fault> {
-        Ok(Reply::NotFound)
-    }
 }
 
 /// Whether `value` (a property value as JSON) is acceptable as `accepted`. Symbols arrive as

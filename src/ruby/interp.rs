@@ -136,6 +136,21 @@ pub(crate) struct CallInfo {
     pub variable_call: bool,
 }
 
+/// A host with no methods of its own: plain Ruby only.
+pub(crate) struct PlainHost;
+
+impl<'a> Host<'a> for PlainHost {
+    fn call(
+        &mut self,
+        _receiver: Option<&Value<'a>>,
+        _name: &str,
+        _args: &[Value<'a>],
+        _info: CallInfo,
+    ) -> Result<Reply<'a>, Fault> {
+        Ok(Reply::NotFound)
+    }
+}
+
 /// The environment of a file: methods without receiver, and the node objects.
 pub(crate) trait Host<'a> {
     /// A call on `receiver` (None: no receiver or `self`; else `Value::Node`/`Value::Attr`).

@@ -1,26 +1,10 @@
 //! Tests of the evaluator, attribute files and config-style files.
 
-use super::interp::{CallInfo, Fault, Host, Interp, Reply};
-use super::value::Value;
+use super::interp::{Interp, PlainHost};
 use super::*;
 use serde_json::{json, Value as Json};
 use std::collections::HashMap;
 use std::path::PathBuf;
-
-/// A host with no methods of its own: plain Ruby only.
-struct PlainHost;
-
-impl<'a> Host<'a> for PlainHost {
-    fn call(
-        &mut self,
-        _receiver: Option<&Value<'a>>,
-        _name: &str,
-        _args: &[Value<'a>],
-        _info: CallInfo,
-    ) -> Result<Reply<'a>, Fault> {
-        Ok(Reply::NotFound)
-    }
-}
 
 /// Evaluates Ruby and returns `inspect` of the last value.
 fn ruby(source: &str) -> String {
