@@ -123,11 +123,7 @@ fn parse_and_lower(
     let Some(program) = root.as_program_node() else {
         return Err(Fault::new("SyntaxError", "expected a Ruby program"));
     };
-    let locals: Vec<Vec<u8>> = program
-        .locals()
-        .iter()
-        .map(|c| c.as_slice().to_vec())
-        .collect();
+    let locals = local_names(&program.locals());
     let count = locals.len();
     let mut lowerer = Lowerer {
         depth: 0,
@@ -909,11 +905,7 @@ impl<'s> Lowerer<'s> {
         let Some(block) = node.as_block_node() else {
             return Err(self.unsupported(node));
         };
-        let locals: Vec<Vec<u8>> = block
-            .locals()
-            .iter()
-            .map(|c| c.as_slice().to_vec())
-            .collect();
+        let locals = local_names(&block.locals());
         Ok(BlockArg::Code(self.scoped_block(
             locals,
             block.parameters(),
@@ -927,11 +919,7 @@ impl<'s> Lowerer<'s> {
         let Some(lambda) = node.as_lambda_node() else {
             return Err(self.unsupported(node));
         };
-        let locals: Vec<Vec<u8>> = lambda
-            .locals()
-            .iter()
-            .map(|c| c.as_slice().to_vec())
-            .collect();
+        let locals = local_names(&lambda.locals());
         let block = self.scoped_block(locals, lambda.parameters(), lambda.body())?;
         Ok(Expr::Call(Box::new(Call {
             receiver: None,
@@ -978,7 +966,7 @@ impl<'s> Lowerer<'s> {
             )
             .at(span));
         }
-        let locals: Vec<Vec<u8>> = def.locals().iter().map(|c| c.as_slice().to_vec()).collect();
+        let locals = local_names(&def.locals());
         let count = u32::try_from(locals.len()).unwrap_or(u32::MAX);
         let outer = std::mem::replace(&mut self.scopes, vec![locals]);
         let result = self.def_body(&def, span);
@@ -1005,11 +993,7 @@ impl<'s> Lowerer<'s> {
             return Err(self.unsupported(node));
         };
         let name = text(module.constant_path().location().as_slice());
-        let locals: Vec<Vec<u8>> = module
-            .locals()
-            .iter()
-            .map(|c| c.as_slice().to_vec())
-            .collect();
+        let locals = local_names(&module.locals());
         let count = u32::try_from(locals.len()).unwrap_or(u32::MAX);
         let outer = std::mem::replace(&mut self.scopes, vec![locals]);
         let body = match module.body() {
@@ -1232,4 +1216,9 @@ impl<'s> Lowerer<'s> {
             ensure,
         })
     }
+}
+
+/// The names of a scope's local variables, as prism lists them.
+fn local_names(list: &pm::ConstantList<'_>) -> Vec<Vec<u8>> {
+    list.iter().map(|c| c.as_slice().to_vec()).collect()
 }
