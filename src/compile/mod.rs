@@ -66,35 +66,18 @@ pub trait RecipeHost: NodeAccess {
     }
     /// `include_recipe "cb::r"` at `location`: evaluates it now unless it was loaded already.
     fn include_recipe(&mut self, name: &str, location: &SourceLocation) -> Result<()>;
-    /// The item ids of a data bag, sorted (`data_bag("users")`).
-    fn data_bag(&self, bag: &str) -> Result<Vec<String>>;
-    /// One data bag item (`data_bag_item("users", "bob")`).
-    fn data_bag_item(&self, bag: &str, id: &str) -> Result<serde_json::Value>;
     /// The library module `name` (`libraries/*.rb` of the run's cookbooks), for a template's
     /// `helpers(Module)`; None when no library defines it.
     fn library_module(&self, _name: &str) -> Result<Option<crate::ruby::LibraryModule>> {
         Ok(None)
     }
-    /// The results of `search(index, query)` (`node`, `role`, `environment`, `client` or a
-    /// data bag), paged and filtered as `page` asks; `parsed` is `query` already checked.
-    fn search(
-        &self,
-        index: &str,
-        _query: &str,
-        _parsed: &crate::search::Query,
-        _page: &crate::search::Page,
-    ) -> Result<Vec<serde_json::Value>> {
-        Err(Error::input(
-            "NotImplementedError",
-            format!("search(:{index}) is not available here"),
-        ))
-    }
     /// The definition (`definitions/*.rb`) a recipe calls by `name`, if there is one.
     fn definition(&self, _name: &str) -> Option<Arc<Definition>> {
         None
     }
-    /// Data bags and search as a block run at converge time (a guard, a `lazy` value) asks
-    /// them; None where there are none.
+    /// Where `data_bag`, `data_bag_item` and `search` are answered, in the recipe and in the
+    /// blocks it keeps for converge time (guards, `lazy` values); None where there is nothing
+    /// to ask.
     fn repo_data(&self) -> Option<Arc<dyn RepoData>> {
         None
     }
@@ -255,7 +238,8 @@ pub trait RepoData: Send + Sync + std::fmt::Debug {
     fn data_bag(&self, bag: &str) -> Result<Vec<String>>;
     /// One data bag item.
     fn data_bag_item(&self, bag: &str, id: &str) -> Result<serde_json::Value>;
-    /// The results of `search`, as [`RecipeHost::search`] gives them.
+    /// The results of `search(index, query)` (`node`, `role`, `environment`, `client` or a
+    /// data bag), paged and filtered as `page` asks; `parsed` is `query` already checked.
     fn search(
         &self,
         index: &str,
@@ -453,24 +437,6 @@ impl RecipeHost for DriverHost<'_, '_> {
 
     fn include_recipe(&mut self, name: &str, location: &SourceLocation) -> Result<()> {
         self.state.include(name, self.cookbook, location)
-    }
-
-    fn data_bag(&self, bag: &str) -> Result<Vec<String>> {
-        RepoData::data_bag(self.state.repo, bag)
-    }
-
-    fn data_bag_item(&self, bag: &str, id: &str) -> Result<serde_json::Value> {
-        RepoData::data_bag_item(self.state.repo, bag, id)
-    }
-
-    fn search(
-        &self,
-        index: &str,
-        query: &str,
-        parsed: &crate::search::Query,
-        page: &crate::search::Page,
-    ) -> Result<Vec<serde_json::Value>> {
-        RepoData::search(self.state.repo, index, query, parsed, page)
     }
 
     fn repo_data(&self) -> Option<Arc<dyn RepoData>> {

@@ -32,7 +32,7 @@ use super::interp::{CallInfo, Fault, Host, Interp, Reply, HOST_FAILURE, NEW_RESO
 use super::value::{AttrRef, Mutability, Value};
 use super::{fault_to_error, parse_file, NodeAccess};
 use crate::compile::decl::{DeclCode, PropValue, ResourceDecl};
-use crate::compile::RecipeHost;
+use crate::compile::{RecipeHost, RepoData};
 use crate::error::{Error, SourceLocation};
 use crate::resource::lazy::LazyValue;
 use crate::resource::{Guard, GuardCommand, GuardKind, GuardOptions};
@@ -462,10 +462,20 @@ impl RecipeDsl<'_> {
         Ok(Value::Nil)
     }
 
+    /// Where data bags and search are answered; an error when nothing is.
+    fn data(&self, what: &str) -> Result<Arc<dyn RepoData>, Fault> {
+        self.host.repo_data().ok_or_else(|| {
+            Fault::new(
+                "NotImplementedError",
+                format!("`{what}` is not available here"),
+            )
+        })
+    }
+
     /// `data_bag('users')`: the bag's item ids.
     fn data_bag<'a>(&mut self, args: &[Value<'a>]) -> Result<Value<'a>, Fault> {
         let bag = data_bag_args(args)?;
-        match self.host.data_bag(&bag) {
+        match self.data("data_bag")?.data_bag(&bag) {
             Ok(ids) => Ok(ids_value(ids)),
             Err(e) => Err(self.fail(e)),
         }
@@ -474,7 +484,7 @@ impl RecipeDsl<'_> {
     /// `data_bag_item('users', 'bob')`: the item as a Hash.
     fn data_bag_item<'a>(&mut self, args: &[Value<'a>]) -> Result<Value<'a>, Fault> {
         let (bag, id) = data_bag_item_args(args)?;
-        match self.host.data_bag_item(&bag, &id) {
+        match self.data("data_bag_item")?.data_bag_item(&bag, &id) {
             Ok(item) => Ok(Value::from_owned_json(&item, Mutability::Mutable)),
             Err(e) => Err(self.fail(e)),
         }
@@ -484,17 +494,18 @@ impl RecipeDsl<'_> {
     /// yielded.
     fn search<'a>(&mut self, args: &[Value<'a>], info: CallInfo) -> Result<Reply<'a>, Fault> {
         let call = SearchCall::parse(args)?;
-        let rows = match self
-            .host
-            .search(&call.index, &call.query, &call.parsed, &call.page)
-        {
-            Ok(rows) => rows,
-            Err(Error::Input { class, message }) => {
-                let at = self.location(info);
-                return Err(self.fail(Error::compile_as(class, at, message)));
-            }
-            Err(e) => return Err(self.fail(e)),
-        };
+        let rows =
+            match self
+                .data("search")?
+                .search(&call.index, &call.query, &call.parsed, &call.page)
+            {
+                Ok(rows) => rows,
+                Err(Error::Input { class, message }) => {
+                    let at = self.location(info);
+                    return Err(self.fail(Error::compile_as(class, at, message)));
+                }
+                Err(e) => return Err(self.fail(e)),
+            };
         Ok(Reply::Iterate(rows_value(&rows)))
     }
 

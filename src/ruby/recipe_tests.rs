@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::compile::decl::ResourceDecl;
-use crate::compile::RecipeHost;
+use crate::compile::{RecipeHost, RepoData};
 use crate::error::{Error, Result, SourceLocation};
 use crate::repo::data_bag::DataBags;
 use crate::resource::{Context, Guard, GuardCommand, GuardKind, GuardOptions};
@@ -21,7 +21,7 @@ enum Step {
 struct Recorder {
     node: Json,
     steps: Vec<Step>,
-    bags: DataBags,
+    bags: Arc<BagsOnly>,
     /// `declare` fails for this resource name (as the real builder does on a bad property).
     refuse: Option<String>,
     /// Definitions recipes may call.
@@ -35,7 +35,7 @@ impl Recorder {
         Self {
             node,
             steps: Vec::new(),
-            bags: DataBags::new(Path::new("/nonexistent")),
+            bags: Arc::new(BagsOnly(DataBags::new(Path::new("/nonexistent")))),
             refuse: None,
             definitions: Vec::new(),
             helpers: Vec::new(),
@@ -112,6 +112,33 @@ impl NodeAccess for Recorder {
     }
 }
 
+/// Data bags from a directory, and no search.
+#[derive(Debug)]
+struct BagsOnly(DataBags);
+
+impl RepoData for BagsOnly {
+    fn data_bag(&self, bag: &str) -> Result<Vec<String>> {
+        self.0.items(bag)
+    }
+
+    fn data_bag_item(&self, bag: &str, id: &str) -> Result<Json> {
+        self.0.item(bag, id)
+    }
+
+    fn search(
+        &self,
+        index: &str,
+        _query: &str,
+        _parsed: &crate::search::Query,
+        _page: &crate::search::Page,
+    ) -> Result<Vec<Json>> {
+        Err(Error::input(
+            "NotImplementedError",
+            format!("search(:{index}) is not available here"),
+        ))
+    }
+}
+
 impl RecipeHost for Recorder {
     fn declare(&mut self, decl: ResourceDecl, block_guards: Vec<Guard>) -> Result<()> {
         if self.refuse.as_deref() == Some(decl.name.as_str()) {
@@ -143,12 +170,8 @@ impl RecipeHost for Recorder {
         Ok(())
     }
 
-    fn data_bag(&self, bag: &str) -> Result<Vec<String>> {
-        self.bags.items(bag)
-    }
-
-    fn data_bag_item(&self, bag: &str, id: &str) -> Result<Json> {
-        self.bags.item(bag, id)
+    fn repo_data(&self) -> Option<Arc<dyn RepoData>> {
+        Some(self.bags.clone())
     }
 
     fn definition(&self, name: &str) -> Option<Arc<crate::ruby::definition::Definition>> {
@@ -501,7 +524,7 @@ fn data_bags_are_read_from_the_repository() {
     )
     .unwrap();
     let mut host = Recorder::new(json!({}));
-    host.bags = DataBags::new(dir.path());
+    host.bags = Arc::new(BagsOnly(DataBags::new(dir.path())));
     run_with(
         &mut host,
         "data_bag('users').each do |id|\n  u = data_bag_item('users', id)\n  file \"/home/#{id}\" do\n    content u['shell']\n  end\nend\n",
